@@ -1,0 +1,61 @@
+"""Which MLflow store to use, and one cached client per store.
+
+MLflow is imported here lazily: ``import mlflow`` takes over a second.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["default_tracking_uri", "get_client", "redact_uri", "resolve_tracking_uri"]
+
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def default_tracking_uri(root_dir: Path) -> str:
+    """The embedded store: ``sqlite:///<root_dir>/mlflow.db`` (absolute)."""
+    return f"sqlite:///{Path(root_dir).resolve() / 'mlflow.db'}"
+
+
+def resolve_tracking_uri(explicit: str | None, root_dir: Path) -> str:
+    """Config value, then ``$MLFLOW_TRACKING_URI``, then the embedded SQLite store."""
+    if explicit:
+        return explicit
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return default_tracking_uri(root_dir)
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with any user:password (or token) removed from its network location."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparseable uri>"
+    if parts.username is None and parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def get_client(tracking_uri: str) -> MlflowClient:
+    """One ``MlflowClient`` per tracking URI for the life of the process."""
+    with _lock:
+        client = _clients.get(tracking_uri)
+        if client is None:
+            from mlflow import MlflowClient
+
+            client = MlflowClient(tracking_uri=tracking_uri)
+            _clients[tracking_uri] = client
+        return client
