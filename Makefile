@@ -1,0 +1,70 @@
+# Developer entry points. `.ci/run` runs `make test`, exactly as a developer does.
+#   make lab    set everything up and start JupyterLab on examples/
+#   make test   set everything up and run lint + the whole test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 8888
+
+.PHONY: help install lab lint format test test-python test-js test-ui bench chromium clean lock
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==26.3"
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+jupyter_mlops/labextension/package.json: node_modules/.package-lock.json $(shell find labextension -type f 2>/dev/null) tsconfig.json
+	npm run build:prod
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml requirements-lock.txt jupyter_mlops/labextension/package.json
+	SKIP_JUPYTER_BUILDER=1 $(PY) -m pip install --quiet -c requirements-lock.txt -e ".[test,lint]"
+	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv, install pinned Python + npm deps, build the labextension
+
+lab: install ## start JupyterLab on examples/ with the extension (MLflow store: examples/mlflow.db)
+	cd examples && ../$(BIN)/jupyter lab --ServerApp.port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+lint: install ## ruff, ruff format --check, mypy --strict, eslint, prettier --check
+	$(BIN)/ruff check jupyter_mlops tests bench
+	$(BIN)/ruff format --check jupyter_mlops tests bench
+	$(BIN)/mypy
+	npm run --silent lint
+
+format: install ## apply ruff format, ruff --fix and prettier
+	$(BIN)/ruff check --fix jupyter_mlops tests bench
+	$(BIN)/ruff format jupyter_mlops tests bench
+	npm run --silent lint:fix
+
+chromium: ## Debian's Chromium for the Galata tests (never playwright install)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test-python: install
+	$(BIN)/pytest tests/python
+
+test-js: install
+	npm run --silent test
+
+test-ui: install chromium
+	PATH="$(abspath $(BIN)):$$PATH" npm run --silent test:ui
+
+test: lint test-python test-js test-ui ## lint + pytest + jest + Galata
+
+bench: install ## ratio benchmarks: ours vs the baseline a user would otherwise use
+	$(PY) bench/run_all.py
+
+lock: $(BIN)/activate ## refresh requirements-lock.txt from the current .venv
+	$(PY) -m pip freeze --exclude-editable | grep -v '^jupyter-mlops' > requirements-lock.txt
+
+clean: ## remove build outputs (keeps .venv and node_modules)
+	rm -rf lib jupyter_mlops/labextension tsconfig.tsbuildinfo $(VENV)/.installed
