@@ -1,0 +1,72 @@
+"""Authentication and authorization: no token -> 403; every route asks for an ``mlops:`` resource."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+from jupyter_server.auth import Authorizer
+
+pytestmark = pytest.mark.slow
+
+ROUTES = [
+    ("health", "mlops:health"),
+    ("experiments", "mlops:experiments"),
+    ("runs", "mlops:runs"),
+    ("runs/0123456789abcdef0123456789abcdef", "mlops:runs"),
+    ("runs/0123456789abcdef0123456789abcdef/metrics/loss/train", "mlops:runs"),
+]
+
+
+class RecordingAuthorizer(Authorizer):
+    """Allows everything except ``denied`` resources, and records what it was asked."""
+
+    seen: ClassVar[list[tuple[str, str]]] = []
+    denied: ClassVar[set[str]] = set()
+
+    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
+        self.seen.append((action, resource))
+        return resource not in self.denied
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config: Any) -> Any:
+    RecordingAuthorizer.seen = []
+    RecordingAuthorizer.denied = set()
+    jp_server_config["ServerApp"]["authorizer_class"] = RecordingAuthorizer
+    return jp_server_config
+
+
+@pytest.mark.parametrize(("path", "resource"), ROUTES)
+async def test_without_token_is_403(
+    raw_get: Any, jp_serverapp: Any, path: str, resource: str
+) -> None:
+    code, body = await raw_get(f"jupyter-mlops/api/{path}")
+    assert code == 403
+    assert body["error"] == "HTTPError"
+    assert RecordingAuthorizer.seen == []
+
+
+async def test_wrong_token_is_403(raw_get: Any) -> None:
+    code, _ = await raw_get("jupyter-mlops/api/runs", headers={"Authorization": "token nope"})
+    assert code == 403
+
+
+@pytest.mark.parametrize(("path", "resource"), ROUTES)
+async def test_each_route_authorizes_an_mlops_resource(
+    raw_get: Any, jp_auth_header: dict[str, str], path: str, resource: str
+) -> None:
+    code, _ = await raw_get(f"jupyter-mlops/api/{path}", headers=jp_auth_header)
+    assert code in {200, 404}
+    assert RecordingAuthorizer.seen == [("read", resource)]
+
+
+@pytest.mark.parametrize(("path", "resource"), ROUTES)
+async def test_denied_resource_is_403_json(
+    raw_get: Any, jp_auth_header: dict[str, str], path: str, resource: str
+) -> None:
+    RecordingAuthorizer.denied = {resource}
+    code, body = await raw_get(f"jupyter-mlops/api/{path}", headers=jp_auth_header)
+    assert code == 403
+    assert body["error"] == "HTTPError"
+    assert resource in body["message"]

@@ -1,0 +1,242 @@
+"""``jupyter mlops`` / ``jupyter-mlops``: help, real-store listings, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jupyter_mlops
+from jupyter_mlops.cli import COMMANDS, main
+
+PACKAGE_PARENT = str(Path(jupyter_mlops.__file__).resolve().parents[1])
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def store_runs(mlflow_store: Any, make_run: Any) -> dict[str, str]:
+    return {
+        "good": make_run("churn", name="good", metrics={"acc": [0.9]}, params={"m": "rf"}),
+        "bad": make_run(
+            "churn", name="bad\x1b[31m", status="FAILED", metrics={"acc": [float("nan")]}
+        ),
+        "other": make_run("vision", name="other"),
+    }
+
+
+def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert {"runs", "experiments", "ui"} <= set(COMMANDS)
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    for name, cmd in COMMANDS.items():
+        assert name in out
+        code, sub_out, _ = run_cli(capsys, name, "--help")
+        assert code == 0
+        assert f"jupyter mlops {name}" in sub_out
+        assert cmd.description.split()[0] in sub_out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0
+    assert out.strip() == f"jupyter-mlops {jupyter_mlops.__version__}"
+
+
+def test_runs_json_from_a_real_store(
+    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
+) -> None:
+    code, out, err = run_cli(capsys, "runs", "--tracking-uri", mlflow_store.uri, "--format", "json")
+    assert code == 0, err
+    page = json.loads(out, parse_constant=lambda token: pytest.fail(f"invalid JSON {token}"))
+    assert {run["run_id"] for run in page["runs"]} == set(store_runs.values())
+    assert page["next_page_token"] is None
+    by_id = {run["run_id"]: run for run in page["runs"]}
+    assert by_id[store_runs["good"]]["metrics"] == {"acc": 0.9}
+    assert by_id[store_runs["bad"]]["metrics"] == {"acc": None}
+
+
+def test_runs_filters_and_env_store(
+    capsys: pytest.CaptureFixture[str],
+    mlflow_store: Any,
+    store_runs: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store.uri)
+    code, out, _ = run_cli(
+        capsys, "runs", "--experiment", "churn", "--status", "failed", "--format", "json"
+    )
+    assert code == 0
+    assert [run["run_id"] for run in json.loads(out)["runs"]] == [store_runs["bad"]]
+
+
+def test_runs_paging_token_on_stderr(
+    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
+) -> None:
+    code, out, err = run_cli(capsys, "runs", "--tracking-uri", mlflow_store.uri, "--max", "2")
+    assert code == 0
+    assert len(out.strip().splitlines()) == 3  # header + 2 runs
+    token = err.split("--page-token ", 1)[1].strip()
+    code, out, err = run_cli(
+        capsys, "runs", "--tracking-uri", mlflow_store.uri, "--max", "2", "--page-token", token
+    )
+    assert code == 0
+    assert len(out.strip().splitlines()) == 2
+    assert err == ""
+
+
+def test_table_output_has_no_control_characters(
+    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
+) -> None:
+    code, out, _ = run_cli(capsys, "runs", "--tracking-uri", mlflow_store.uri)
+    assert code == 0
+    assert out.splitlines()[0].split() == ["RUN", "ID", "NAME", "STATUS", "STARTED", "DURATION"]
+    assert "\x1b" not in out
+    assert "bad?[31m" in out
+
+
+def test_experiments(
+    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
+) -> None:
+    code, out, _ = run_cli(
+        capsys, "experiments", "--tracking-uri", mlflow_store.uri, "--format", "json"
+    )
+    assert code == 0
+    names = [exp["name"] for exp in json.loads(out)["experiments"]]
+    assert names[:2] == ["vision", "churn"]
+    code, out, _ = run_cli(capsys, "experiments", "--tracking-uri", mlflow_store.uri)
+    assert code == 0
+    assert "churn" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["runs", "--max", "abc"], ["--max", "1 to 1000"]),
+        (["runs", "--max", "0"], ["--max"]),
+        (["runs", "--status", "DONE"], ["--status", "invalid choice"]),
+        (["runs", "--format", "xml"], ["--format"]),
+        (["runs", "--order-by", "artifact_uri"], ["order_by"]),
+        (["runs", "--filter", "params.x = 'unterminated"], ["filter"]),
+        (["nosuchcommand"], ["invalid choice"]),
+        ([], ["usage"]),
+    ],
+)
+def test_bad_arguments_exit_2(
+    capsys: pytest.CaptureFixture[str], mlflow_store: Any, argv: list[str], words: list[str]
+) -> None:
+    if argv and argv[0] == "runs":
+        argv = [*argv, "--tracking-uri", mlflow_store.uri]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    for word in words:
+        assert word in err
+    assert "Traceback" not in err
+
+
+def test_unknown_experiment_exits_1(
+    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
+) -> None:
+    code, out, err = run_cli(
+        capsys, "runs", "--tracking-uri", mlflow_store.uri, "--experiment", "missing"
+    )
+    assert code == 1
+    assert out == ""
+    assert "No experiment named 'missing'" in err
+    assert "Traceback" not in err
+
+
+def test_missing_store_exits_1_and_creates_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run_cli(capsys, "runs", "--root-dir", str(tmp_path))
+    assert code == 1
+    assert "No MLflow store" in err
+    assert "--tracking-uri" in err
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_ui_prints_the_mlflow_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run_cli(capsys, "ui", "--root-dir", str(tmp_path), "--port", "5055", "--print")
+    assert code == 0
+    uri = f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert out.split() == [
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "5055",
+    ]
+
+
+def test_ui_never_shows_credentials(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(
+        capsys, "ui", "--tracking-uri", "postgresql://me:hunter2@db.example/mlflow", "--print"
+    )
+    assert code == 0
+    assert "hunter2" not in out
+    assert "postgresql://db.example/mlflow" in out
+    code, out, _ = run_cli(capsys, "ui", "--tracking-uri", "https://me:hunter2@mlflow.example")
+    assert code == 0
+    assert "open https://mlflow.example" in out
+    assert "hunter2" not in out
+
+
+def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": PACKAGE_PARENT}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_help_imports_neither_mlflow_nor_jupyter_server() -> None:
+    result = _python(
+        "import sys\n"
+        "from jupyter_mlops.cli import main\n"
+        "for argv in (['--help'], ['runs', '--help'], ['--version']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = [m for m in ('mlflow', 'jupyter_server', 'tornado', 'IPython') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "HEAVY []"
+
+
+def test_module_entry_point_exit_code(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops.cli", "runs", "--root-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": PACKAGE_PARENT},
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "jupyter mlops: error: No MLflow store" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(
+    shutil.which("jupyter-mlops") is None, reason="package not installed (pip install -e .)"
+)
+def test_jupyter_finds_the_subcommand() -> None:
+    result = subprocess.run(
+        ["jupyter", "mlops", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("jupyter-mlops ")
