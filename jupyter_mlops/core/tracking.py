@@ -1,0 +1,400 @@
+"""``Tracker``: start, log and end MLflow runs on top of the durable spool.
+
+One run is active at a time per tracker. ``start_run`` talks to the store
+(get-or-create the experiment race-safely, create the run with its context
+tags); every ``log_*`` call validates its input completely, appends to the
+run's spool (one ``os.write``) and returns; the spool's writer thread delivers
+in the background; ``end_run`` flushes, then marks the run terminated.
+
+MLflow is imported lazily (on the first ``start_run``), never on the logging
+hot path.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_mlops.core import context
+from jupyter_mlops.core.spool import Spool, format_metric, format_param, format_tag
+from jupyter_mlops.core.store import get_client, redact_uri
+from jupyter_mlops.core.validation import (
+    check_key,
+    check_step,
+    check_timestamp,
+    metric_value,
+    param_value,
+    tag_value,
+)
+from jupyter_mlops.exceptions import (
+    InvalidValueError,
+    MlopsError,
+    RunStateError,
+    StoreError,
+    UsageError,
+)
+
+__all__ = ["TERMINAL_STATUSES", "RunInfo", "Tracker"]
+
+TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_log = logging.getLogger("jupyter_mlops.tracking")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The identity of a run started by a :class:`Tracker`."""
+
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    run_name: str
+    tracking_uri: str
+    start_time: int
+
+
+def _atexit_close(ref: weakref.ref[Tracker]) -> None:
+    tracker = ref()
+    if tracker is not None:
+        tracker.close()
+
+
+def _no_run() -> RunStateError:
+    return RunStateError(
+        "No active run.",
+        hint="start one with %mlops start or jupyter_mlops.start_run()",
+    )
+
+
+class Tracker:
+    """Runs, metrics, params and tags for one tracking store, delivered through a spool.
+
+    Spools of dead processes found in ``spool_dir`` are replayed in a
+    background thread when the tracker is built. At interpreter exit an
+    active run is flushed and ended ``FINISHED`` (as MLflow does); a process
+    that is killed instead leaves its spool to that recovery, which marks the
+    run ``KILLED``.
+    """
+
+    end_timeout = 30.0
+    """Seconds ``end_run`` waits for delivery before giving up (the run then stays active)."""
+    close_timeout = 3.0
+    """Seconds ``close`` (interpreter exit) waits; a kernel is killed soon after it exits."""
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        spool_dir: Path,
+        flush_interval: float = 0.5,
+        project: str | None = None,
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.spool_dir = Path(spool_dir)
+        self.flush_interval = flush_interval
+        self.project = project
+        self._lock = threading.RLock()
+        self._active: RunInfo | None = None
+        self._spool: Spool | None = None
+        self._params: dict[str, str] = {}
+        self._metric_keys: set[str] = set()
+        self._closed = False
+        self._pid = os.getpid()
+        self._recovery = threading.Thread(
+            target=self._recover, name="jupyter-mlops-recovery", daemon=True
+        )
+        self._recovery.start()
+        atexit.register(_atexit_close, weakref.ref(self))
+
+    # -- recovery -------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        from jupyter_mlops.core.recovery import recover_orphans
+
+        try:
+            recover_orphans(self.spool_dir, tracking_uri=self.tracking_uri)
+        except Exception as exc:  # recovery is best effort; the spools stay for next time
+            _log.warning("jupyter-mlops: recovery of old spools failed: %s", exc)
+
+    def wait_for_recovery(self, timeout: float | None = None) -> None:
+        """Wait until the start-up replay of orphaned spools is done."""
+        self._recovery.join(timeout)
+
+    # -- runs -----------------------------------------------------------------------------
+
+    @property
+    def active(self) -> RunInfo | None:
+        """The active run, or None."""
+        return self._active
+
+    def _experiment_id(self, client: Any, name: str) -> str:
+        """Get or create experiment ``name``; racing creators all get the same one."""
+        from mlflow.exceptions import MlflowException
+
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            try:
+                return str(client.create_experiment(name))
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise StoreError(f"Experiment {name!r} was created but cannot be read back.")
+        if experiment.lifecycle_stage != "active":
+            raise UsageError(
+                f"Experiment {name!r} is deleted.",
+                hint="restore it (mlflow experiments restore) or choose another experiment name",
+            )
+        return str(experiment.experiment_id)
+
+    def start_run(
+        self,
+        *,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        project: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, object] | None = None,
+        notebook: str | None = None,
+    ) -> RunInfo:
+        """Start a run and make it active.
+
+        The experiment defaults to ``$MLFLOW_EXPERIMENT_NAME``, else the
+        notebook's file stem, else ``Default``. Context tags (notebook, git,
+        user, host, kernel, project) are added to ``tags``; ``params`` are
+        logged. Raises :class:`RunStateError` if a run is already active,
+        :class:`InvalidValueError` for bad tags or params (nothing is created)
+        and :class:`StoreError` if the store fails.
+        """
+        with self._lock:
+            if self._closed:
+                raise RunStateError("This tracker is closed.", hint="create a new Tracker")
+            if self._active is not None:
+                raise RunStateError(
+                    f"Run {self._active.run_name!r} ({self._active.run_id}) is already active.",
+                    hint="end it first with %mlops end or jupyter_mlops.end_run()",
+                    run_id=self._active.run_id,
+                )
+            user_tags = {check_key(k, "tag"): tag_value(k, v) for k, v in (tags or {}).items()}
+            param_values = {
+                check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()
+            }
+            nb = notebook if notebook is not None else context.notebook_path()
+            project = project or self.project
+            name = (
+                experiment
+                or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+                or (Path(nb).stem if nb else None)
+                or "Default"
+            )
+            run_tags = context.run_context_tags(notebook=nb, project=project)
+            run_tags.update(user_tags)
+            if project:
+                run_tags["mlops.project"] = project
+            try:
+                client = get_client(self.tracking_uri)
+                experiment_id = self._experiment_id(client, name)
+                run = client.create_run(experiment_id, run_name=run_name, tags=run_tags)
+            except MlopsError:
+                raise
+            except Exception as exc:
+                if getattr(exc, "error_code", None) == "INVALID_PARAMETER_VALUE":
+                    raise InvalidValueError(str(exc), notebook=nb) from exc
+                raise StoreError(
+                    f"Could not start a run in {redact_uri(self.tracking_uri)}: {exc}",
+                    hint="check that the tracking store is reachable (MLFLOW_TRACKING_URI)",
+                    notebook=nb,
+                ) from exc
+            info = RunInfo(
+                run_id=run.info.run_id,
+                experiment_id=experiment_id,
+                experiment_name=name,
+                run_name=run.info.run_name or "",
+                tracking_uri=self.tracking_uri,
+                start_time=int(run.info.start_time),
+            )
+            try:
+                spool = Spool.create(
+                    self.spool_dir,
+                    info.run_id,
+                    self.tracking_uri,
+                    flush_interval=self.flush_interval,
+                    client=client,
+                )
+            except OSError as exc:  # no spool, no durable logging: do not leave the run RUNNING
+                client.set_terminated(info.run_id, "FAILED")
+                raise StoreError(
+                    f"Cannot write the metric spool in {self.spool_dir}: {exc}",
+                    hint="set JUPYTER_MLOPS_SPOOL_DIR (or c.MlopsConfig.spool_dir) to a "
+                    "writable folder",
+                    run_id=info.run_id,
+                ) from exc
+            self._active, self._spool = info, spool
+            self._params, self._metric_keys = dict(param_values), set()
+            if param_values:
+                spool.append("".join(format_param(k, v) for k, v in param_values.items()))
+            return info
+
+    def _require_spool(self) -> Spool:
+        spool = self._spool
+        if spool is None:
+            raise _no_run()
+        return spool
+
+    # -- logging (hot path) ---------------------------------------------------------------
+
+    def _metric_line(self, key: str, value: float, step: int | None, timestamp: int | None) -> str:
+        if key not in self._metric_keys:
+            check_key(key, "metric")
+            self._metric_keys.add(key)
+        if type(value) is not float:
+            value = metric_value(key, value)
+        if timestamp is None:
+            timestamp = time.time_ns() // 1_000_000
+        elif type(timestamp) is not int or not 0 <= timestamp <= _INT64_MAX:
+            timestamp = check_timestamp(key, timestamp)
+        if step is None:
+            step = 0
+        elif type(step) is not int or not _INT64_MIN <= step <= _INT64_MAX:
+            step = check_step(key, step)
+        if value - value == 0.0:  # finite: the common case, formatted inline
+            return f'["m","{key}",{value!r},{timestamp},{step}]\n'
+        return format_metric(key, value, timestamp, step)
+
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        """Validate and spool one metric point (microseconds; delivered in the background)."""
+        spool = self._spool
+        if spool is None:
+            raise _no_run()
+        spool.append(self._metric_line(key, value, step, timestamp))
+
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        """Validate every metric, then spool them all in one write (nothing partial)."""
+        spool = self._require_spool()
+        if timestamp is None:
+            timestamp = time.time_ns() // 1_000_000
+        lines = [self._metric_line(k, v, step, timestamp) for k, v in metrics.items()]
+        if lines:
+            spool.append("".join(lines))
+
+    def log_param(self, key: str, value: object) -> None:
+        """Spool a param; the same key with another value is an :class:`InvalidValueError`."""
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, object]) -> None:
+        """Validate every param (immutability included), then spool the new ones together."""
+        with self._lock:
+            spool = self._require_spool()
+            new: dict[str, str] = {}
+            for key, value in params.items():
+                check_key(key, "param")
+                text = param_value(key, value)
+                old = self._params.get(key)
+                if old is not None and old != text:
+                    raise InvalidValueError(
+                        f"Param {key!r} was already logged as {old!r:.100} in this run; "
+                        f"MLflow params cannot change (new value {text!r:.100}).",
+                        hint="log it under another key, or start a new run",
+                        run_id=spool.run_id,
+                    )
+                if old is None:
+                    new[key] = text
+            if new:
+                spool.append("".join(format_param(k, v) for k, v in new.items()))
+                self._params.update(new)
+
+    def set_tag(self, key: str, value: object) -> None:
+        """Spool a tag (tags can be overwritten)."""
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, object]) -> None:
+        """Validate every tag, then spool them together."""
+        spool = self._require_spool()
+        lines = [format_tag(check_key(k, "tag"), tag_value(k, v)) for k, v in tags.items()]
+        if lines:
+            spool.append("".join(lines))
+
+    # -- flushing and ending --------------------------------------------------------------
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Block until everything logged so far is in the store (:class:`StoreError` on timeout)."""
+        spool = self._spool
+        if spool is not None:
+            spool.flush(timeout)
+
+    def pending_count(self) -> int:
+        """Records of the active run not yet in the store (0 without a run)."""
+        spool = self._spool
+        return spool.pending() if spool is not None else 0
+
+    def end_run(self, status: str = "FINISHED") -> RunInfo:
+        """Flush everything, mark the run ``status`` and make no run active.
+
+        If the store cannot be reached, :class:`StoreError` is raised and the
+        run stays active (its records stay spooled): call ``end_run`` again.
+        """
+        status = str(status).upper()
+        if status not in TERMINAL_STATUSES:
+            raise InvalidValueError(
+                f"Unknown run status {status!r}; use one of {', '.join(TERMINAL_STATUSES)}."
+            )
+        with self._lock:
+            info, spool = self._active, self._spool
+            if info is None or spool is None:
+                raise _no_run()
+            self._finish(info, spool, status, timeout=self.end_timeout)
+            return info
+
+    def _finish(self, info: RunInfo, spool: Spool, status: str, timeout: float) -> None:
+        spool.flush(timeout)
+        try:
+            spool.client.set_terminated(info.run_id, status)
+        except Exception as exc:
+            raise StoreError(
+                f"Could not mark run {info.run_id} {status}: {exc}",
+                hint="check that the tracking store is reachable, then end the run again",
+                run_id=info.run_id,
+            ) from exc
+        spool.close(delete=True)
+        self._active = self._spool = None
+        self._params, self._metric_keys = {}, set()
+
+    def close(self) -> None:
+        """Flush and end an active run (``FINISHED``), stop the writer; called at exit.
+
+        If the store cannot be reached in time, the spool is left for the next
+        tracker's recovery, which delivers it and ends the run ``FINISHED``.
+        In a forked child (another pid) nothing is ended: the run is the parent's.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            info, spool = self._active, self._spool
+            if info is None or spool is None:
+                return
+            if os.getpid() != self._pid:
+                try:
+                    spool.flush(self.close_timeout)
+                except MlopsError as exc:
+                    _log.warning("jupyter-mlops: %s", exc)
+                return
+            spool.mark_ended("FINISHED", time.time_ns() // 1_000_000)
+            try:
+                self._finish(info, spool, "FINISHED", timeout=self.close_timeout)
+            except MlopsError as exc:
+                _log.warning("jupyter-mlops: %s; run %s is left for recovery.", exc, info.run_id)
+                spool.close()
+                self._active = self._spool = None
