@@ -52,8 +52,17 @@ class MlopsService:
     this server's tracking URI.
     """
 
-    def __init__(self, *, tracking_uri: str, project: str, root_dir: str, max_workers: int) -> None:
+    def __init__(
+        self,
+        *,
+        tracking_uri: str,
+        project: str,
+        root_dir: str,
+        max_workers: int,
+        spool_dir: str | None = None,
+    ) -> None:
         self.tracking_uri = tracking_uri
+        self.spool_dir = spool_dir
         self.project = project
         self.root_dir = root_dir
         self._executor = ThreadPoolExecutor(
@@ -99,6 +108,29 @@ class MlopsService:
 
         future.add_done_callback(report)
         self.warming = future
+        return future
+
+    def _recover_sync(self) -> list[str]:
+        from jupyter_mlops.core.recovery import recover_orphans
+
+        if not self.spool_dir:
+            return []
+        return recover_orphans(self.spool_dir, tracking_uri=self.tracking_uri, wait=0.0)
+
+    def recover(self, log: logging.Logger | None = None) -> Future[list[str]]:
+        """Replay spools of dead kernels and end their runs (KILLED), in the thread pool."""
+        future = self._executor.submit(self._recover_sync)
+
+        def report(done: Future[list[str]]) -> None:
+            exc = None if done.cancelled() else done.exception()
+            if log is None:
+                return
+            if exc is not None:
+                log.warning("jupyter-mlops: recovering spools of dead kernels failed: %s", exc)
+            elif done.result():
+                log.info("jupyter-mlops: recovered runs of dead kernels: %s", done.result())
+
+        future.add_done_callback(report)
         return future
 
     def shutdown(self) -> None:
@@ -149,7 +181,14 @@ class MlopsExtensionApp(ExtensionApp):
         "False: open it on the first request.",
     ).tag(config=True)
 
+    recover_interval = Integer(
+        30,
+        help="Seconds between sweeps that replay the metric spools of dead kernels and mark "
+        "their runs KILLED (0: only at start).",
+    ).tag(config=True)
+
     service: MlopsService | None = None
+    _recover_timer: Any = None
 
     def initialize_settings(self) -> None:
         """Resolve store and project, export them for kernels, build the service for the handlers."""
@@ -165,6 +204,7 @@ class MlopsExtensionApp(ExtensionApp):
             project=project,
             root_dir=config.root_dir,
             max_workers=max(1, self.max_workers),
+            spool_dir=config.spool_dir,
         )
         self.settings[SERVICE_SETTING] = self.service
         self.log.info(
@@ -182,10 +222,25 @@ class MlopsExtensionApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Called once the event loop runs: start the background warm-up."""
-        if self.warm_up and self.service is not None:
+        if self.service is None:
+            return
+        if self.warm_up:
             self.service.warm_up(self.log)
+        self.service.recover(self.log)
+        if self.recover_interval > 0:
+            from tornado.ioloop import PeriodicCallback
+
+            service, log = self.service, self.log
+
+            def sweep() -> None:
+                service.recover(log)
+
+            self._recover_timer = PeriodicCallback(sweep, self.recover_interval * 1000)
+            self._recover_timer.start()
 
     async def stop_extension(self) -> None:
-        """Release the thread pool when the server stops."""
+        """Stop the recovery sweeps and release the thread pool when the server stops."""
+        if self._recover_timer is not None:
+            self._recover_timer.stop()
         if self.service is not None:
             self.service.shutdown()

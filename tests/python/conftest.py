@@ -8,7 +8,8 @@
   pointing at ``mlops_tracking_uri`` (the ``mlflow_store`` unless a module overrides it).
 * An autouse fixture restores ``MLFLOW_TRACKING_URI``, ``JUPYTER_MLOPS_ROOT_DIR``
   and ``JUPYTER_MLOPS_PROJECT`` after each test (the server exports them into
-  ``os.environ``) and starts every test without them, so no test touches a real store.
+  ``os.environ``) and starts every test without them, so no test touches a real store;
+  ``JUPYTER_MLOPS_SPOOL_DIR`` points into the test's ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ TEST_PROJECT = "test-project"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_mlops_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_mlops_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in MLOPS_ENV:
         # setenv first so monkeypatch records the original value (or its absence)
         monkeypatch.setenv(name, "unset")
         monkeypatch.delenv(name)
+    # never the user's real spool folder: servers started by tests sweep it for orphans
+    monkeypatch.setenv("JUPYTER_MLOPS_SPOOL_DIR", str(tmp_path / "default-spool"))
 
 
 @dataclass
