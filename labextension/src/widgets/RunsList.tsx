@@ -1,0 +1,134 @@
+/**
+ * The top half of the panel: filters and the runs table.
+ *
+ * Every run, param, tag and notebook string is rendered as a React text child
+ * or attribute, never as HTML.
+ */
+import { refreshIcon } from '@jupyterlab/ui-components';
+import React, { useMemo } from 'react';
+
+import { SERVER_MISSING_MESSAGE } from '../api';
+import { visibleColumns } from '../model';
+import type { RunsModel } from '../runsmodel';
+import { ErrorBox } from './common';
+import { Filters } from './Filters';
+import { useSignal } from './hooks';
+import { RunsTable } from './RunsTable';
+
+export interface IRunsListProps {
+  model: RunsModel;
+  columns: readonly string[];
+  /** Open a notebook (path relative to the server root) in JupyterLab. */
+  openNotebook?: (path: string) => void;
+}
+
+export function RunsList(props: IRunsListProps): JSX.Element {
+  const { model } = props;
+  useSignal(model.changed);
+  const columns = useMemo(() => visibleColumns(props.columns), [props.columns]);
+
+  return (
+    <div className="jp-mlops-runs" data-testid="mlops-runs">
+      <Header model={model} />
+      {model.serverMissing ? (
+        <ServerMissing model={model} />
+      ) : (
+        <>
+          <Filters model={model} />
+          <ErrorBanner model={model} />
+          <RunsTable
+            model={model}
+            columns={columns}
+            openNotebook={props.openNotebook}
+          />
+          <Footer model={model} />
+        </>
+      )}
+    </div>
+  );
+}
+
+function Header({ model }: { model: RunsModel }): JSX.Element {
+  const health = model.health;
+  return (
+    <div className="jp-mlops-header">
+      <span className="jp-mlops-header-title">MLOps</span>
+      <span className="jp-mlops-header-subtitle">Runs</span>
+      {health ? (
+        <span
+          className="jp-mlops-header-store"
+          data-testid="mlops-store"
+          title={`Tracking URI: ${health.tracking_uri}\nServer extension ${health.version}`}
+        >
+          {health.project}
+        </span>
+      ) : null}
+      <button
+        className="jp-mlops-icon-button"
+        data-testid="mlops-refresh"
+        title="Refresh"
+        aria-label="Refresh"
+        onClick={() => {
+          // Failures show in the panel (model.error); nothing to rethrow here.
+          (model.serverMissing ? model.start() : model.refresh()).catch(
+            () => undefined
+          );
+        }}
+      >
+        <refreshIcon.react tag="span" elementSize="normal" />
+      </button>
+    </div>
+  );
+}
+
+function ServerMissing({ model }: { model: RunsModel }): JSX.Element {
+  const detail = model.error?.kind === 'network' ? model.error.message : '';
+  return (
+    <div className="jp-mlops-server-missing" data-testid="mlops-server-missing">
+      <p className="jp-mlops-server-missing-title">
+        The MLOps panel cannot reach its server extension.
+      </p>
+      <p>{SERVER_MISSING_MESSAGE}</p>
+      {detail ? <p className="jp-mlops-muted">{detail}</p> : null}
+      <button
+        className="jp-mlops-button"
+        data-testid="mlops-retry"
+        onClick={() => void model.start()}
+      >
+        Retry
+      </button>
+    </div>
+  );
+}
+function ErrorBanner({ model }: { model: RunsModel }): JSX.Element | null {
+  const error = model.error;
+  if (!error) {
+    return null;
+  }
+  return <ErrorBox error={error} testId="mlops-error" />;
+}
+function Footer({ model }: { model: RunsModel }): JSX.Element {
+  const count = model.runs.length;
+  return (
+    <div className="jp-mlops-footer">
+      <span className="jp-mlops-muted" data-testid="mlops-run-count">
+        {count === 1 ? '1 run' : `${count} runs`}
+        {model.nextPageToken ? ' loaded' : ''}
+        {model.loading ? ' \u00B7 updating\u2026' : ''}
+        {model.selection.length > 1
+          ? ` \u00B7 ${model.selection.length} selected`
+          : ''}
+      </span>
+      {model.nextPageToken ? (
+        <button
+          className="jp-mlops-button"
+          data-testid="mlops-load-more"
+          disabled={model.loadingMore}
+          onClick={() => void model.loadMore()}
+        >
+          {model.loadingMore ? 'Loading\u2026' : 'Load more'}
+        </button>
+      ) : null}
+    </div>
+  );
+}
