@@ -258,12 +258,26 @@ def parameter_names_from_notebook(nb_path: Path | str) -> list[str]:
 
 
 def parameter_names_from_history(sources: Iterable[str]) -> list[str]:
-    """Names assigned in the last cell papermill injected (source starting ``# Parameters``)."""
-    injected = None
-    for source in sources:
-        if isinstance(source, str) and source.lstrip().startswith("# Parameters"):
-            injected = source
-    return parameter_names_from_source(injected) if injected is not None else []
+    """Parameter names of a papermill execution, from the executed cell sources (IPython ``In``).
+
+    papermill inserts its injected cell (source starting ``# Parameters``) right
+    after the cell tagged ``parameters``, or first when there is none; so the
+    names are those assigned in the cell executed just before the last injected
+    one, then those of the injected cell itself (the notebook path, and so the
+    tags, is not known to a papermill kernel).
+    """
+    cells = [source if isinstance(source, str) else "" for source in sources]
+    last = None
+    for index, source in enumerate(cells):
+        if source.lstrip().startswith("# Parameters"):
+            last = index
+    if last is None:
+        return []
+    names = parameter_names_from_source(cells[last - 1]) if last > 0 else []
+    for name in parameter_names_from_source(cells[last]):
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def kernel_id(argv: list[str] | None = None) -> str | None:

@@ -173,6 +173,23 @@ def test_parameter_names_from_papermill_history() -> None:
     assert context.parameter_names_from_history(["x = 1"]) == []
 
 
+def test_papermill_history_keeps_the_parameters_cell_names_not_injected() -> None:
+    """papermill injects right after the tagged cell: its other names are parameters too."""
+    history = [
+        "",
+        "n_estimators: int = 150\nlearning_rate = 0.1\nmax_depth = 3\n",
+        "# Parameters\nn_estimators = 25\n",
+        "%load_ext jupyter_mlops",
+    ]
+    assert context.parameter_names_from_history(history) == [
+        "n_estimators",
+        "learning_rate",
+        "max_depth",
+    ]
+    # no parameters cell: papermill injects first, after IPython's empty In[0]
+    assert context.parameter_names_from_history(["", "# Parameters\nseed = 1\n"]) == ["seed"]
+
+
 def test_kernel_id_from_connection_file_argument(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JUPYTER_MLOPS_KERNEL_ID", raising=False)
     argv = ["ipykernel_launcher", "-f", "/run/jupyter/kernel-6f1c2d3e-aaaa-bbbb.json"]
