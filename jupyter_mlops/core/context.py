@@ -332,7 +332,8 @@ def run_context_tags(
     else:
         is_notebook = False
         script = sys.argv[0] if sys.argv and sys.argv[0] else ""
-        if script and script != "-c":
+        # a kernel's own launcher (papermill runs, consoles) names no user source
+        if script and script != "-c" and not Path(script).name.startswith("ipykernel_launcher"):
             tags["mlflow.source.name"] = Path(script).name
     tags["mlflow.source.type"] = "NOTEBOOK" if is_notebook else "LOCAL"
     tags["mlflow.user"] = user or current_user()

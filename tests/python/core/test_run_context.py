@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,23 @@ def test_run_context_tags_carry_git_but_no_secret(
     text = json.dumps(tags)
     assert "secret" not in text
     assert "tok-123456" not in text
+
+
+@pytest.mark.parametrize(
+    ("argv0", "expected"),
+    [("/opt/jobs/train.py", "train.py"), ("/venv/lib/ipykernel_launcher.py", None), ("-c", None)],
+)
+def test_source_name_outside_a_notebook_is_the_script_never_the_kernel_launcher(
+    argv0: str, expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill kernels know no notebook: the panel must not show ipykernel_launcher.py."""
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.delenv("JUPYTER_MLOPS_NOTEBOOK", raising=False)
+    monkeypatch.setattr(sys, "argv", [argv0])
+    tags = context.run_context_tags(project="p", source_dir=".")
+    assert tags.get("mlflow.source.name") == expected
+    assert "mlops.notebook" not in tags
+    assert tags["mlflow.source.type"] == "LOCAL"
 
 
 @pytest.mark.parametrize(
