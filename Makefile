@@ -27,7 +27,7 @@ jupyter_mlops/labextension/package.json: node_modules/.package-lock.json $(shell
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml requirements-lock.txt jupyter_mlops/labextension/package.json
 	SKIP_JUPYTER_BUILDER=1 $(PY) -m pip install --quiet -c requirements-lock.txt -e ".[test,lint]"
-	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	$(BIN)/jupyter-builder develop --overwrite . >/dev/null
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv, install pinned Python + npm deps, build the labextension
