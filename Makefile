@@ -8,6 +8,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 PORT ?= 8888
+# the frontend build (jupyter-builder) and the UI tests (jupyter lab) use the venv's tools
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help install lab lint format test test-python test-js test-ui bench chromium clean lock
 
@@ -22,11 +24,15 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-jupyter_mlops/labextension/package.json: node_modules/.package-lock.json $(shell find labextension -type f 2>/dev/null) tsconfig.json
+# Python first: the frontend build needs jupyter-builder from the venv
+$(VENV)/.python-deps: $(BIN)/activate pyproject.toml requirements-lock.txt
+	SKIP_JUPYTER_BUILDER=1 $(PY) -m pip install --quiet -c requirements-lock.txt -e ".[test,lint]"
+	@touch $@
+
+jupyter_mlops/labextension/package.json: $(VENV)/.python-deps node_modules/.package-lock.json $(shell find labextension -type f 2>/dev/null) tsconfig.json
 	npm run build:prod
 
-$(VENV)/.installed: $(BIN)/activate pyproject.toml requirements-lock.txt jupyter_mlops/labextension/package.json
-	SKIP_JUPYTER_BUILDER=1 $(PY) -m pip install --quiet -c requirements-lock.txt -e ".[test,lint]"
+$(VENV)/.installed: $(VENV)/.python-deps jupyter_mlops/labextension/package.json
 	$(BIN)/jupyter-builder develop --overwrite . >/dev/null
 	@touch $@
 
@@ -56,7 +62,7 @@ test-js: install
 	npm run --silent test
 
 test-ui: install chromium
-	PATH="$(abspath $(BIN)):$$PATH" npm run --silent test:ui
+	npm run --silent test:ui
 
 test: lint test-python test-js test-ui ## lint + pytest + jest + Galata
 
@@ -67,4 +73,4 @@ lock: $(BIN)/activate ## refresh requirements-lock.txt from the current .venv
 	$(PY) -m pip freeze --exclude-editable | grep -v '^jupyter-mlops' > requirements-lock.txt
 
 clean: ## remove build outputs (keeps .venv and node_modules)
-	rm -rf lib jupyter_mlops/labextension tsconfig.tsbuildinfo $(VENV)/.installed
+	rm -rf lib jupyter_mlops/labextension tsconfig.tsbuildinfo $(VENV)/.installed $(VENV)/.python-deps
