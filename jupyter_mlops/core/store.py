@@ -14,7 +14,13 @@ from urllib.parse import urlsplit, urlunsplit
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["default_tracking_uri", "get_client", "redact_uri", "resolve_tracking_uri"]
+__all__ = [
+    "default_artifact_location",
+    "default_tracking_uri",
+    "get_client",
+    "redact_uri",
+    "resolve_tracking_uri",
+]
 
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -47,6 +53,26 @@ def redact_uri(uri: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def default_artifact_location(tracking_uri: str) -> str | None:
+    """Artifact folder for a new experiment: beside the SQLite file, not the caller's cwd.
+
+    MLflow puts a local store's artifacts under ``./mlruns`` of whichever process
+    creates the experiment, so a kernel in ``notebooks/`` would scatter them there.
+    For ``sqlite:///path/mlflow.db`` this gives ``<path>/mlruns/<random id>``;
+    for any other store ``None`` (the server decides).
+    """
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    db = tracking_uri[len(prefix) :].split("?", 1)[0]
+    if not db or db == ":memory:":
+        return None
+    import uuid
+
+    folder = Path(db).resolve().parent / "mlruns" / uuid.uuid4().hex
+    return folder.as_uri()
 
 
 def get_client(tracking_uri: str) -> MlflowClient:

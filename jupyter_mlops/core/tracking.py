@@ -6,6 +6,10 @@ tags); every ``log_*`` call validates its input completely, appends to the
 run's spool (one ``os.write``) and returns; the spool's writer thread delivers
 in the background; ``end_run`` flushes, then marks the run terminated.
 
+Every run also records its environment (``environment/environment.yml`` and
+the ``mlops.env.*`` tags, see :mod:`jupyter_mlops.core.env_runs`) from a
+one-off background thread that ``flush`` and ``end_run`` wait for.
+
 MLflow is imported lazily (on the first ``start_run``), never on the logging
 hot path.
 """
@@ -21,11 +25,11 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.core import context
 from jupyter_mlops.core.spool import Spool, format_metric, format_param, format_tag
-from jupyter_mlops.core.store import get_client, redact_uri
+from jupyter_mlops.core.store import default_artifact_location, get_client, redact_uri
 from jupyter_mlops.core.validation import (
     check_key,
     check_step,
@@ -41,6 +45,9 @@ from jupyter_mlops.exceptions import (
     StoreError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    from jupyter_mlops.core.env_runs import EnvironmentJob
 
 __all__ = ["TERMINAL_STATUSES", "RunInfo", "Tracker"]
 
@@ -88,6 +95,8 @@ class Tracker:
     """Seconds ``end_run`` waits for delivery before giving up (the run then stays active)."""
     close_timeout = 3.0
     """Seconds ``close`` (interpreter exit) waits; a kernel is killed soon after it exits."""
+    record_environment = True
+    """Log the environment with every run (``environment/environment.yml``, ``mlops.env.hash``)."""
 
     def __init__(
         self,
@@ -105,6 +114,7 @@ class Tracker:
         self._spool: Spool | None = None
         self._params: dict[str, str] = {}
         self._metric_keys: set[str] = set()
+        self._env_job: EnvironmentJob | None = None
         self._closed = False
         self._pid = os.getpid()
         self._recovery = threading.Thread(
@@ -141,7 +151,8 @@ class Tracker:
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             try:
-                return str(client.create_experiment(name))
+                location = default_artifact_location(self.tracking_uri)
+                return str(client.create_experiment(name, artifact_location=location))
             except MlflowException as exc:
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
@@ -239,6 +250,10 @@ class Tracker:
                 ) from exc
             self._active, self._spool = info, spool
             self._params, self._metric_keys = dict(param_values), set()
+            if self.record_environment:  # in the background; flush and end_run wait for it
+                from jupyter_mlops.core.env_runs import EnvironmentJob
+
+                self._env_job = EnvironmentJob(client, info.run_id)
             if param_values:
                 spool.append("".join(format_param(k, v) for k, v in param_values.items()))
             return info
@@ -328,8 +343,16 @@ class Tracker:
 
     # -- flushing and ending --------------------------------------------------------------
 
+    def _wait_for_environment(self, timeout: float | None) -> float | None:
+        """Wait for the run's environment to be logged; what is left of ``timeout``."""
+        job, start = self._env_job, time.monotonic()
+        if job is not None and job.wait(timeout):
+            self._env_job = None
+        return None if timeout is None else max(0.0, timeout - (time.monotonic() - start))
+
     def flush(self, timeout: float | None = 30.0) -> None:
         """Block until everything logged so far is in the store (:class:`StoreError` on timeout)."""
+        timeout = self._wait_for_environment(timeout)
         spool = self._spool
         if spool is not None:
             spool.flush(timeout)
@@ -358,7 +381,7 @@ class Tracker:
             return info
 
     def _finish(self, info: RunInfo, spool: Spool, status: str, timeout: float) -> None:
-        spool.flush(timeout)
+        spool.flush(self._wait_for_environment(timeout))
         try:
             spool.client.set_terminated(info.run_id, status)
         except Exception as exc:

@@ -28,7 +28,12 @@ def first_per_name(dists: object) -> dict[str, str]:
     """``{normalized name: version}`` as ``importlib.metadata.distribution(name)`` resolves it."""
     found: dict[str, str] = {}
     for dist in dists:  # type: ignore[attr-defined]
-        name = dist.metadata["Name"]
+        # once something imported the importlib_metadata backport (MLflow's dependencies
+        # do), its finder yields distributions that raise where the stdlib gives no name
+        try:
+            name = dist.metadata["Name"]
+        except Exception:  # importlib_metadata.MetadataNotFound
+            continue
         if name:
             found.setdefault(normalize_name(name), dist.version)
     return found

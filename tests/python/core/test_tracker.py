@@ -288,3 +288,18 @@ def test_an_experiment_name_mlflow_refuses_is_a_value_error(tracker: Tracker) ->
     with pytest.raises(InvalidValueError):
         tracker.start_run(experiment="x" * 501)
     assert tracker.active is None
+
+
+def test_artifacts_go_beside_the_sqlite_store_not_the_working_directory(
+    make_tracker: Any, mlflow_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel in a subfolder must not scatter ``mlruns/`` folders next to its notebooks."""
+    elsewhere = tmp_path / "notebooks"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    tracker = make_tracker()
+    info = tracker.start_run(experiment="artifacts-here")
+    tracker.end_run()
+    location = mlflow_store.client.get_experiment(info.experiment_id).artifact_location
+    assert location.startswith((mlflow_store.path.parent / "mlruns").as_uri())
+    assert not (elsewhere / "mlruns").exists()
