@@ -2,7 +2,9 @@
 
 Each subcommand is one small function registered in :data:`COMMANDS` with the
 :func:`command` decorator, together with its arguments; :func:`build_parser`
-turns the table into ``argparse`` subparsers. Heavy imports (MLflow,
+turns the table into ``argparse`` subparsers. A command group (``jupyter mlops
+env snapshot|diff|check``) is declared with :func:`group`; its subcommands pass
+``group=`` to :func:`command` (the ``env`` commands live in :mod:`jupyter_mlops.cli_env`). Heavy imports (MLflow,
 jupyter_server) happen inside the subcommand that needs them, so ``--help`` and
 ``--version`` stay fast.
 
@@ -29,7 +31,7 @@ from typing import Any
 from jupyter_mlops import __version__
 from jupyter_mlops.exceptions import MlopsError, StoreError, UsageError
 
-__all__ = ["COMMANDS", "Command", "build_parser", "command", "main"]
+__all__ = ["COMMANDS", "Command", "build_parser", "command", "group", "main"]
 
 PROG = "jupyter mlops"
 Runner = Callable[[argparse.Namespace], int]
@@ -50,14 +52,18 @@ def arg(*flags: str, **options: Any) -> Arg:
 
 @dataclass(frozen=True)
 class Command:
-    """A subcommand: name, one-line help, longer description, arguments and the function to run."""
+    """A subcommand: name, one-line help, longer description, arguments and the function to run.
+
+    A group (``run`` None) has ``children`` instead: ``jupyter mlops GROUP CHILD ...``.
+    """
 
     name: str
     help: str
     description: str
     arguments: tuple[Arg, ...]
-    run: Runner
+    run: Runner | None
     uses_store: bool
+    children: dict[str, Command] = field(default_factory=dict)
 
 
 COMMANDS: dict[str, Command] = {}
@@ -65,15 +71,29 @@ COMMANDS: dict[str, Command] = {}
 
 
 def command(
-    name: str, help: str, *arguments: Arg, description: str = "", uses_store: bool = True
+    name: str,
+    help: str,
+    *arguments: Arg,
+    description: str = "",
+    uses_store: bool = True,
+    group: str | None = None,
 ) -> Callable[[Runner], Runner]:
-    """Register the decorated function as subcommand ``name`` in :data:`COMMANDS`."""
+    """Register the decorated function as subcommand ``name`` in :data:`COMMANDS`.
+
+    With ``group``, it becomes ``jupyter mlops GROUP NAME`` (declare the group first).
+    """
 
     def register(run: Runner) -> Runner:
-        COMMANDS[name] = Command(name, help, description or help, arguments, run, uses_store)
+        table = COMMANDS if group is None else COMMANDS[group].children
+        table[name] = Command(name, help, description or help, arguments, run, uses_store)
         return run
 
     return register
+
+
+def group(name: str, help: str, *, description: str = "") -> None:
+    """Declare the command group ``jupyter mlops NAME``; add its subcommands with ``group=NAME``."""
+    COMMANDS[name] = Command(name, help, description or help, (), None, uses_store=False)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -308,14 +328,32 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", help="Show tracebacks of errors.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in COMMANDS.values():
-        parents = [store, common] if cmd.uses_store else [common]
-        sub = subparsers.add_parser(
-            cmd.name, help=cmd.help, description=cmd.description, parents=parents
-        )
-        for spec in cmd.arguments:
-            sub.add_argument(*spec.flags, **spec.options)
-        sub.set_defaults(run=cmd.run)
+        _add_command(subparsers, cmd, [store, common], [common])
     return parser
+
+
+def _add_command(
+    subparsers: Any,
+    cmd: Command,
+    with_store: list[argparse.ArgumentParser],
+    without_store: list[argparse.ArgumentParser],
+) -> None:
+    if cmd.run is None:  # a group: its own subcommands, and its help when none is given
+        sub = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.description)
+        children = sub.add_subparsers(dest=f"{cmd.name}_command", metavar="COMMAND")
+        for child in cmd.children.values():
+            _add_command(children, child, with_store, without_store)
+        sub.set_defaults(run=None, help_parser=sub)
+        return
+    sub = subparsers.add_parser(
+        cmd.name,
+        help=cmd.help,
+        description=cmd.description,
+        parents=with_store if cmd.uses_store else without_store,
+    )
+    for spec in cmd.arguments:
+        sub.add_argument(*spec.flags, **spec.options)
+    sub.set_defaults(run=cmd.run)
 
 
 def _fail(message: str, code: int) -> int:
@@ -331,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error argparse has printed
         return exc.code if isinstance(exc.code, int) else 2
     if getattr(args, "run", None) is None:
-        parser.print_help(sys.stderr)
+        (getattr(args, "help_parser", None) or parser).print_help(sys.stderr)
         return 2
     try:
         code: int = args.run(args)
@@ -351,5 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+# The `env` command group registers itself on import (kept in its own module).
+from jupyter_mlops import cli_env  # noqa: E402, F401
+
+if __name__ == "__main__":  # python -m: run the imported module, where `env` registered itself
+    from jupyter_mlops.cli import main as registered_main
+
+    sys.exit(registered_main())

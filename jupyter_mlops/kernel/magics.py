@@ -285,3 +285,6 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
 
 # The tracking subcommands register themselves on import (kept in their own module).
 from jupyter_mlops.kernel.tracking_magics import run_links_bundle, where_to_see  # noqa: E402
+
+# isort: split
+from jupyter_mlops.kernel import env_magics  # noqa: E402, F401 - %mlops env, after them in --help

@@ -97,6 +97,11 @@ class MlopsService:
         job = functools.partial(self._call_sync, fn, *args, **kwargs)
         return await loop.run_in_executor(self._executor, job)
 
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args, **kwargs)`` in the thread pool, for blocking work that needs no store."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
     def warm_up(self, log: logging.Logger | None = None) -> Future[Any]:
         """Open the store in the background (imports MLflow, may create the SQLite schema)."""
         future = self._executor.submit(query.connect, self.tracking_uri)

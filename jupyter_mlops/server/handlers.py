@@ -5,8 +5,9 @@ the extension's thread pool and finishes with JSON. Errors are turned into
 responses in one place, :mod:`jupyter_mlops.server.errors`.
 
 Every method is ``@tornado.web.authenticated`` then ``@authorized``; the
-authorization resources are ``mlops:health``, ``mlops:experiments`` and ``mlops:runs``
-(action ``read`` for GET).
+authorization resources are ``mlops:health``, ``mlops:experiments``, ``mlops:runs``
+and ``mlops:environment`` (action ``read`` for GET). The environment routes live in
+:mod:`.env_handlers` and are part of :data:`default_handlers`.
 """
 
 from __future__ import annotations
@@ -174,3 +175,8 @@ default_handlers: list[tuple[str, type[MlopsHandler]]] = [
     (f"{API_PREFIX}/runs/([^/]+)/metrics/(.+)", MetricHistoryHandler),
 ]
 """``(pattern, handler)`` pairs; the server prepends its ``base_url``."""
+
+# The environment routes (their own module, which builds on MlopsHandler above).
+from jupyter_mlops.server.env_handlers import ENVIRONMENT_HANDLERS  # noqa: E402
+
+default_handlers.extend(ENVIRONMENT_HANDLERS)
