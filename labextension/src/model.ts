@@ -4,6 +4,8 @@
  *
  * Nothing here touches the DOM or the network, so it is unit-tested directly.
  */
+import { envHashFilter } from './envmodel';
+import { ENV_HASH_TAG } from './envtypes';
 import type { IMetricPoint, IRunSummary, IRunsQuery, RunStatus } from './types';
 
 // ---------------------------------------------------------------- columns
@@ -16,7 +18,8 @@ export const COLUMN_IDS = [
   'duration',
   'notebook',
   'params',
-  'metrics'
+  'metrics',
+  'env_hash'
 ] as const;
 
 export type ColumnId = (typeof COLUMN_IDS)[number];
@@ -35,8 +38,15 @@ export const COLUMNS: readonly IColumn[] = [
   { id: 'duration', label: 'Duration' },
   { id: 'notebook', label: 'Notebook' },
   { id: 'params', label: 'Params' },
-  { id: 'metrics', label: 'Latest metrics' }
+  { id: 'metrics', label: 'Latest metrics' },
+  // Sorting by the hash puts runs that share an environment next to each other.
+  { id: 'env_hash', label: 'Env', sortKey: `tags.${ENV_HASH_TAG}` }
 ];
+
+/** Columns shown when the user has not chosen: all but the environment hash. */
+export const DEFAULT_COLUMN_IDS: readonly ColumnId[] = COLUMN_IDS.filter(
+  id => id !== 'env_hash'
+);
 
 /**
  * The known columns of `ids`, in table order; unknown ids are dropped. The run
@@ -107,6 +117,8 @@ export interface IFilterState {
   search: string;
   /** Status filter; empty for any status. */
   status: RunStatus | '';
+  /** Only runs whose environment has this hash (tag `mlops.env.hash`); empty for any. */
+  envHash?: string;
 }
 
 export const DEFAULT_FILTER: IFilterState = {
@@ -139,6 +151,10 @@ export function buildRunsQuery(
   const search = filter.search.trim().slice(0, MAX_SEARCH_LENGTH);
   if (search) {
     query.search = search;
+  }
+  const envFilter = filter.envHash ? envHashFilter(filter.envHash) : null;
+  if (envFilter) {
+    query.filter = envFilter;
   }
   if (pageToken) {
     query.page_token = pageToken;

@@ -1,7 +1,12 @@
 /**
  * The panel's user settings (`labextension/schema/plugin.json`), validated.
  */
-import { COLUMN_IDS, type ColumnId, MAX_PAGE_SIZE } from './model';
+import {
+  COLUMN_IDS,
+  type ColumnId,
+  DEFAULT_COLUMN_IDS,
+  MAX_PAGE_SIZE
+} from './model';
 
 export interface IPanelSettings {
   /** Seconds between auto-refreshes of the runs list. */
@@ -14,7 +19,7 @@ export interface IPanelSettings {
 
 export const DEFAULT_SETTINGS: IPanelSettings = {
   refreshInterval: 5,
-  visibleColumns: [...COLUMN_IDS],
+  visibleColumns: [...DEFAULT_COLUMN_IDS],
   pageSize: 100
 };
 

@@ -4,6 +4,7 @@
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
+import { shortHash } from '../envmodel';
 import { type ISortState, metricKeys, paramKeys } from '../model';
 import type { RunsModel } from '../runsmodel';
 import { RUN_STATUSES, type RunStatus } from '../types';
@@ -73,6 +74,26 @@ export function Filters({ model }: { model: RunsModel }): JSX.Element {
         </select>
       </div>
       <SortSelect model={model} />
+      {filter.envHash ? (
+        <div
+          className="jp-mlops-filter-row jp-mlops-env-filter"
+          data-testid="mlops-env-filter"
+          data-hash={filter.envHash}
+        >
+          <span className="jp-mlops-muted">Environment</span>
+          <span className="jp-mlops-mono" title={filter.envHash}>
+            {shortHash(filter.envHash)}
+          </span>
+          <button
+            className="jp-mlops-button"
+            data-testid="mlops-env-filter-clear"
+            title="Show the runs of every environment"
+            onClick={() => void model.setFilter({ envHash: '' })}
+          >
+            Any environment
+          </button>
+        </div>
+      ) : null}
     </div>
   );
 }

@@ -1,6 +1,7 @@
 /**
  * Side-by-side comparison of several runs: params (differing rows
- * highlighted), latest metrics, and each metric's curves overlaid.
+ * highlighted), latest metrics, what changed between the runs' environments,
+ * and each metric's curves overlaid.
  */
 import React, { useMemo, useState } from 'react';
 
@@ -12,14 +13,18 @@ import {
   mergeHistories,
   metricKeys
 } from '../model';
+import type { EnvCompareModel } from '../envstate';
 import type { IRunDetail } from '../runsmodel';
 import { Section } from './common';
 import { seriesColor } from './colors';
+import { EnvDiffSection } from './envdiff';
 import { MetricChart } from './MetricChart';
 
 export interface IRunCompareProps {
   details: IRunDetail[];
   onClear: () => void;
+  /** Environment diffs; the Environment section is left out without it. */
+  env?: EnvCompareModel;
 }
 
 export function RunCompare(props: IRunCompareProps): JSX.Element {
@@ -90,6 +95,9 @@ export function RunCompare(props: IRunCompareProps): JSX.Element {
           format={formatMetric}
         />
       </Section>
+      {props.env ? (
+        <EnvDiffSection model={props.env} runs={runs} colors={colors} />
+      ) : null}
       <Section title="Metric curves" count={keys.length}>
         <div className="jp-mlops-charts">
           {keys.map(key => (

@@ -10,17 +10,21 @@ import {
   formatTime,
   runDuration
 } from '../format';
+import type { EnvCompareModel } from '../envstate';
 import { mergeHistories } from '../model';
 import type { IRunDetail, RunsModel } from '../runsmodel';
 import type { IMetricPoint } from '../types';
 import { RunCompare } from './RunCompare';
 import { ErrorBox, KeyValueTable, Section, StatusBadge } from './common';
+import { RunEnvironmentSection } from './envdiff';
 import { seriesColor } from './colors';
 import { useSignal } from './hooks';
 import { MetricChart } from './MetricChart';
 
 export interface ISelectionViewProps {
   model: RunsModel;
+  /** Environment diffs and snapshots; the Environment sections are left out without it. */
+  env?: EnvCompareModel;
   openNotebook?: (path: string) => void;
 }
 
@@ -51,10 +55,18 @@ export function SelectionView(props: ISelectionViewProps): JSX.Element {
         </div>
       ) : null}
       {selection.length === 1 && details.length === 1 ? (
-        <RunDetails detail={details[0]} openNotebook={props.openNotebook} />
+        <RunDetails
+          detail={details[0]}
+          env={props.env}
+          openNotebook={props.openNotebook}
+        />
       ) : null}
       {selection.length > 1 && details.length > 0 ? (
-        <RunCompare details={details} onClear={() => model.clearSelection()} />
+        <RunCompare
+          details={details}
+          env={props.env}
+          onClear={() => model.clearSelection()}
+        />
       ) : null}
     </div>
   );
@@ -63,6 +75,7 @@ export function SelectionView(props: ISelectionViewProps): JSX.Element {
 /** One run: summary, a chart per metric, params, tags. */
 export function RunDetails(props: {
   detail: IRunDetail;
+  env?: EnvCompareModel;
   openNotebook?: (path: string) => void;
 }): JSX.Element {
   const { run } = props.detail;
@@ -130,6 +143,7 @@ export function RunDetails(props: {
       <Section title="Tags" count={Object.keys(run.tags).length}>
         <KeyValueTable record={run.tags} testId="mlops-tags" />
       </Section>
+      {props.env ? <RunEnvironmentSection model={props.env} run={run} /> : null}
     </div>
   );
 }

@@ -1,10 +1,10 @@
 /**
- * The top half of the panel: filters and the runs table.
+ * The top half of the Runs view: filters and the runs table (the panel
+ * header with the refresh button is `PanelHeader`).
  *
  * Every run, param, tag and notebook string is rendered as a React text child
  * or attribute, never as HTML.
  */
-import { refreshIcon } from '@jupyterlab/ui-components';
 import React, { useMemo } from 'react';
 
 import { SERVER_MISSING_MESSAGE } from '../api';
@@ -29,7 +29,6 @@ export function RunsList(props: IRunsListProps): JSX.Element {
 
   return (
     <div className="jp-mlops-runs" data-testid="mlops-runs">
-      <Header model={model} />
       {model.serverMissing ? (
         <ServerMissing model={model} />
       ) : (
@@ -44,39 +43,6 @@ export function RunsList(props: IRunsListProps): JSX.Element {
           <Footer model={model} />
         </>
       )}
-    </div>
-  );
-}
-
-function Header({ model }: { model: RunsModel }): JSX.Element {
-  const health = model.health;
-  return (
-    <div className="jp-mlops-header">
-      <span className="jp-mlops-header-title">MLOps</span>
-      <span className="jp-mlops-header-subtitle">Runs</span>
-      {health ? (
-        <span
-          className="jp-mlops-header-store"
-          data-testid="mlops-store"
-          title={`Tracking URI: ${health.tracking_uri}\nServer extension ${health.version}`}
-        >
-          {health.project}
-        </span>
-      ) : null}
-      <button
-        className="jp-mlops-icon-button"
-        data-testid="mlops-refresh"
-        title="Refresh"
-        aria-label="Refresh"
-        onClick={() => {
-          // Failures show in the panel (model.error); nothing to rethrow here.
-          (model.serverMissing ? model.start() : model.refresh()).catch(
-            () => undefined
-          );
-        }}
-      >
-        <refreshIcon.react tag="span" elementSize="normal" />
-      </button>
     </div>
   );
 }

@@ -2,8 +2,9 @@
  * The runs table: sortable headers, one row per run, a checkbox per row for
  * comparing. Run text is rendered as React text, never as HTML.
  */
-import React from 'react';
+import React, { useCallback } from 'react';
 
+import { runEnvHash, shortHash } from '../envmodel';
 import {
   formatDuration,
   formatMetric,
@@ -25,6 +26,10 @@ export function RunsTable(props: {
   const { model, columns } = props;
   const selection = model.selection;
   const now = Date.now();
+  const onEnvHash = useCallback(
+    (hash: string) => void model.setFilter({ envHash: hash }),
+    [model]
+  );
   if (!model.runs.length) {
     return (
       <div className="jp-mlops-empty" data-testid="mlops-empty">
@@ -64,6 +69,7 @@ export function RunsTable(props: {
               selected={selection.includes(run.run_id)}
               onSelect={additive => void model.select(run.run_id, additive)}
               openNotebook={props.openNotebook}
+              onEnvHash={onEnvHash}
             />
           ))}
         </tbody>
@@ -109,6 +115,8 @@ interface IRunRowProps {
   selected: boolean;
   onSelect: (additive: boolean) => void;
   openNotebook?: (path: string) => void;
+  /** Show only the runs of this environment. */
+  onEnvHash?: (hash: string) => void;
 }
 
 /**
@@ -122,6 +130,7 @@ const RunRow = React.memo(RunRowView, (before, after) => {
     before.selected === after.selected &&
     before.columns === after.columns &&
     before.openNotebook === after.openNotebook &&
+    before.onEnvHash === after.onEnvHash &&
     !isActive(after.run) &&
     Math.floor(before.now / 60_000) === Math.floor(after.now / 60_000)
   );
@@ -164,6 +173,7 @@ function RunRowView(props: IRunRowProps): JSX.Element {
             run={run}
             now={props.now}
             openNotebook={props.openNotebook}
+            onEnvHash={props.onEnvHash}
           />
         </td>
       ))}
@@ -176,8 +186,9 @@ function Cell(props: {
   run: IRunSummary;
   now: number;
   openNotebook?: (path: string) => void;
+  onEnvHash?: (hash: string) => void;
 }): JSX.Element {
-  const { run, openNotebook } = props;
+  const { run, openNotebook, onEnvHash } = props;
   switch (props.column.id) {
     case 'status':
       return <StatusBadge status={run.status} />;
@@ -233,6 +244,38 @@ function Cell(props: {
       return (
         <span className="jp-mlops-ellipsis" title={text}>
           {text}
+        </span>
+      );
+    }
+    case 'env_hash': {
+      const hash = runEnvHash(run);
+      if (!hash) {
+        return (
+          <span className="jp-mlops-muted" title="No environment snapshot">
+            {'\u2014'}
+          </span>
+        );
+      }
+      return onEnvHash ? (
+        <button
+          className="jp-mlops-link jp-mlops-mono"
+          data-testid="mlops-env-hash"
+          data-hash={hash}
+          title={`Environment ${hash}\nShow only the runs of this environment`}
+          onClick={e => {
+            e.stopPropagation();
+            onEnvHash(hash);
+          }}
+        >
+          {shortHash(hash)}
+        </button>
+      ) : (
+        <span
+          className="jp-mlops-mono"
+          data-testid="mlops-env-hash"
+          title={hash}
+        >
+          {shortHash(hash)}
         </span>
       );
     }

@@ -1,17 +1,23 @@
 /**
- * The MLOps sidebar panel: runs list on top, selection details below, kept
- * current by a Lumino `Poll`.
+ * The MLOps sidebar panel: a header with the "Runs | Environment" switch over
+ * either the Runs view (runs list on top, selection details below, kept
+ * current by a Lumino `Poll`) or the Environment view (the current kernel's
+ * packages).
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
-import { SplitPanel } from '@lumino/widgets';
+import { Panel, SplitPanel } from '@lumino/widgets';
 import type { Message } from '@lumino/messaging';
 import React from 'react';
 
 import { type IMlopsClient, MlopsClient } from '../api';
+import { EnvClient, type IEnvClient } from '../envapi';
+import { EnvCompareModel, EnvironmentModel } from '../envstate';
 import { mlopsIcon } from '../icons';
 import { RunsModel } from '../runsmodel';
 import { DEFAULT_SETTINGS, type IPanelSettings } from '../settings';
+import { EnvironmentView } from './environment';
+import { PanelHeader, type PanelView } from './header';
 import { SelectionView } from './RunDetails';
 import { RunsList } from './RunsList';
 
@@ -19,6 +25,8 @@ export const PANEL_ID = 'jupyter-mlops-panel';
 
 export interface IMlopsPanelOptions {
   client?: IMlopsClient;
+  /** Client of the environment routes; by default one over `client` when that is an `MlopsClient`. */
+  envClient?: IEnvClient;
   settings?: IPanelSettings;
   /** Open a notebook (path relative to the server root). */
   openNotebook?: (path: string) => void;
@@ -32,6 +40,27 @@ export function pollFrequency(refreshInterval: number): {
 } {
   const interval = refreshInterval * 1000;
   return { interval, backoff: true, max: Math.max(60_000, interval * 12) };
+}
+
+class HeaderWidget extends ReactWidget {
+  constructor(private readonly _panel: MlopsPanel) {
+    super();
+    this.addClass('jp-mlops-header-widget');
+  }
+
+  render(): JSX.Element {
+    const panel = this._panel;
+    return (
+      <PanelHeader
+        runs={panel.model}
+        env={panel.envModel}
+        view={panel.view}
+        onView={view => {
+          panel.view = view;
+        }}
+      />
+    );
+  }
 }
 
 class RunsListWidget extends ReactWidget {
@@ -59,6 +88,7 @@ class RunsListWidget extends ReactWidget {
 class SelectionWidget extends ReactWidget {
   constructor(
     readonly model: RunsModel,
+    private readonly _env: EnvCompareModel,
     private readonly _openNotebook?: (path: string) => void
   ) {
     super();
@@ -67,40 +97,103 @@ class SelectionWidget extends ReactWidget {
 
   render(): JSX.Element {
     return (
-      <SelectionView model={this.model} openNotebook={this._openNotebook} />
+      <SelectionView
+        model={this.model}
+        env={this._env}
+        openNotebook={this._openNotebook}
+      />
     );
   }
 }
 
-export class MlopsPanel extends SplitPanel {
+class EnvironmentWidget extends ReactWidget {
+  constructor(
+    readonly model: EnvironmentModel,
+    private readonly _runs: RunsModel
+  ) {
+    super();
+    this.addClass('jp-mlops-env-widget');
+  }
+
+  render(): JSX.Element {
+    return <EnvironmentView model={this.model} runs={this._runs} />;
+  }
+}
+
+export class MlopsPanel extends Panel {
   constructor(options: IMlopsPanelOptions = {}) {
-    super({ orientation: 'vertical', spacing: 4 });
+    super();
     this.id = PANEL_ID;
     this.addClass('jp-mlops-panel');
     this.node.dataset.testid = 'mlops-panel';
     this.title.icon = mlopsIcon;
     this.title.caption = 'MLOps';
     this._settings = options.settings ?? DEFAULT_SETTINGS;
+    const client = options.client ?? new MlopsClient();
+    const envClient =
+      options.envClient ??
+      new EnvClient(client instanceof MlopsClient ? client : undefined);
     this.model = new RunsModel({
-      client: options.client ?? new MlopsClient(),
+      client,
       pageSize: this._settings.pageSize
     });
+    this.envModel = new EnvironmentModel({ client: envClient });
+    this.envCompare = new EnvCompareModel({ client: envClient });
+
+    this._header = new HeaderWidget(this);
+    this.addWidget(this._header);
+
+    this._runsView = new SplitPanel({ orientation: 'vertical', spacing: 4 });
+    this._runsView.addClass('jp-mlops-runs-view');
     this._list = new RunsListWidget(this.model, options.openNotebook);
     this._list.columns = this._settings.visibleColumns;
-    this.addWidget(this._list);
-    this.addWidget(new SelectionWidget(this.model, options.openNotebook));
-    this.setRelativeSizes([2, 3]);
+    this._runsView.addWidget(this._list);
+    this._runsView.addWidget(
+      new SelectionWidget(this.model, this.envCompare, options.openNotebook)
+    );
+    this._runsView.setRelativeSizes([2, 3]);
+    this.addWidget(this._runsView);
+
+    this._envView = new EnvironmentWidget(this.envModel, this.model);
+    this._envView.hide();
+    this.addWidget(this._envView);
+
     this._poll = new Poll({
       auto: false,
       factory: () => this.model.refresh(),
       frequency: pollFrequency(this._settings.refreshInterval),
       name: 'jupyter-mlops:runs',
-      // Poll only while the panel is shown and the browser tab is visible.
-      standby: () => (this.isVisible ? 'when-hidden' : true)
+      // Poll only while the Runs view is shown and the browser tab is visible.
+      standby: () =>
+        this.isVisible && this._view === 'runs' ? 'when-hidden' : true
     });
   }
 
+  /** The Runs view's state. */
   readonly model: RunsModel;
+  /** The Environment view's state. */
+  readonly envModel: EnvironmentModel;
+  /** Environment diffs and snapshots of runs (the comparison view). */
+  readonly envCompare: EnvCompareModel;
+
+  /** The view shown: `runs` or `environment`. */
+  get view(): PanelView {
+    return this._view;
+  }
+
+  set view(view: PanelView) {
+    if (view === this._view) {
+      return;
+    }
+    this._view = view;
+    this._runsView.setHidden(view !== 'runs');
+    this._envView.setHidden(view !== 'environment');
+    this._header.update();
+    this.envModel.setActive(this.isVisible && view === 'environment');
+    if (view === 'runs' && this._started) {
+      void this._poll.refresh();
+    }
+  }
 
   get settings(): IPanelSettings {
     return this._settings;
@@ -121,10 +214,14 @@ export class MlopsPanel extends SplitPanel {
     }
   }
 
-  /** Refresh now (the toolbar button and the refresh command). */
+  /** Refresh the view shown now (the toolbar button and the refresh command). */
   async refresh(): Promise<void> {
     if (!this._started) {
       this._start();
+      return;
+    }
+    if (this._view === 'environment') {
+      await this.envModel.load();
       return;
     }
     await this._poll.refresh();
@@ -136,6 +233,8 @@ export class MlopsPanel extends SplitPanel {
     }
     this._poll.dispose();
     this.model.dispose();
+    this.envModel.dispose();
+    this.envCompare.dispose();
     super.dispose();
   }
 
@@ -143,9 +242,15 @@ export class MlopsPanel extends SplitPanel {
     super.onAfterShow(msg);
     if (!this._started) {
       this._start();
-    } else {
+    } else if (this._view === 'runs') {
       void this._poll.refresh();
     }
+    this.envModel.setActive(this._view === 'environment');
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.envModel.setActive(false);
   }
 
   private _start(): void {
@@ -158,7 +263,11 @@ export class MlopsPanel extends SplitPanel {
   }
 
   private _settings: IPanelSettings;
+  private _header: HeaderWidget;
+  private _runsView: SplitPanel;
   private _list: RunsListWidget;
+  private _envView: EnvironmentWidget;
+  private _view: PanelView = 'runs';
   private _poll: Poll;
   private _started = false;
 }
