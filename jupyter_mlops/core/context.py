@@ -17,7 +17,8 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit, urlunsplit
+
+from jupyter_mlops.core.urls import strip_url_credentials
 
 __all__ = [
     "ENV_KERNEL_ID",
@@ -40,7 +41,6 @@ ENV_KERNEL_ID = "JUPYTER_MLOPS_KERNEL_ID"
 _ENV_ROOT_DIR = "JUPYTER_MLOPS_ROOT_DIR"  # same value as config.ENV_ROOT_DIR (no import cycle)
 _GIT_TIMEOUT = 3.0
 _KERNEL_FILE_RE = re.compile(r"kernel-([\w\-]+)\.json$")
-_SSH_SCHEMES = {"ssh", "git+ssh", "ssh+git"}
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -62,28 +62,6 @@ def _git(args: list[str], cwd: Path) -> str | None:
     if proc.returncode != 0:
         return None
     return proc.stdout.strip()
-
-
-def strip_url_credentials(url: str) -> str:
-    """``url`` without user name, password, token, query or fragment.
-
-    ``https://user:tok@host/x.git`` becomes ``https://host/x.git``; scp-like
-    ``git@host:x.git`` and ``ssh://git@host/x.git`` keep their (password-less)
-    user because it names the account type, not a secret.
-    """
-    if "://" not in url:
-        return url  # scp-like syntax or a local path: no password can be in it
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "<unparseable url>"
-    if port:
-        host = f"{host}:{port}"
-    if parts.scheme in _SSH_SCHEMES and parts.username and parts.password is None:
-        host = f"{parts.username}@{host}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def git_info(path: Path | str) -> dict[str, str | bool]:

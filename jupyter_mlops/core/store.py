@@ -9,7 +9,6 @@ import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -42,17 +41,10 @@ def resolve_tracking_uri(explicit: str | None, root_dir: Path) -> str:
 
 
 def redact_uri(uri: str) -> str:
-    """``uri`` with any user:password (or token) removed from its network location."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<unparseable uri>"
-    if parts.username is None and parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    """``uri`` with any user:password, token segment or secret parameter removed."""
+    from jupyter_mlops.core.urls import strip_url_credentials
+
+    return strip_url_credentials(uri)
 
 
 def default_artifact_location(tracking_uri: str) -> str | None:

@@ -31,6 +31,8 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
+from jupyter_mlops.core.urls import SSH_SCHEMES, strip_url_credentials
+
 __all__ = [
     "MIN_SECRET_LENGTH",
     "REDACTED",
@@ -44,61 +46,12 @@ __all__ = [
 REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 6
 
-_SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 _SECRET_NAME_RE = re.compile(
     r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|(^|_)PASS(_|$)|KEY|CREDENTIAL|AUTH|PRIVATE"
     r"|COOKIE|SIGNATURE|(^|_)DSN($|_)",
     re.IGNORECASE,
 )
-_SENSITIVE_PARAM = (
-    r"(?i)^(x-amz-(signature|credential|security-token)|.*(token|secret|password|passwd|pwd"
-    r"|api[-_]?key|apikey|access[-_]?key|auth|credential|signature)|key|sig|code)$"
-)
-_ANACONDA_ORG_AUTH_SEGMENT = r"/t/[^/]+(?=/|$)"
 _NOT_SECRET_VALUES = frozenset({"true", "false", "none", "null", "unset"})
-
-
-def strip_url_credentials(url: str) -> str:
-    """``url`` with no user-info secret, no ``/t/<token>`` segment and no secret parameters.
-
-    Strings without ``://`` (scp-like ``git@host:org/repo.git``, plain paths)
-    come back unchanged: they cannot carry a password.
-    """
-    if "://" not in url:
-        return url
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "<unparseable url>"
-    if ":" in host:  # an IPv6 literal
-        host = f"[{host}]"
-    if port:
-        host = f"{host}:{port}"
-    if parts.scheme in _SSH_SCHEMES and parts.username and parts.password is None:
-        host = f"{parts.username}@{host}"
-    path = re.sub(_ANACONDA_ORG_AUTH_SEGMENT, "", parts.path)
-    return urlunsplit(
-        (parts.scheme, host, path, _strip_params(parts.query), _strip_params(parts.fragment))
-    )
-
-
-def _strip_params(text: str) -> str:
-    """``a=1&token=x`` -> ``a=1``; text that is not ``key=value`` pairs is kept as is."""
-    if not text or "=" not in text:
-        return text
-    from urllib.parse import parse_qsl, quote
-
-    pairs = parse_qsl(text, keep_blank_values=True)
-    if not pairs:
-        return text
-    kept = [(k, v) for k, v in pairs if not re.match(_SENSITIVE_PARAM, k)]
-    if len(kept) == len(pairs):
-        return text
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='/:@.,-_~')}" for k, v in kept)
 
 
 def is_secret_name(name: str) -> bool:
@@ -127,7 +80,7 @@ def _url_secrets(value: str) -> Iterable[str]:
             continue
         if password:
             yield password
-        elif user and parts.scheme not in _SSH_SCHEMES:
+        elif user and parts.scheme not in SSH_SCHEMES:
             yield user
 
 
