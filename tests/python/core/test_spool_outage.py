@@ -70,6 +70,9 @@ def test_outage_warns_once_keeps_spooling_and_delivers_later(
 
 def test_end_run_during_outage_keeps_the_run_active(mlflow_store: Any, tracker: Tracker) -> None:
     info = tracker.start_run(experiment="outage-end")
+    # the run's environment artifacts are written before the store goes away: the
+    # outage is simulated by moving the store's folder, which they would recreate
+    tracker.flush()
     folder: Path = mlflow_store.path.parent
     moved = folder.with_name("store-away")
     folder.rename(moved)
