@@ -1,0 +1,230 @@
+"""All the cost pieces wired together, built once from plain settings (the server's one object).
+
+::
+
+    engine = CostEngine(CostSettings(interval=1.0, budgets=[{"project": "p", "amount": 50}]))
+    engine.start()
+    engine.track("k1", Target(pid, kernel_id="k1", notebook="a.ipynb", project="p", user="ana"))
+    engine.status()                  # JSON-ready: targets with $/h and $ so far, alerts, budgets
+    engine.events_since(0)           # (last_seq, [event dicts]): idle-GPU fired/cleared, budget
+    metrics, tags = engine.run_end_metrics(run_id)
+    engine.stop()
+
+The sampler thread does all measuring; :meth:`CostEngine.status` only reads
+what the last tick left (no psutil or NVML work), so a REST handler may call it
+directly. Budgets are checked every ``budget_check_interval`` seconds on the
+sampler thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_mlops.core.cost.accounting import CostAccountant
+from jupyter_mlops.core.cost.alerts import AlertEvent, IdleGpuDetector
+from jupyter_mlops.core.cost.budgets import BudgetMonitor, parse_budgets
+from jupyter_mlops.core.cost.catalogue import Catalogue
+from jupyter_mlops.core.cost.ledger import Ledger
+from jupyter_mlops.core.cost.metrics import pricing_tags, run_cost_metrics
+from jupyter_mlops.core.cost.pricing import PricingModel, machine_instance
+from jupyter_mlops.core.cost.records import Snapshot, Target
+from jupyter_mlops.core.cost.sampler import Sampler
+from jupyter_mlops.core.cost.sources import ResourceSource
+from jupyter_mlops.exceptions import ConfigError
+
+__all__ = ["CostEngine", "CostSettings", "build_pricing"]
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """Everything configurable about cost (the traitlets in ``MlopsConfig`` map one to one).
+
+    ``ledger_url``: ``""`` for the default SQLite file, ``"memory"`` for no ledger.
+    ``pricing_mode``: ``"per-resource"`` or ``"instance"`` (``instance`` a catalogue
+    key, or ``instance_hourly`` > 0 to price this machine as a whole).
+    ``currency`` / ``currency_factor``: convert the catalogue's prices.
+    """
+
+    interval: float = 1.0
+    ledger_url: str = ""
+    retention_days: float = 90.0
+    flush_interval: float = 10.0
+    pricing_mode: str = "per-resource"
+    instance: str = ""
+    instance_hourly: float = 0.0
+    rates: Mapping[str, float] = field(default_factory=dict)
+    gpu_hours: Mapping[str, float] = field(default_factory=dict)
+    catalogue_file: str = ""
+    currency: str = ""
+    currency_factor: float = 1.0
+    idle_util_pct: float = 5.0
+    idle_minutes: float = 10.0
+    idle_min_mem_mb: float = 256.0
+    budgets: Sequence[Mapping[str, Any]] = ()
+    budget_check_interval: float = 60.0
+
+
+def build_pricing(settings: CostSettings) -> PricingModel:
+    """The pricing model the settings describe."""
+    catalogue = Catalogue.load(settings.catalogue_file or None)
+    if settings.pricing_mode == "per-resource":
+        pricing = PricingModel.per_resource(
+            catalogue, rates=settings.rates, gpu_hours=settings.gpu_hours
+        )
+    elif settings.pricing_mode == "instance":
+        if settings.instance:
+            pricing = PricingModel.for_instance(settings.instance, catalogue)
+        elif settings.instance_hourly > 0:
+            pricing = PricingModel.for_instance(
+                machine_instance(settings.instance_hourly), catalogue
+            )
+        else:
+            raise ConfigError(
+                "instance pricing needs an instance or an hourly price",
+                hint="set cost_instance (a catalogue key) or cost_instance_hourly",
+            )
+    else:
+        raise ConfigError(
+            f"unknown pricing mode {settings.pricing_mode!r}", hint="use per-resource or instance"
+        )
+    if settings.currency and settings.currency.upper() != pricing.currency:
+        pricing = pricing.with_currency(settings.currency, settings.currency_factor)
+    return pricing
+
+
+class CostEngine:
+    """Sampler + accountant + ledger + idle-GPU detector + budgets, with an event log."""
+
+    def __init__(
+        self,
+        settings: CostSettings | None = None,
+        *,
+        sources: Sequence[ResourceSource] | None = None,
+        ledger: Ledger | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings = settings or CostSettings()
+        self.clock = clock
+        self.pricing = build_pricing(settings)
+        if ledger is None and settings.ledger_url != "memory":
+            ledger = Ledger(settings.ledger_url or None, retention_days=settings.retention_days)
+        self.ledger = ledger
+        self.sampler = Sampler(sources, interval=settings.interval, clock=clock)
+        self.accountant = CostAccountant(
+            self.pricing, ledger, flush_interval=settings.flush_interval, clock=clock
+        )
+        self.idle = IdleGpuDetector(
+            self.pricing,
+            util_threshold_pct=settings.idle_util_pct,
+            after_minutes=settings.idle_minutes,
+            min_mem_mb=settings.idle_min_mem_mb,
+        )
+        budgets = parse_budgets(settings.budgets)
+        self.budgets: BudgetMonitor | None = None
+        if budgets:
+            accountant = self.accountant
+            self.budgets = BudgetMonitor(
+                budgets,
+                ledger,
+                currency=self.pricing.currency,
+                spend=lambda p, s: accountant.totals(project=p, since=s).cost_allocated,
+                clock=clock,
+            )
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._events: deque[tuple[int, dict[str, Any]]] = deque(maxlen=500)
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._last_budget_check: float | None = None
+        self.sampler.subscribe(self.accountant.on_snapshot)
+        self.sampler.subscribe(self._on_snapshot)
+
+    # -- life cycle and targets ---------------------------------------------------
+
+    def start(self) -> None:
+        self.sampler.start()
+
+    def stop(self) -> None:
+        self.sampler.stop()
+        self.accountant.close()
+        if self.ledger is not None:
+            self.ledger.close()
+
+    def track(self, target_id: str, target: Target) -> None:
+        self.sampler.add_target(target_id, target)
+
+    def untrack(self, target_id: str) -> None:
+        self.sampler.remove_target(target_id)
+
+    def relabel(self, target_id: str, **labels: str) -> None:
+        self.sampler.update_target(target_id, **labels)
+
+    # -- events -------------------------------------------------------------------
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._seq += 1
+            event = {"seq": self._seq, "time": self.clock(), **event}
+            self._events.append((self._seq, event))
+        for listener in list(self.listeners):
+            listener(event)
+
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
+        for ev in self.idle.update(snapshot):
+            self._emit(_alert_event(ev))
+        if self.budgets is None:
+            return
+        due = self._last_budget_check is None or (
+            snapshot.time - self._last_budget_check >= self.settings.budget_check_interval
+        )
+        if due:
+            self._last_budget_check = snapshot.time
+            for budget_event in self.budgets.check():
+                self._emit({"state": "fired", **budget_event.to_dict()})
+
+    def events_since(self, seq: int) -> tuple[int, list[dict[str, Any]]]:
+        """Events after ``seq`` (oldest first) and the newest sequence number."""
+        with self._lock:
+            return self._seq, [e for s, e in self._events if s > seq]
+
+    # -- reading ------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """JSON-ready: the last snapshot with each target's live cost, active alerts, pricing."""
+        snapshot = self.sampler.latest()
+        live = self.accountant.live_all()
+        targets = {}
+        if snapshot is not None:
+            for tid, sample in snapshot.targets.items():
+                entry = sample.to_dict()
+                if tid in live:
+                    entry["cost"] = live[tid].to_dict()
+                targets[tid] = entry
+        return {
+            "time": None if snapshot is None else snapshot.time,
+            "interval": self.sampler.interval,
+            "currency": self.pricing.currency,
+            "pricing": self.pricing.describe(),
+            "gpu_available": bool(snapshot and snapshot.gpu_available),
+            "gpus": [] if snapshot is None else [g.to_dict() for g in snapshot.gpus],
+            "targets": targets,
+            "alerts": [a.to_dict() for a in self.idle.active()],
+        }
+
+    def budget_status(self) -> list[dict[str, Any]]:
+        """Every budget's spend this period (reads the ledger: not for the event loop)."""
+        return [] if self.budgets is None else [s.to_dict() for s in self.budgets.status()]
+
+    def run_end_metrics(self, run_id: str) -> tuple[dict[str, float], dict[str, str]]:
+        """The end-of-run metrics and pricing tags for ``run_id`` (flushes pending minutes first)."""
+        self.accountant.flush()
+        totals = self.accountant.totals(run_id=run_id)
+        return run_cost_metrics(totals, self.pricing.currency), pricing_tags(self.pricing)
+
+
+def _alert_event(event: AlertEvent) -> dict[str, Any]:
+    return {"state": event.state, **event.alert.to_dict()}

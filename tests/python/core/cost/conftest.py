@@ -1,0 +1,55 @@
+"""Fixtures for the cost tests: real child processes that idle or burn CPU on command.
+
+* ``sleeper()``: a real idle Python child (killed after the test).
+* ``burner()``: a real Python child driven over stdin. ``burn 0.5`` spends half
+  a CPU second in a busy loop; ``child 0.5`` runs a grandchild that burns and
+  exits (and is waited for); ``hold 0.5`` starts a grandchild that burns then
+  stays alive; ``release`` ends and reaps the held grandchild. Every command
+  answers one line: the child's own ``time.process_time()`` and its whole CPU
+  (``os.times()``, reaped children included), so tests compare the sampler
+  with what the processes themselves measured.
+* ``FakeNvml`` (from ``fake_pynvml``): the scripted NVML stand-in.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+from cost_helpers import Burner, FakeClock
+
+
+@pytest.fixture
+def burner() -> Iterator[Callable[[], Burner]]:
+    made: list[Burner] = []
+
+    def make() -> Burner:
+        b = Burner()
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.stop()
+
+
+@pytest.fixture
+def sleeper() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    made: list[subprocess.Popen[bytes]] = []
+
+    def make() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        made.append(proc)
+        return proc
+
+    yield make
+    for proc in made:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
