@@ -8,11 +8,15 @@ import {
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { KernelAPI } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { Signal } from '@lumino/signaling';
 
 import { mlopsIcon } from './icons';
 import { followCurrentKernel } from './kernels';
 import { parseSettings } from './settings';
+import { CostStatusWidget, type IKernelActions } from './widgets/cost';
 import { MlopsPanel } from './widgets/panel';
 
 export const PLUGIN_ID = 'jupyter-mlops:plugin';
@@ -21,23 +25,32 @@ export namespace CommandIDs {
   export const open = 'jupyter-mlops:open';
   export const refresh = 'jupyter-mlops:refresh';
   export const environment = 'jupyter-mlops:environment';
+  export const cost = 'jupyter-mlops:cost';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
-    "The MLOps sidebar: experiment runs, details and comparisons, and the current kernel's environment.",
+    "The MLOps sidebar: experiment runs, details and comparisons, the current kernel's environment, and live compute cost (with a status bar item).",
   autoStart: true,
   requires: [ISettingRegistry],
-  optional: [ILabShell, ILayoutRestorer, ICommandPalette],
+  optional: [ILabShell, ILayoutRestorer, ICommandPalette, IStatusBar],
   activate: (
     app: JupyterFrontEnd,
     settingRegistry: ISettingRegistry,
     labShell: ILabShell | null,
     restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    statusBar: IStatusBar | null
   ): void => {
+    const services = app.serviceManager;
+    const kernelActions: IKernelActions = {
+      interrupt: id => KernelAPI.interruptKernel(id, services.serverSettings),
+      // Through the manager, so that its running-kernels model follows.
+      shutdown: id => services.kernels.shutdown(id)
+    };
     const panel = new MlopsPanel({
+      kernelActions,
       openNotebook: path => {
         void app.commands.execute('docmanager:open', { path });
       }
@@ -65,6 +78,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(panel.id);
       }
     });
+    app.commands.addCommand(CommandIDs.cost, {
+      label: 'Show Compute Cost',
+      caption: 'The live compute cost of every running kernel',
+      icon: mlopsIcon,
+      execute: () => {
+        panel.view = 'cost';
+        app.shell.activateById(panel.id);
+      }
+    });
     app.commands.addCommand(CommandIDs.refresh, {
       label: 'Refresh MLOps Runs',
       execute: () => panel.refresh()
@@ -72,14 +94,53 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (palette) {
       palette.addItem({ command: CommandIDs.open, category: 'MLOps' });
       palette.addItem({ command: CommandIDs.environment, category: 'MLOps' });
+      palette.addItem({ command: CommandIDs.cost, category: 'MLOps' });
       palette.addItem({ command: CommandIDs.refresh, category: 'MLOps' });
     }
 
+    // The status bar item: the current kernel's `$so_far · $rate/h`. Hidden
+    // until that kernel has a cost, and when the server has no cost at all.
+    let costItem: CostStatusWidget | null = null;
+    let updateCostItem = (): void => undefined;
+    if (statusBar) {
+      const item = new CostStatusWidget(panel.costModel, () => {
+        void app.commands.execute(CommandIDs.cost);
+      });
+      const activeStateChanged = new Signal<CostStatusWidget, void>(item);
+      let shown = false;
+      updateCostItem = () => {
+        if (item.hasValue !== shown) {
+          shown = item.hasValue;
+          activeStateChanged.emit();
+        }
+      };
+      panel.costModel.changed.connect(updateCostItem);
+      const registration = statusBar.registerStatusItem(
+        'jupyter-mlops:cost-status',
+        {
+          item,
+          align: 'left',
+          rank: 100,
+          isActive: () => item.hasValue,
+          activeStateChanged
+        }
+      );
+      panel.disposed.connect(() => registration.dispose());
+      costItem = item;
+      panel.keepCostCurrent();
+    }
+
     // The Environment view describes the kernel of the notebook (or console)
-    // last active in the main area; without one, the server's interpreter.
-    const following = followCurrentKernel(app.shell, kernel =>
-      panel.envModel.setKernel(kernel)
-    );
+    // last active in the main area; without one, the server's interpreter. The
+    // Cost view highlights that kernel; the status bar item shows its cost.
+    const following = followCurrentKernel(app.shell, kernel => {
+      panel.envModel.setKernel(kernel);
+      panel.currentKernel = kernel?.id ?? null;
+      if (costItem) {
+        costItem.kernelId = kernel?.id ?? null;
+        updateCostItem();
+      }
+    });
     panel.disposed.connect(() => following.dispose());
 
     settingRegistry

@@ -1,2 +1,3 @@
 import './base.css';
 import './env.css';
+import './cost.css';

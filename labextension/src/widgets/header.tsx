@@ -1,5 +1,5 @@
 /**
- * The panel header: title, the "Runs | Environment" view switch, the project
+ * The panel header: title, the "Runs | Environment | Cost" view switch, the project
  * of the tracking store, and a refresh button for the view shown.
  */
 import { refreshIcon } from '@jupyterlab/ui-components';
@@ -10,11 +10,12 @@ import type { RunsModel } from '../runsmodel';
 import { useSignal } from './hooks';
 
 /** The views of the panel. */
-export type PanelView = 'runs' | 'environment';
+export type PanelView = 'runs' | 'environment' | 'cost';
 
 export const PANEL_VIEWS: readonly { id: PanelView; label: string }[] = [
   { id: 'runs', label: 'Runs' },
-  { id: 'environment', label: 'Environment' }
+  { id: 'environment', label: 'Environment' },
+  { id: 'cost', label: 'Cost' }
 ];
 
 export interface IPanelHeaderProps {
@@ -22,6 +23,8 @@ export interface IPanelHeaderProps {
   env: EnvironmentModel;
   view: PanelView;
   onView: (view: PanelView) => void;
+  /** Read the cost again (the Cost view's refresh). */
+  onRefreshCost?: () => void;
 }
 
 export function PanelHeader(props: IPanelHeaderProps): JSX.Element {
@@ -31,6 +34,10 @@ export function PanelHeader(props: IPanelHeaderProps): JSX.Element {
   const refresh = (): void => {
     if (view === 'environment') {
       void env.load();
+      return;
+    }
+    if (view === 'cost') {
+      props.onRefreshCost?.();
       return;
     }
     // Failures show in the panel (model.error); nothing to rethrow here.
@@ -53,7 +60,11 @@ export function PanelHeader(props: IPanelHeaderProps): JSX.Element {
         className="jp-mlops-icon-button"
         data-testid="mlops-refresh"
         title={
-          view === 'environment' ? 'Read the environment again' : 'Refresh'
+          view === 'environment'
+            ? 'Read the environment again'
+            : view === 'cost'
+              ? 'Read the cost again'
+              : 'Refresh'
         }
         aria-label="Refresh"
         onClick={refresh}

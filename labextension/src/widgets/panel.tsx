@@ -1,8 +1,9 @@
 /**
- * The MLOps sidebar panel: a header with the "Runs | Environment" switch over
- * either the Runs view (runs list on top, selection details below, kept
- * current by a Lumino `Poll`) or the Environment view (the current kernel's
- * packages).
+ * The MLOps sidebar panel: a header with the "Runs | Environment | Cost"
+ * switch over the Runs view (runs list on top, selection details below, kept
+ * current by a Lumino `Poll`), the Environment view (the current kernel's
+ * packages) or the Cost view (every kernel's live cost, kept current by a
+ * second `Poll` that also feeds the status bar item).
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
@@ -11,12 +12,15 @@ import type { Message } from '@lumino/messaging';
 import React from 'react';
 
 import { type IMlopsClient, MlopsClient } from '../api';
+import { CostClient, type ICostClient } from '../costapi';
+import { CostModel } from '../costmodel';
 import { EnvClient, type IEnvClient } from '../envapi';
 import { EnvCompareModel, EnvironmentModel } from '../envstate';
 import { mlopsIcon } from '../icons';
 import { RunsModel } from '../runsmodel';
 import { DEFAULT_SETTINGS, type IPanelSettings } from '../settings';
 import { EnvironmentView } from './environment';
+import { CostWidget, type IKernelActions } from './cost';
 import { PanelHeader, type PanelView } from './header';
 import { SelectionView } from './RunDetails';
 import { RunsList } from './RunsList';
@@ -27,6 +31,10 @@ export interface IMlopsPanelOptions {
   client?: IMlopsClient;
   /** Client of the environment routes; by default one over `client` when that is an `MlopsClient`. */
   envClient?: IEnvClient;
+  /** Client of the cost routes; by default one over `client` when that is an `MlopsClient`. */
+  costClient?: ICostClient;
+  /** Interrupt / shut down a kernel (the Waste list's buttons). */
+  kernelActions?: IKernelActions;
   settings?: IPanelSettings;
   /** Open a notebook (path relative to the server root). */
   openNotebook?: (path: string) => void;
@@ -57,6 +65,9 @@ class HeaderWidget extends ReactWidget {
         view={panel.view}
         onView={view => {
           panel.view = view;
+        }}
+        onRefreshCost={() => {
+          void panel.refreshCost();
         }}
       />
     );
@@ -139,6 +150,11 @@ export class MlopsPanel extends Panel {
     });
     this.envModel = new EnvironmentModel({ client: envClient });
     this.envCompare = new EnvCompareModel({ client: envClient });
+    this.costModel = new CostModel({
+      client:
+        options.costClient ??
+        new CostClient(client instanceof MlopsClient ? client : undefined)
+    });
 
     this._header = new HeaderWidget(this);
     this.addWidget(this._header);
@@ -158,6 +174,13 @@ export class MlopsPanel extends Panel {
     this._envView.hide();
     this.addWidget(this._envView);
 
+    this._costView = new CostWidget(this.costModel, {
+      actions: options.kernelActions,
+      openNotebook: options.openNotebook
+    });
+    this._costView.hide();
+    this.addWidget(this._costView);
+
     this._poll = new Poll({
       auto: false,
       factory: () => this.model.refresh(),
@@ -167,6 +190,19 @@ export class MlopsPanel extends Panel {
       standby: () =>
         this.isVisible && this._view === 'runs' ? 'when-hidden' : true
     });
+    this._costPoll = new Poll({
+      auto: false,
+      factory: () => this.costModel.load(),
+      frequency: pollFrequency(this._settings.refreshInterval),
+      name: 'jupyter-mlops:cost',
+      // While the Cost view or the status bar item shows it, the browser tab
+      // is visible, and the server has cost at all.
+      standby: () =>
+        !this.costModel.unavailable &&
+        (this._costAlwaysOn || (this.isVisible && this._view === 'cost'))
+          ? 'when-hidden'
+          : true
+    });
   }
 
   /** The Runs view's state. */
@@ -175,6 +211,33 @@ export class MlopsPanel extends Panel {
   readonly envModel: EnvironmentModel;
   /** Environment diffs and snapshots of runs (the comparison view). */
   readonly envCompare: EnvCompareModel;
+  /** The Cost view's (and the status bar item's) state. */
+  readonly costModel: CostModel;
+
+  /**
+   * Keep reading the cost while the panel is hidden (the status bar item
+   * shows it). Starts the cost poll.
+   */
+  keepCostCurrent(): void {
+    this._costAlwaysOn = true;
+    this._startCost();
+  }
+
+  /** The current notebook's kernel (highlighted in the Cost view). */
+  set currentKernel(id: string | null) {
+    this._costView.currentKernel = id;
+  }
+
+  /** Read the cost now (the refresh button; also wakes a poll in standby). */
+  async refreshCost(): Promise<void> {
+    this._startCost();
+    this.costModel.invalidateBudgets();
+    try {
+      await this.costModel.load();
+    } catch {
+      // Shown in the Cost view (costModel.error).
+    }
+  }
 
   /** The view shown: `runs` or `environment`. */
   get view(): PanelView {
@@ -188,10 +251,16 @@ export class MlopsPanel extends Panel {
     this._view = view;
     this._runsView.setHidden(view !== 'runs');
     this._envView.setHidden(view !== 'environment');
+    this._costView.setHidden(view !== 'cost');
     this._header.update();
     this.envModel.setActive(this.isVisible && view === 'environment');
     if (view === 'runs' && this._started) {
       void this._poll.refresh();
+    }
+    if (view === 'cost' && this.isVisible) {
+      this._startCost();
+      this.costModel.invalidateBudgets();
+      void this._costPoll.refresh();
     }
   }
 
@@ -204,6 +273,7 @@ export class MlopsPanel extends Panel {
     const previous = this._settings;
     this._settings = settings;
     this._poll.frequency = pollFrequency(settings.refreshInterval);
+    this._costPoll.frequency = pollFrequency(settings.refreshInterval);
     this._list.columns = settings.visibleColumns;
     this._list.update();
     if (settings.pageSize !== previous.pageSize) {
@@ -224,6 +294,10 @@ export class MlopsPanel extends Panel {
       await this.envModel.load();
       return;
     }
+    if (this._view === 'cost') {
+      await this.refreshCost();
+      return;
+    }
     await this._poll.refresh();
   }
 
@@ -232,7 +306,9 @@ export class MlopsPanel extends Panel {
       return;
     }
     this._poll.dispose();
+    this._costPoll.dispose();
     this.model.dispose();
+    this.costModel.dispose();
     this.envModel.dispose();
     this.envCompare.dispose();
     super.dispose();
@@ -246,6 +322,11 @@ export class MlopsPanel extends Panel {
       void this._poll.refresh();
     }
     this.envModel.setActive(this._view === 'environment');
+    if (this._view === 'cost') {
+      this._startCost();
+      this.costModel.invalidateBudgets();
+      void this._costPoll.refresh();
+    }
   }
 
   protected onAfterHide(msg: Message): void {
@@ -262,6 +343,13 @@ export class MlopsPanel extends Panel {
     });
   }
 
+  private _startCost(): void {
+    if (!this._costStarted && !this.isDisposed) {
+      this._costStarted = true;
+      void this._costPoll.start();
+    }
+  }
+
   private _settings: IPanelSettings;
   private _header: HeaderWidget;
   private _runsView: SplitPanel;
@@ -269,5 +357,9 @@ export class MlopsPanel extends Panel {
   private _envView: EnvironmentWidget;
   private _view: PanelView = 'runs';
   private _poll: Poll;
+  private _costView: CostWidget;
+  private _costPoll: Poll;
+  private _costStarted = false;
+  private _costAlwaysOn = false;
   private _started = false;
 }
