@@ -4,7 +4,8 @@ Each subcommand is one small function registered in :data:`COMMANDS` with the
 :func:`command` decorator, together with its arguments; :func:`build_parser`
 turns the table into ``argparse`` subparsers. A command group (``jupyter mlops
 env snapshot|diff|check``) is declared with :func:`group`; its subcommands pass
-``group=`` to :func:`command` (the ``env`` commands live in :mod:`jupyter_mlops.cli_env`). Heavy imports (MLflow,
+``group=`` to :func:`command` (the ``env`` commands live in :mod:`jupyter_mlops.cli_env`, ``cost`` in
+:mod:`jupyter_mlops.cli_cost`). Heavy imports (MLflow,
 jupyter_server) happen inside the subcommand that needs them, so ``--help`` and
 ``--version`` stay fast.
 
@@ -391,6 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # The `env` command group registers itself on import (kept in its own module).
 from jupyter_mlops import cli_env  # noqa: E402, F401
+
+# isort: split
+from jupyter_mlops import cli_cost  # noqa: E402, F401 - likewise `cost`, after `env` in --help
 
 if __name__ == "__main__":  # python -m: run the imported module, where `env` registered itself
     from jupyter_mlops.cli import main as registered_main

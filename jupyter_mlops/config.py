@@ -9,17 +9,37 @@ subfolder logs to the same store as the panel reads.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from traitlets import Float, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Dict, Float, List, Unicode, default
 from traitlets.config import Configurable
 
-__all__ = ["ENV_PROJECT", "ENV_ROOT_DIR", "ENV_SPOOL_DIR", "MlopsConfig", "default_spool_dir"]
+from jupyter_mlops.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from jupyter_mlops.core.cost.engine import CostSettings
+
+__all__ = [
+    "ENV_COST_BUDGETS",
+    "ENV_COST_CATALOGUE",
+    "ENV_COST_LEDGER",
+    "ENV_PROJECT",
+    "ENV_ROOT_DIR",
+    "ENV_SPOOL_DIR",
+    "MlopsConfig",
+    "cost_settings",
+    "default_spool_dir",
+]
 
 ENV_ROOT_DIR = "JUPYTER_MLOPS_ROOT_DIR"
 ENV_PROJECT = "JUPYTER_MLOPS_PROJECT"
 ENV_SPOOL_DIR = "JUPYTER_MLOPS_SPOOL_DIR"
+ENV_COST_CATALOGUE = "JUPYTER_MLOPS_COST_CATALOGUE"
+ENV_COST_LEDGER = "JUPYTER_MLOPS_COST_LEDGER"
+ENV_COST_BUDGETS = "JUPYTER_MLOPS_COST_BUDGETS"
 
 
 def default_spool_dir() -> Path:
@@ -67,6 +87,105 @@ class MlopsConfig(Configurable):
         help="Seconds between background deliveries of spooled metrics to the store.",
     ).tag(config=True)
 
+    # -- compute cost (see jupyter_mlops.core.cost) ------------------------------------
+
+    cost_enabled = Bool(
+        True,
+        help="Measure the CPU, memory and GPU use of every kernel and price it (the server's "
+        "cost sampler, the Cost view, /jupyter-mlops/api/cost). False: no sampler thread.",
+    ).tag(config=True)
+
+    cost_interval = Float(
+        1.0,
+        help="Seconds between two samples of every kernel's process tree (one thread for all).",
+    ).tag(config=True)
+
+    cost_ledger_url = Unicode(
+        help="Where the cost ledger (per-minute cost rows) is kept: any SQLAlchemy URL "
+        "(sqlite:///path/cost.db, postgresql://...), or 'memory' for none. Defaults to "
+        "$JUPYTER_MLOPS_COST_LEDGER, else ~/.local/share/jupyter-mlops/cost.db.",
+    ).tag(config=True)
+
+    cost_retention_days = Float(
+        90.0, help="Days of per-minute cost rows the ledger keeps before purging them."
+    ).tag(config=True)
+
+    cost_currency = Unicode(
+        "",
+        help="Currency to show cost in (e.g. EUR). Empty: the price catalogue's (USD). "
+        "Prices are converted with cost_currency_factor.",
+    ).tag(config=True)
+
+    cost_currency_factor = Float(
+        1.0, help="Catalogue currency -> cost_currency conversion factor (1 USD = this many)."
+    ).tag(config=True)
+
+    cost_catalogue_file = Unicode(
+        help="A YAML price catalogue replacing or overriding the built-in one (rates, GPU and "
+        "instance prices). Defaults to $JUPYTER_MLOPS_COST_CATALOGUE, else the built-in one.",
+    ).tag(config=True)
+
+    cost_pricing_mode = CaselessStrEnum(
+        ["per-resource", "instance"],
+        default_value="per-resource",
+        help="per-resource: CPU core-hours, RAM GB-hours, GPU-hours and energy each priced; "
+        "instance: this machine priced as a whole (cost_instance or cost_instance_hourly), "
+        "shared between the kernels by use.",
+    ).tag(config=True)
+
+    cost_instance = Unicode(
+        "",
+        help="Catalogue key of the instance this server runs on (for example aws:g5.xlarge), "
+        "used when cost_pricing_mode is instance.",
+    ).tag(config=True)
+
+    cost_instance_hourly = Float(
+        0.0,
+        help="Hourly price of this machine, used when cost_pricing_mode is instance and "
+        "cost_instance is empty.",
+    ).tag(config=True)
+
+    cost_idle_gpu_util_pct = Float(
+        5.0, help="A held GPU used below this utilisation (percent) counts as idle."
+    ).tag(config=True)
+
+    cost_idle_gpu_minutes = Float(
+        10.0, help="Minutes a kernel may hold an idle GPU before the idle-GPU alert fires."
+    ).tag(config=True)
+
+    cost_budgets = List(
+        Dict(),
+        help="Budgets per project, announced at 80% and 100% once per period: "
+        '[{"project": "churn", "amount": 100, "period": "month"}, ...] '
+        "(period day, week or month, UTC; amount in the cost currency). Defaults to "
+        "$JUPYTER_MLOPS_COST_BUDGETS (the same list as JSON), which the server sets for its "
+        "kernels so that %mlops warns in them too.",
+    ).tag(config=True)
+
+    @default("cost_budgets")
+    def _default_cost_budgets(self) -> list[dict[str, Any]]:
+        raw = os.environ.get(ENV_COST_BUDGETS, "")
+        if not raw:
+            return []
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigError(
+                f"${ENV_COST_BUDGETS} is not JSON: {exc}",
+                hint='write it as [{"project": "p", "amount": 100, "period": "week"}]',
+            ) from exc
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ConfigError(f"${ENV_COST_BUDGETS} must be a JSON list of objects")
+        return value
+
+    @default("cost_ledger_url")
+    def _default_cost_ledger_url(self) -> str:
+        return os.environ.get(ENV_COST_LEDGER, "")
+
+    @default("cost_catalogue_file")
+    def _default_cost_catalogue_file(self) -> str:
+        return os.environ.get(ENV_COST_CATALOGUE, "")
+
     @default("root_dir")
     def _default_root_dir(self) -> str:
         return os.environ.get(ENV_ROOT_DIR) or os.getcwd()
@@ -86,3 +205,23 @@ class MlopsConfig(Configurable):
         from jupyter_mlops.core.context import default_project
 
         return self.project or os.environ.get(ENV_PROJECT) or default_project(Path(self.root_dir))
+
+
+def cost_settings(config: MlopsConfig) -> CostSettings:
+    """The core :class:`~jupyter_mlops.core.cost.CostSettings` the ``cost_*`` traits describe."""
+    from jupyter_mlops.core.cost.engine import CostSettings
+
+    return CostSettings(
+        interval=config.cost_interval,
+        ledger_url=config.cost_ledger_url,
+        retention_days=config.cost_retention_days,
+        pricing_mode=config.cost_pricing_mode,
+        instance=config.cost_instance,
+        instance_hourly=config.cost_instance_hourly,
+        catalogue_file=config.cost_catalogue_file,
+        currency=config.cost_currency,
+        currency_factor=config.cost_currency_factor,
+        idle_util_pct=config.cost_idle_gpu_util_pct,
+        idle_minutes=config.cost_idle_gpu_minutes,
+        budgets=[dict(b) for b in config.cost_budgets],
+    )

@@ -10,6 +10,11 @@ Every run also records its environment (``environment/environment.yml`` and
 the ``mlops.env.*`` tags, see :mod:`jupyter_mlops.core.env_runs`) from a
 one-off background thread that ``flush`` and ``end_run`` wait for.
 
+Every run also measures its compute cost (:mod:`jupyter_mlops.core.run_cost`,
+``record_cost``): a meter started on its own thread at ``start_run`` logs the
+``system/...`` series while the run is active; ``end_run`` stops it and logs the
+cost metrics (``cost_usd``, ``cpu_core_hours``, ...) and the pricing tags first.
+
 MLflow is imported lazily (on the first ``start_run``), never on the logging
 hot path.
 """
@@ -22,7 +27,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,7 +52,9 @@ from jupyter_mlops.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from jupyter_mlops.core.cost.pricing import PricingModel
     from jupyter_mlops.core.env_runs import EnvironmentJob
+    from jupyter_mlops.core.run_cost import RunCost
 
 __all__ = ["TERMINAL_STATUSES", "RunInfo", "Tracker"]
 
@@ -97,6 +104,9 @@ class Tracker:
     """Seconds ``close`` (interpreter exit) waits; a kernel is killed soon after it exits."""
     record_environment = True
     """Log the environment with every run (``environment/environment.yml``, ``mlops.env.hash``)."""
+    record_cost = True
+    """Measure every run's compute cost in this process tree (:mod:`~jupyter_mlops.core.run_cost`):
+    ``system/...`` series while it runs, cost metrics and pricing tags at its end."""
 
     def __init__(
         self,
@@ -104,8 +114,14 @@ class Tracker:
         spool_dir: Path,
         flush_interval: float = 0.5,
         project: str | None = None,
+        *,
+        pricing: Callable[[], PricingModel] | None = None,
+        cost_interval: float = 1.0,
     ) -> None:
         self.tracking_uri = tracking_uri
+        self.pricing = pricing
+        self.cost_interval = cost_interval
+        self._run_cost: RunCost | None = None
         self.spool_dir = Path(spool_dir)
         self.flush_interval = flush_interval
         self.project = project
@@ -256,7 +272,37 @@ class Tracker:
                 self._env_job = EnvironmentJob(client, info.run_id)
             if param_values:
                 spool.append("".join(format_param(k, v) for k, v in param_values.items()))
+            if self.record_cost:  # measured on its own threads; start_run does not wait
+                from jupyter_mlops.core.run_cost import RunCost
+
+                run_id = info.run_id
+                self._run_cost = RunCost(
+                    lambda points: self._log_series(run_id, points),
+                    self.pricing,
+                    interval=self.cost_interval,
+                )
             return info
+
+    def _log_series(self, run_id: str, points: Mapping[str, float]) -> None:
+        """One point of the run's ``system/...`` series (from the cost meter's thread)."""
+        with self._lock:
+            if self._active is not None and self._active.run_id == run_id:
+                self.log_metrics(points)
+
+    def _end_cost(self, timeout: float = 10.0) -> None:
+        """Stop the run's cost meter and spool its metrics and pricing tags (call without the lock)."""
+        run_cost, self._run_cost = self._run_cost, None
+        if run_cost is None:
+            return
+        result = run_cost.finish(timeout)
+        if result is None:
+            return
+        metrics, tags = result
+        try:
+            self.log_metrics(metrics)
+            self.set_tags(tags)
+        except MlopsError as exc:
+            _log.warning("jupyter-mlops: the run's cost was not logged: %s", exc)
 
     def _require_spool(self) -> Spool:
         spool = self._spool
@@ -373,6 +419,9 @@ class Tracker:
             raise InvalidValueError(
                 f"Unknown run status {status!r}; use one of {', '.join(TERMINAL_STATUSES)}."
             )
+        if self._active is None:
+            raise _no_run()
+        self._end_cost()
         with self._lock:
             info, spool = self._active, self._spool
             if info is None or spool is None:
@@ -401,6 +450,8 @@ class Tracker:
         tracker's recovery, which delivers it and ends the run ``FINISHED``.
         In a forked child (another pid) nothing is ended: the run is the parent's.
         """
+        if os.getpid() == self._pid and not self._closed and self._active is not None:
+            self._end_cost(self.close_timeout)
         with self._lock:
             if self._closed:
                 return

@@ -25,12 +25,16 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.core import context
 from jupyter_mlops.core.tracking import RunInfo, Tracker
 from jupyter_mlops.core.validation import MAX_PARAM_LENGTH
 from jupyter_mlops.exceptions import MlopsError
+
+if TYPE_CHECKING:
+    from jupyter_mlops.config import MlopsConfig
+    from jupyter_mlops.core.cost.pricing import PricingModel
 
 __all__ = [
     "ActiveRun",
@@ -67,8 +71,20 @@ def get_tracker() -> Tracker:
                 Path(config.spool_dir),
                 flush_interval=config.flush_interval,
                 project=config.resolved_project(),
+                pricing=lambda: kernel_pricing(config),
+                cost_interval=config.cost_interval,
             )
+            if not config.cost_enabled:
+                _tracker.record_cost = False
         return _tracker
+
+
+def kernel_pricing(config: MlopsConfig | None = None) -> PricingModel:
+    """The pricing the ``cost_*`` settings describe (catalogue, mode, currency), for this process."""
+    from jupyter_mlops.config import MlopsConfig, cost_settings
+    from jupyter_mlops.core.cost.engine import build_pricing
+
+    return build_pricing(cost_settings(config or MlopsConfig()))
 
 
 def _reset_for_tests() -> None:

@@ -224,6 +224,9 @@ class MlopsMagics(Magics):
             self._dispatch(line, cell)
         except MlopsError as err:
             raise MlopsMagicError(err) from err
+        from jupyter_mlops.kernel.cost_budget import announce_budgets
+
+        announce_budgets()  # budgets at 80% / 100%: said once (checked at most every minute)
 
     def _dispatch(self, line: str, cell: str | None) -> None:
         try:
@@ -288,3 +291,6 @@ from jupyter_mlops.kernel.tracking_magics import run_links_bundle, where_to_see 
 
 # isort: split
 from jupyter_mlops.kernel import env_magics  # noqa: E402, F401 - %mlops env, after them in --help
+
+# isort: split
+from jupyter_mlops.kernel import cost_magics  # noqa: E402, F401 - %mlops cost, %%mlops track

@@ -11,22 +11,38 @@ MLflow is not imported while the server starts: once the event loop runs, the
 store is opened in the background (``c.MlopsExtensionApp.warm_up``), in the
 extension's own small thread pool, never on the tornado event loop; without
 warm-up the first request that needs the store opens it.
+
+Compute cost: once the event loop runs, one
+:class:`~jupyter_mlops.core.cost.CostEngine` is built from the ``cost_*``
+traits of ``MlopsConfig`` (in the thread pool: it opens the ledger) and
+started; a ``PeriodicCallback`` keeps its targets in step with the running
+kernels (:class:`~jupyter_mlops.server.cost.KernelCostTracker`). It stops with
+the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Integer
+from traitlets import Bool, Float, Integer
 
 from jupyter_mlops import __version__
-from jupyter_mlops.config import ENV_PROJECT, ENV_ROOT_DIR, MlopsConfig
+from jupyter_mlops.config import (
+    ENV_COST_BUDGETS,
+    ENV_COST_CATALOGUE,
+    ENV_COST_LEDGER,
+    ENV_PROJECT,
+    ENV_ROOT_DIR,
+    MlopsConfig,
+    cost_settings,
+)
 from jupyter_mlops.core import query
 from jupyter_mlops.core.store import redact_uri
 
@@ -35,7 +51,16 @@ if TYPE_CHECKING:
 
     from mlflow import MlflowClient
 
-__all__ = ["SERVICE_SETTING", "MlopsExtensionApp", "MlopsService", "export_environment"]
+    from jupyter_mlops.core.cost.engine import CostEngine, CostSettings
+    from jupyter_mlops.server.cost import KernelCostTracker
+
+__all__ = [
+    "SERVICE_SETTING",
+    "MlopsExtensionApp",
+    "MlopsService",
+    "export_cost_environment",
+    "export_environment",
+]
 
 SERVICE_SETTING = "jupyter_mlops_service"
 """Key of the :class:`MlopsService` in the tornado application settings."""
@@ -69,6 +94,9 @@ class MlopsService:
             max_workers=max_workers, thread_name_prefix="jupyter-mlops"
         )
         self.warming: Future[Any] | None = None
+        self.cost_settings: CostSettings | None = None
+        self.cost: CostEngine | None = None
+        self.cost_tracker: KernelCostTracker | None = None
 
     def health(self) -> dict[str, Any]:
         """The ``Health`` object of the REST contract (no store access)."""
@@ -138,8 +166,26 @@ class MlopsService:
         future.add_done_callback(report)
         return future
 
+    def start_cost(self) -> CostEngine | None:
+        """Build and start the cost engine from ``cost_settings`` (blocking: opens the ledger)."""
+        from jupyter_mlops.core.cost.engine import CostEngine
+
+        if self.cost_settings is None:
+            return None
+        engine = CostEngine(self.cost_settings)
+        engine.start()
+        self.cost = engine
+        return engine
+
+    def stop_cost(self) -> None:
+        """Stop the sampler and write the pending ledger minutes (blocking: joins the thread)."""
+        engine, self.cost = self.cost, None
+        if engine is not None:
+            engine.stop()
+
     def shutdown(self) -> None:
-        """Stop the thread pool; queued calls are cancelled, running ones finish on their own."""
+        """Stop the cost engine and the thread pool; queued calls are cancelled."""
+        self.stop_cost()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -164,6 +210,16 @@ def export_environment(
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     os.environ[ENV_ROOT_DIR] = root_dir
     os.environ[ENV_PROJECT] = project
+
+
+def export_cost_environment(config: MlopsConfig) -> None:
+    """Give kernels this server's ledger, catalogue and budgets (``%mlops`` budget warnings)."""
+    if config.cost_ledger_url:
+        os.environ[ENV_COST_LEDGER] = config.cost_ledger_url
+    if config.cost_catalogue_file:
+        os.environ[ENV_COST_CATALOGUE] = config.cost_catalogue_file
+    if config.cost_budgets:
+        os.environ[ENV_COST_BUDGETS] = json.dumps(config.cost_budgets)
 
 
 class MlopsExtensionApp(ExtensionApp):
@@ -192,8 +248,15 @@ class MlopsExtensionApp(ExtensionApp):
         "their runs KILLED (0: only at start).",
     ).tag(config=True)
 
+    cost_sync_interval = Float(
+        2.0,
+        help="Seconds between checks of which kernels run (their processes are then sampled "
+        "every c.MlopsConfig.cost_interval seconds).",
+    ).tag(config=True)
+
     service: MlopsService | None = None
     _recover_timer: Any = None
+    _cost_timer: Any = None
 
     def initialize_settings(self) -> None:
         """Resolve store and project, export them for kernels, build the service for the handlers."""
@@ -211,6 +274,9 @@ class MlopsExtensionApp(ExtensionApp):
             max_workers=max(1, self.max_workers),
             spool_dir=config.spool_dir,
         )
+        if config.cost_enabled:
+            self.service.cost_settings = cost_settings(config)
+            export_cost_environment(config)
         self.settings[SERVICE_SETTING] = self.service
         self.log.info(
             "jupyter-mlops %s: tracking store %s, project %r",
@@ -242,10 +308,50 @@ class MlopsExtensionApp(ExtensionApp):
 
             self._recover_timer = PeriodicCallback(sweep, self.recover_interval * 1000)
             self._recover_timer.start()
+        await self._start_cost(serverapp)
+
+    async def _start_cost(self, serverapp: Any) -> None:
+        """Build and start the cost engine off the loop, then sync kernels every few seconds."""
+        service = self.service
+        if service is None or service.cost_settings is None:
+            return
+        try:
+            engine = await service.run(service.start_cost)
+        except Exception as exc:
+            self.log.warning("jupyter-mlops: compute cost is off: %s", exc)
+            return
+        if engine is None:
+            return
+        from tornado.ioloop import PeriodicCallback
+
+        from jupyter_mlops.server.cost import KernelCostTracker, running_runs_by_kernel
+
+        async def runs() -> dict[str, str]:
+            return await service.call(running_runs_by_kernel)
+
+        tracker = KernelCostTracker(
+            engine,
+            serverapp.kernel_manager,
+            getattr(serverapp, "session_manager", None),
+            project=service.project,
+            log=self.log,
+            runs=runs,
+        )
+        service.cost_tracker = tracker
+        await tracker.sync()
+        self._cost_timer = PeriodicCallback(tracker.sync, max(0.1, self.cost_sync_interval) * 1000)
+        self._cost_timer.start()
 
     async def stop_extension(self) -> None:
         """Stop the recovery sweeps and release the thread pool when the server stops."""
         if self._recover_timer is not None:
             self._recover_timer.stop()
+        if self._cost_timer is not None:
+            self._cost_timer.stop()
+        if self.service is not None and self.service.cost is not None:
+            try:  # off the event loop: joins the sampler thread, writes the ledger
+                await self.service.run(self.service.stop_cost)
+            except Exception as exc:
+                self.log.warning("jupyter-mlops: stopping compute cost failed: %s", exc)
         if self.service is not None:
             self.service.shutdown()

@@ -180,3 +180,8 @@ default_handlers: list[tuple[str, type[MlopsHandler]]] = [
 from jupyter_mlops.server.env_handlers import ENVIRONMENT_HANDLERS  # noqa: E402
 
 default_handlers.extend(ENVIRONMENT_HANDLERS)
+
+# The compute cost routes (their own module, likewise).
+from jupyter_mlops.server.cost_handlers import COST_HANDLERS  # noqa: E402
+
+default_handlers.extend(COST_HANDLERS)

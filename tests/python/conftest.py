@@ -9,7 +9,7 @@
 * An autouse fixture restores ``MLFLOW_TRACKING_URI``, ``JUPYTER_MLOPS_ROOT_DIR``
   and ``JUPYTER_MLOPS_PROJECT`` after each test (the server exports them into
   ``os.environ``) and starts every test without them, so no test touches a real store;
-  ``JUPYTER_MLOPS_SPOOL_DIR`` points into the test's ``tmp_path``.
+  ``JUPYTER_MLOPS_SPOOL_DIR`` and ``JUPYTER_MLOPS_COST_LEDGER`` point into the test's ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,13 @@ import pytest
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
-MLOPS_ENV = ("MLFLOW_TRACKING_URI", "JUPYTER_MLOPS_ROOT_DIR", "JUPYTER_MLOPS_PROJECT")
+MLOPS_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "JUPYTER_MLOPS_ROOT_DIR",
+    "JUPYTER_MLOPS_PROJECT",
+    "JUPYTER_MLOPS_COST_BUDGETS",
+    "JUPYTER_MLOPS_COST_CATALOGUE",
+)
 TEST_PROJECT = "test-project"
 
 
@@ -36,6 +42,12 @@ def _isolated_mlops_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
         monkeypatch.delenv(name)
     # never the user's real spool folder: servers started by tests sweep it for orphans
     monkeypatch.setenv("JUPYTER_MLOPS_SPOOL_DIR", str(tmp_path / "default-spool"))
+    # nor the user's real cost ledger: servers started by tests book their kernels' cost
+    monkeypatch.setenv("JUPYTER_MLOPS_COST_LEDGER", f"sqlite:///{tmp_path / 'cost.db'}")
+    # runs measure their compute cost only where a test asks for it (exact metric sets elsewhere)
+    from jupyter_mlops.core.tracking import Tracker
+
+    monkeypatch.setattr(Tracker, "record_cost", False)
 
 
 @dataclass

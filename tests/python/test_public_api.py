@@ -65,8 +65,9 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 def test_widgets_module() -> None:
     from jupyter_mlops import widgets
 
-    assert widgets.__all__ == ["RunView"]
+    assert widgets.__all__ == ["CostMeter", "RunView"]
     assert inspect.isclass(widgets.RunView)
+    assert inspect.isclass(widgets.CostMeter)
 
 
 def test_extension_entry_points() -> None:

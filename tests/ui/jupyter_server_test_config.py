@@ -59,3 +59,5 @@ c.LabServerApp.extra_labextensions_path = [
 ]
 c.MlopsConfig.tracking_uri = f"sqlite:///{ROOT / 'mlflow.db'}"
 c.MlopsConfig.project = "ui-tests"
+# The cost ledger of this session only (not ~/.local/share/jupyter-mlops).
+c.MlopsConfig.cost_ledger_url = f"sqlite:///{ROOT / 'cost.db'}"

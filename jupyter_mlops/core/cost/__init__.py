@@ -30,6 +30,7 @@ Modules, one subject each:
 ``report``      :func:`build_report`, :func:`render_report`: table / csv / json
 ``metrics``     :func:`run_cost_metrics`, :func:`system_metrics`, :func:`pricing_tags`
 ``engine``      :class:`CostEngine`: all of it wired from :class:`CostSettings`
+``meter``       :class:`ProcessMeter`: this process tree from start to stop (a cell, a run)
 ==============  ==================================================================
 
 Importing this package is cheap: names resolve to their module on first use
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from jupyter_mlops.core.cost.catalogue import Catalogue, GpuOffer, InstanceOffer, Rates
     from jupyter_mlops.core.cost.engine import CostEngine, CostSettings, build_pricing
     from jupyter_mlops.core.cost.ledger import Ledger, default_ledger_url
+    from jupyter_mlops.core.cost.meter import ProcessMeter, lifetime_cost
     from jupyter_mlops.core.cost.metrics import pricing_tags, run_cost_metrics, system_metrics
     from jupyter_mlops.core.cost.nvml import NvmlSource
     from jupyter_mlops.core.cost.pricing import Cost, PricingModel, Usage, machine_instance
@@ -111,6 +113,8 @@ _HOME = {
     "build_pricing": "engine",
     "Ledger": "ledger",
     "default_ledger_url": "ledger",
+    "ProcessMeter": "meter",
+    "lifetime_cost": "meter",
     "pricing_tags": "metrics",
     "run_cost_metrics": "metrics",
     "system_metrics": "metrics",
@@ -163,6 +167,7 @@ __all__ = [
     "NvmlSource",
     "Peaks",
     "PricingModel",
+    "ProcessMeter",
     "ProcessTreeSource",
     "ProcessUse",
     "Rates",
@@ -182,6 +187,7 @@ __all__ = [
     "build_report",
     "default_ledger_url",
     "format_money",
+    "lifetime_cost",
     "machine_instance",
     "parse_budgets",
     "parse_time",

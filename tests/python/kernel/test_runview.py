@@ -18,7 +18,7 @@ EVIL = "<img src=x onerror=alert(1)>"
 def test_public_module_exports_run_view() -> None:
     import jupyter_mlops.widgets as public
 
-    assert public.__all__ == ["RunView"]
+    assert public.__all__ == ["CostMeter", "RunView"]
     assert issubclass(public.RunView, ipywidgets.DOMWidget)
 
 

@@ -15,6 +15,9 @@ ROUTES = [
     ("runs", "mlops:runs"),
     ("runs/0123456789abcdef0123456789abcdef", "mlops:runs"),
     ("runs/0123456789abcdef0123456789abcdef/metrics/loss/train", "mlops:runs"),
+    ("cost", "mlops:cost"),
+    ("cost/report", "mlops:cost"),
+    ("cost/budgets", "mlops:cost"),
 ]
 
 

@@ -1,0 +1,100 @@
+"""A tracked run's compute cost: measured from ``start_run`` to ``end_run`` in the run's process.
+
+The :class:`~jupyter_mlops.core.tracking.Tracker` makes one :class:`RunCost`
+per run. It builds the pricing and a
+:class:`~jupyter_mlops.core.cost.meter.ProcessMeter` on a background thread
+(``start_run`` stays fast: psutil, NVML and the price catalogue load there),
+logs the ``system/...`` series every :attr:`RunCost.series_interval` seconds
+while the run is active, and at the end returns the run's cost metrics
+(``cost_usd``, ``cpu_core_hours``, ``gpu_hours``, ``gpu_mem_gb_hours``,
+``energy_kwh``, ``idle_cost_usd``) and the tags naming the pricing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jupyter_mlops.core.cost.accounting import LiveCost
+    from jupyter_mlops.core.cost.meter import ProcessMeter
+    from jupyter_mlops.core.cost.pricing import PricingModel
+    from jupyter_mlops.core.cost.records import TargetSample
+
+__all__ = ["RunCost", "default_pricing"]
+
+_log = logging.getLogger("jupyter_mlops.cost")
+
+PricingFactory = Callable[[], "PricingModel"]
+
+
+def default_pricing() -> PricingModel:
+    """The built-in catalogue's per-resource pricing, or ``$JUPYTER_MLOPS_COST_CATALOGUE``'s."""
+    from jupyter_mlops.core.cost.engine import CostSettings, build_pricing
+
+    catalogue = os.environ.get("JUPYTER_MLOPS_COST_CATALOGUE", "")
+    return build_pricing(CostSettings(ledger_url="memory", catalogue_file=catalogue))
+
+
+class RunCost:
+    """The cost meter of one run; ``log(metrics)`` receives the ``system/...`` series."""
+
+    series_interval = 10.0
+    """Seconds between two points of the ``system/...`` series."""
+
+    def __init__(
+        self,
+        log: Callable[[dict[str, float]], None],
+        pricing: PricingFactory | None = None,
+        *,
+        interval: float = 1.0,
+    ) -> None:
+        self._log_series = log
+        self._pricing = pricing or default_pricing
+        self._interval = interval
+        self._meter: ProcessMeter | None = None
+        self._last_point: float | None = None
+        self._since = time.time()  # the meter starts later, on its thread: book the gap too
+        times = os.times()
+        self._cpu_at_since = times.user + times.system + times.children_user + times.children_system
+        self._thread = threading.Thread(
+            target=self._begin, name="jupyter-mlops-run-cost", daemon=True
+        )
+        self._thread.start()
+
+    def _begin(self) -> None:
+        try:
+            from jupyter_mlops.core.cost.meter import ProcessMeter
+
+            meter = ProcessMeter(self._pricing(), interval=self._interval)
+            meter.listeners.append(self._series)
+            meter.start(since=self._since, cpu_at_since=self._cpu_at_since)
+            self._meter = meter
+        except Exception as exc:  # cost is a bonus: never fail a run over it
+            _log.warning("jupyter-mlops: the run's compute cost is not measured: %s", exc)
+
+    def _series(self, sample: TargetSample, live: LiveCost) -> None:
+        if self._last_point is not None and sample.time - self._last_point < self.series_interval:
+            return
+        self._last_point = sample.time
+        from jupyter_mlops.core.cost.metrics import system_metrics
+
+        points = system_metrics(
+            sample, cost_per_hour=live.rate.allocated, cost_so_far=live.session.cost_allocated
+        )
+        self._log_series(points)
+
+    def finish(self, timeout: float = 10.0) -> tuple[dict[str, float], dict[str, str]] | None:
+        """Stop measuring; the run's cost metrics and pricing tags (``None`` if not measured)."""
+        self._thread.join(timeout)
+        meter = self._meter
+        if meter is None:
+            return None
+        from jupyter_mlops.core.cost.metrics import pricing_tags, run_cost_metrics
+
+        totals = meter.stop()
+        return run_cost_metrics(totals, meter.pricing.currency), pricing_tags(meter.pricing)

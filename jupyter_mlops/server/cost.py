@@ -1,0 +1,151 @@
+"""The server side of compute cost: one :class:`~jupyter_mlops.core.cost.CostEngine` for all kernels.
+
+:class:`KernelCostTracker` keeps the engine's targets in step with the kernel
+manager: every ``sync_interval`` seconds (a tornado ``PeriodicCallback``) it lists
+the running kernels, finds each one's process id through its provisioner
+(local kernels only; remote ones have no local process tree), its notebook
+through the session manager, and calls ``engine.track`` / ``untrack`` /
+``relabel``. Nothing here measures: the engine's sampler thread does all psutil
+and NVML work, so the event loop only moves a few labels around.
+
+Every ``run_sync_every`` syncs the RUNNING runs of the tracking store are read
+(in the extension's thread pool) and each kernel's cost is labelled with the run
+its ``mlops.kernel_id`` tag names, so the ledger can report cost by run.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_mlops.core.cost.engine import CostEngine
+
+__all__ = ["KernelCostTracker", "kernel_pid", "running_runs_by_kernel"]
+
+KERNEL_TAG = "mlops.kernel_id"
+
+
+def running_runs_by_kernel(client: Any) -> dict[str, str]:
+    """Kernel id -> id of the RUNNING run it started (its ``mlops.kernel_id`` tag); blocking."""
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return {}
+    runs = client.search_runs(
+        experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    out: dict[str, str] = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time or 0):  # the newest wins
+        kid = run.data.tags.get(KERNEL_TAG)
+        if kid:
+            out[str(kid)] = str(run.info.run_id)
+    return out
+
+
+def kernel_pid(kernel: Any) -> int | None:
+    """The process id of a kernel started by a local provisioner, else ``None``."""
+    provisioner = getattr(kernel, "provisioner", None)
+    pid = getattr(provisioner, "pid", None)
+    return pid if isinstance(pid, int) and pid > 0 else None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry, no USER variable (containers)
+        return ""
+
+
+class KernelCostTracker:
+    """Maps the server's kernels to cost targets (kernel id -> pid + notebook, project, user)."""
+
+    def __init__(
+        self,
+        engine: CostEngine,
+        kernel_manager: Any,
+        session_manager: Any = None,
+        *,
+        project: str = "",
+        log: logging.Logger | None = None,
+        runs: Callable[[], Awaitable[dict[str, str]]] | None = None,
+        run_sync_every: int = 5,
+    ) -> None:
+        self.engine = engine
+        self.kernel_manager = kernel_manager
+        self.session_manager = session_manager
+        self.project = project
+        self.user = _user()
+        self.log = log or logging.getLogger("jupyter_mlops.cost")
+        self.tracked: dict[str, tuple[int, str]] = {}  # kernel id -> (pid, notebook)
+        self.runs = runs
+        self.run_sync_every = max(1, run_sync_every)
+        self.run_ids: dict[str, str] = {}  # kernel id -> run id labelled
+        self._since_runs = self.run_sync_every  # the first sync with kernels reads the runs
+
+    async def notebooks(self) -> dict[str, str]:
+        """Kernel id -> notebook path (relative to the server root) from the sessions."""
+        if self.session_manager is None:
+            return {}
+        out: dict[str, str] = {}
+        for session in await self.session_manager.list_sessions():
+            kernel = session.get("kernel") or {}
+            kid, path = kernel.get("id"), session.get("path")
+            if kid and path and session.get("type", "notebook") == "notebook":
+                out[str(kid)] = str(path)
+        return out
+
+    async def sync(self) -> None:
+        """Track new kernels, relabel moved notebooks, untrack kernels that are gone."""
+        from jupyter_mlops.core.cost.records import Target
+
+        try:
+            notebooks = await self.notebooks()
+        except Exception:
+            self.log.debug("jupyter-mlops: listing sessions failed", exc_info=True)
+            notebooks = {}
+        seen = set()
+        for kid in list(self.kernel_manager.list_kernel_ids()):
+            try:
+                pid = kernel_pid(self.kernel_manager.get_kernel(kid))
+            except KeyError:  # shut down meanwhile
+                continue
+            if pid is None:
+                continue
+            seen.add(kid)
+            notebook = notebooks.get(kid, "")
+            known = self.tracked.get(kid)
+            if known == (pid, notebook):
+                continue
+            if known is not None and known[0] == pid:
+                self.engine.relabel(kid, notebook=notebook)
+            else:
+                target = Target(
+                    pid, kernel_id=kid, notebook=notebook, project=self.project, user=self.user
+                )
+                self.engine.track(kid, target)
+            self.tracked[kid] = (pid, notebook)
+        for kid in set(self.tracked) - seen:
+            self.engine.untrack(kid)
+            del self.tracked[kid]
+            self.run_ids.pop(kid, None)
+        self._since_runs += 1
+        if self.runs is not None and self.tracked and self._since_runs >= self.run_sync_every:
+            self._since_runs = 0
+            await self.sync_runs()
+
+    async def sync_runs(self) -> None:
+        """Label each kernel's cost with its RUNNING run (or none), from the tracking store."""
+        if self.runs is None:
+            return
+        try:
+            running = await self.runs()
+        except Exception as exc:
+            self.log.debug("jupyter-mlops: reading running runs failed: %s", exc)
+            return
+        for kid in self.tracked:
+            run_id = running.get(kid, "")
+            if self.run_ids.get(kid, "") != run_id:
+                self.engine.relabel(kid, run_id=run_id)
+                self.run_ids[kid] = run_id

@@ -1,0 +1,102 @@
+"""REST handlers of compute cost (contract: ``api/openapi.yaml``).
+
+* ``GET /cost``: every kernel's last sample and live cost (``CostEngine.status``:
+  reads the sampler's last snapshot, no measuring, so it runs on the loop).
+* ``GET /cost/report?by=&since=&until=&format=json``: ledger totals grouped
+  (in the thread pool: reads the ledger).
+* ``GET /cost/budgets``: every budget's spend this period (thread pool).
+
+Each method is ``@tornado.web.authenticated`` then ``@authorized`` on
+``mlops:cost``. Imported by :mod:`.handlers`, which lists these routes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+
+from jupyter_mlops.exceptions import NotFoundError, UsageError
+from jupyter_mlops.server.handlers import API_PREFIX, MlopsHandler
+
+if TYPE_CHECKING:
+    from jupyter_mlops.core.cost.engine import CostEngine
+
+__all__ = ["COST_HANDLERS", "CostBudgetsHandler", "CostReportHandler", "CostStatusHandler"]
+
+
+def report_json(engine: CostEngine, by: str, since: str, until: str | None) -> dict[str, Any]:
+    """The ``CostReport`` of the engine's ledger (blocking)."""
+    from jupyter_mlops.core.cost.report import build_report
+
+    if engine.ledger is None:
+        raise NotFoundError(
+            "The cost ledger is off (c.MlopsConfig.cost_ledger_url = 'memory').",
+            hint="set cost_ledger_url to a database URL, or leave it empty for the default",
+        )
+    return build_report(engine.ledger, by=by, since=since, until=until).to_dict()
+
+
+class CostHandler(MlopsHandler):
+    """Base of the cost handlers: the server's one cost engine, or a 404 when cost is off."""
+
+    auth_resource = "mlops:cost"
+
+    @property
+    def engine(self) -> CostEngine:
+        engine = self.service.cost
+        if engine is None:
+            raise NotFoundError(
+                "Compute cost is not running on this server.",
+                hint="it is off with c.MlopsConfig.cost_enabled = False; the server log says why",
+            )
+        return engine
+
+
+class CostStatusHandler(CostHandler):
+    """``GET /cost``: what the sampler saw last, with each kernel's live cost."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(self.engine.status())
+
+
+class CostReportHandler(CostHandler):
+    """``GET /cost/report``: ledger totals by project, notebook, user, kernel, run, day or week."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        fmt = self.optional_arg("format") or "json"
+        if fmt != "json":
+            raise UsageError(
+                f"format {fmt[:20]!r} is not served over REST.",
+                hint="use format=json, or `jupyter mlops cost report --format csv`",
+            )
+        by = self.optional_arg("by") or "project"
+        since = self.optional_arg("since") or "7d"
+        until = self.optional_arg("until")
+        if len(since) > 64 or (until is not None and len(until) > 64):
+            raise UsageError("since and until are at most 64 characters.")
+        engine = self.engine
+        self.reply(await self.service.run(report_json, engine, by, since, until))
+
+
+class CostBudgetsHandler(CostHandler):
+    """``GET /cost/budgets``: each configured budget's spend in its current period."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        engine = self.engine
+        self.reply({"budgets": await self.service.run(engine.budget_status)})
+
+
+COST_HANDLERS: list[tuple[str, type[MlopsHandler]]] = [
+    (f"{API_PREFIX}/cost", CostStatusHandler),
+    (f"{API_PREFIX}/cost/report", CostReportHandler),
+    (f"{API_PREFIX}/cost/budgets", CostBudgetsHandler),
+]
+"""``(pattern, handler)`` pairs of the cost routes."""

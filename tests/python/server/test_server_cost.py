@@ -1,0 +1,206 @@
+"""The compute cost routes against a real server, a real kernel and a real SQLite ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_mlops.core.cost import Ledger, Totals
+
+pytestmark = pytest.mark.slow
+
+Check = Callable[[str, int, Any], None]
+BURN = (
+    "import time\n_end = time.process_time() + 1.0\nwhile time.process_time() < _end:\n    pass\n"
+)
+
+
+@pytest.fixture
+def ledger_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'server-cost.db'}"
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config: Any, ledger_url: str) -> Any:
+    jp_server_config["MlopsConfig"]["cost_ledger_url"] = ledger_url
+    jp_server_config["MlopsConfig"]["cost_interval"] = 0.5
+    jp_server_config["MlopsConfig"]["cost_budgets"] = [
+        {"project": "test-project", "amount": 10, "period": "week"}
+    ]
+    jp_server_config.MlopsExtensionApp.cost_sync_interval = 0.5
+    return jp_server_config
+
+
+async def _started(serverapp: Any) -> None:
+    """What ``ServerApp.start_ioloop`` schedules once the loop runs (pytest-jupyter does not)."""
+    await serverapp._post_start()
+
+
+async def _poll(get: Callable[[], Any], ok: Callable[[Any], bool], deadline: float = 60.0) -> Any:
+    """Call ``get`` until ``ok(result)``; the last result (tests assert on it)."""
+    end = time.monotonic() + deadline
+    result = await get()
+    while not ok(result) and time.monotonic() < end:
+        await asyncio.sleep(0.25)
+        result = await get()
+    return result
+
+
+async def test_cost_status_shape_before_any_kernel(
+    jp_serverapp: Any, get_json: Any, check_response: Check
+) -> None:
+    await _started(jp_serverapp)
+    code, body = await get_json("cost")
+    assert code == 200, body
+    check_response("/cost", 200, body)
+    assert body["currency"] == "USD"
+    assert body["pricing"]["mode"] == "per-resource"
+    assert body["targets"] == {}
+
+
+async def test_a_real_kernel_shows_up_with_growing_cpu(
+    jp_serverapp: Any, jp_fetch: Any, get_json: Any, check_response: Check
+) -> None:
+    await _started(jp_serverapp)
+    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
+    kernel_id = json.loads(response.body)["id"]
+    try:
+
+        async def status() -> Any:
+            return (await get_json("cost"))[1]
+
+        def cpu(body: Any) -> float:
+            target = body["targets"].get(kernel_id)
+            return -1.0 if target is None else float(target["cpu_seconds"])
+
+        first = await _poll(status, lambda b: cpu(b) > 0 and "cost" in b["targets"][kernel_id])
+        check_response("/cost", 200, first)
+        target = first["targets"][kernel_id]
+        assert target["kernel_id"] == kernel_id
+        assert target["project"] == "test-project"
+        assert target["alive"] is True
+        assert target["rss_bytes"] > 0
+        assert target["cost"]["currency"] == "USD"
+        client = jp_serverapp.kernel_manager.get_kernel(kernel_id).blocking_client()
+        client.start_channels()
+        try:
+            client.execute(BURN)  # sends the request, does not wait for the reply
+            later = await _poll(status, lambda b: cpu(b) >= cpu(first) + 0.5)
+        finally:
+            client.stop_channels()
+        assert cpu(later) >= cpu(first) + 0.5
+    finally:
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+    gone = await _poll(status, lambda b: kernel_id not in b["targets"])
+    assert kernel_id not in gone["targets"]
+
+
+def _book(url: str) -> None:
+    """Two projects' cost, an hour ago, written with the core ledger."""
+    ledger = Ledger(url)
+    minute = int(time.time() - 3600) // 60 * 60
+    try:
+        ledger.write(
+            {
+                (minute, ("k1", "", "a.ipynb", "churn", "ana")): Totals(
+                    wall_seconds=60.0, cpu_core_seconds=30.0, cost_allocated=2.0
+                ),
+                (minute, ("k2", "", "b.ipynb", "vision", "ana")): Totals(
+                    wall_seconds=60.0, cpu_core_seconds=30.0, cost_allocated=5.0
+                ),
+            }
+        )
+    finally:
+        ledger.close()
+
+
+async def test_cost_report_from_the_ledger(
+    jp_serverapp: Any, get_json: Any, check_response: Check, ledger_url: str
+) -> None:
+    await _started(jp_serverapp)
+    _book(ledger_url)
+    code, body = await get_json("cost", "report", params={"by": "project", "since": "7d"})
+    assert code == 200, body
+    check_response("/cost/report", 200, body)
+    assert [row["project"] for row in body["rows"]][:2] == ["vision", "churn"]
+    assert body["total"]["cost"] == pytest.approx(7.0)
+
+
+async def test_cost_report_bad_input_is_400(
+    jp_serverapp: Any, get_json: Any, check_response: Check
+) -> None:
+    await _started(jp_serverapp)
+    for params in ({"by": "planet"}, {"since": "yesterdayish"}, {"format": "csv"}):
+        code, body = await get_json("cost", "report", params=params)
+        assert code == 400, (params, body)
+        check_response("/cost/report", 400, body)
+
+
+async def test_cost_budgets(jp_serverapp: Any, get_json: Any, check_response: Check) -> None:
+    await _started(jp_serverapp)
+    code, body = await get_json("cost", "budgets")
+    assert code == 200, body
+    check_response("/cost/budgets", 200, body)
+    (budget,) = body["budgets"]
+    assert budget["project"] == "test-project"
+    assert budget["amount"] == 10
+    assert budget["period"] == "week"
+
+
+async def test_kernel_cost_is_in_the_ledger_after_the_server_stops(
+    jp_serverapp: Any, jp_fetch: Any, get_json: Any, ledger_url: str
+) -> None:
+    await _started(jp_serverapp)
+    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
+    kernel_id = json.loads(response.body)["id"]
+    try:
+
+        async def status() -> Any:
+            return (await get_json("cost"))[1]
+
+        def sampled(body: Any) -> bool:
+            target = body["targets"].get(kernel_id)
+            return target is not None and target["cpu_seconds"] > 0 and target["interval"] > 0
+
+        assert sampled(await _poll(status, sampled))
+        (app,) = jp_serverapp.extension_manager.extension_apps["jupyter_mlops"]
+        await app.stop_extension()  # what a server shutdown does: the pending minutes are written
+    finally:
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+    ledger = Ledger(ledger_url)
+    try:
+        booked = ledger.totals(kernel_id=kernel_id)
+        assert booked.wall_seconds > 0
+        assert booked.cost_allocated > 0
+        (row,) = ledger.labels(kernel_id=kernel_id)
+        assert row["project"] == "test-project"
+    finally:
+        ledger.close()
+
+
+async def test_kernel_cost_is_labelled_with_its_running_run(
+    jp_serverapp: Any, jp_fetch: Any, get_json: Any, make_run: Callable[..., str]
+) -> None:
+    await _started(jp_serverapp)
+    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
+    kernel_id = json.loads(response.body)["id"]
+    try:
+        run_id = make_run("cost", status="RUNNING", tags={"mlops.kernel_id": kernel_id})
+
+        async def status() -> Any:
+            return (await get_json("cost"))[1]
+
+        def run_of(body: Any) -> str | None:
+            target = body["targets"].get(kernel_id)
+            return None if target is None else str(target["run_id"])
+
+        labelled = await _poll(status, lambda b: run_of(b) == run_id)
+        assert run_of(labelled) == run_id
+    finally:
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")

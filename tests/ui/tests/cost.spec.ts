@@ -1,0 +1,270 @@
+/**
+ * End to end: a notebook's kernel burns CPU; the Cost view lists it with a
+ * growing `$ so far`, and the status bar item shows its cost.
+ */
+import { expect, galata, test } from '@jupyterlab/galata';
+import type { Page } from '@playwright/test';
+
+const PANEL_ID = 'jupyter-mlops-panel';
+
+/** The part of `window.jupyterapp` (exposed by galata's server config) used here. */
+interface IApp {
+  commands: { execute(id: string, args?: object): Promise<unknown> };
+  shell: {
+    currentWidget: {
+      sessionContext?: { session?: { kernel?: { id: string } | null } | null };
+    } | null;
+  };
+}
+
+test.use({
+  mockSettings: {
+    ...galata.DEFAULT_SETTINGS,
+    'jupyter-mlops:plugin': { refreshInterval: 1 }
+  }
+});
+
+/** A busy loop of a few seconds: the kernel's CPU cost grows meanwhile. */
+const BUSY = [
+  'import time',
+  'end = time.time() + 12',
+  'n = 0',
+  'while time.time() < end:',
+  '    n += 1'
+].join('\n');
+
+function notebook(cells: string[]): string {
+  return JSON.stringify({
+    cells: cells.map(source => ({
+      cell_type: 'code',
+      execution_count: null,
+      metadata: {},
+      outputs: [],
+      source
+    })),
+    metadata: {
+      kernelspec: {
+        display_name: 'Python 3 (ipykernel)',
+        language: 'python',
+        name: 'python3'
+      }
+    },
+    nbformat: 4,
+    nbformat_minor: 5
+  });
+}
+
+/** The id of the current notebook's kernel, once it has one. */
+async function currentKernelId(page: Page): Promise<string> {
+  let id = '';
+  await expect
+    .poll(async () => {
+      id = await page.evaluate(() => {
+        const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
+        return (
+          app.shell.currentWidget?.sessionContext?.session?.kernel?.id ?? ''
+        );
+      });
+      return id;
+    })
+    .not.toBe('');
+  return id;
+}
+
+test.describe('MLOps cost', () => {
+  test('shows the live cost of a busy kernel', async ({ page, tmpPath }) => {
+    const name = 'busy.ipynb';
+    const file = `${tmpPath}/${name}`;
+    await page.contents.uploadContent(notebook([BUSY]), 'text', file);
+    await page.evaluate(async path => {
+      const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
+      await app.commands.execute('docmanager:open', { path });
+    }, file);
+    await expect.poll(() => page.notebook.isOpen(name)).toBe(true);
+    await page.notebook.activate(name);
+    const kernelId = await currentKernelId(page);
+
+    // Run the loop without waiting for it to finish.
+    await page.evaluate(() => {
+      const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
+      void app.commands.execute('notebook:run-all-cells');
+    });
+
+    await page.sidebar.openTab(PANEL_ID);
+    const panel = page.locator(`#${PANEL_ID}`);
+    await expect(panel).toBeVisible();
+    const tab = panel
+      .getByTestId('mlops-view-switch')
+      .locator('[data-view="cost"]');
+    await tab.click();
+    await expect(tab).toHaveAttribute('aria-selected', 'true');
+    const view = panel.getByTestId('mlops-cost-view');
+    await expect(view).toBeVisible();
+
+    const row = view.locator(
+      `[data-testid="mlops-cost-row"][data-kernel-id="${kernelId}"]`
+    );
+    await expect(row).toBeVisible();
+    await expect(row).toContainText(name);
+    const soFar = row.getByTestId('mlops-cost-so-far');
+    await expect(soFar).toHaveAttribute('data-value', /^\d/);
+    await expect(row.getByTestId('mlops-cost-rate')).toHaveText(/\/h$/);
+    const first = Number(await soFar.getAttribute('data-value'));
+    await expect
+      .poll(async () => Number(await soFar.getAttribute('data-value')), {
+        timeout: 15_000
+      })
+      .toBeGreaterThan(first);
+    await expect(view.getByTestId('mlops-cost-chart')).toBeVisible();
+
+    // The status bar: the current notebook's `$so_far · $rate/h`.
+    const item = page.getByTestId('mlops-cost-status');
+    await expect(item).toBeVisible();
+    await expect(item).toHaveAttribute('data-kernel-id', kernelId);
+    await expect(item).toHaveText(/\d.* · .*\d\/h$/);
+    await expect(item).toContainText('$');
+
+    // Clicking it opens the Cost view.
+    await panel
+      .getByTestId('mlops-view-switch')
+      .locator('[data-view="runs"]')
+      .click();
+    await expect(view).toBeHidden();
+    await item.click();
+    await expect(tab).toHaveAttribute('aria-selected', 'true');
+    await expect(view).toBeVisible();
+  });
+
+  test('lists waste and budgets with kernel actions', async ({ page }) => {
+    // A canned status: one kernel holding an idle GPU, one budget at 84%.
+    const now = Date.now() / 1000;
+    const since = now - 20 * 60;
+    const kernel = {
+      target_id: 'k-idle',
+      pid: 1,
+      kernel_id: 'k-idle',
+      run_id: '',
+      notebook: 'train/gpu.ipynb',
+      project: 'vision',
+      user: 'ana',
+      time: now,
+      interval: 1,
+      alive: true,
+      cpu_seconds: 10,
+      cpu_percent: 1,
+      rss_bytes: 2 ** 30,
+      num_processes: 1,
+      gpus: [
+        {
+          key: '0',
+          index: 0,
+          model: 'NVIDIA H100',
+          memory_total: 80 * 2 ** 30,
+          mem_bytes: 20 * 2 ** 30,
+          util_pct: 0,
+          device_util_pct: 0,
+          power_w: 70,
+          fraction: 1
+        }
+      ],
+      cost: {
+        target_id: 'k-idle',
+        time: now,
+        currency: 'USD',
+        rate_per_hour: 2.1,
+        cost_so_far: 4.2,
+        waste_so_far: 3.2
+      }
+    };
+    const status = {
+      time: now,
+      interval: 1,
+      currency: 'USD',
+      gpu_available: true,
+      gpus: [],
+      targets: { 'k-idle': kernel },
+      alerts: [
+        {
+          kind: 'idle-gpu',
+          target_id: 'k-idle',
+          kernel_id: 'k-idle',
+          notebook: 'train/gpu.ipynb',
+          since,
+          burned: 3.2,
+          currency: 'USD',
+          actions: ['interrupt', 'shutdown', 'dismiss'],
+          message: 'idle GPU: $3.20 burned since 00:00'
+        }
+      ]
+    };
+    const budgets = {
+      budgets: [
+        {
+          project: 'vision',
+          amount: 50,
+          period: 'month',
+          spent: 42,
+          fraction: 0.84,
+          period_start: 0,
+          period_end: 0,
+          currency: 'USD',
+          message: ''
+        }
+      ]
+    };
+    await page.route(
+      url => url.pathname.endsWith('/jupyter-mlops/api/cost'),
+      route => route.fulfill({ json: status })
+    );
+    await page.route(
+      url => url.pathname.endsWith('/jupyter-mlops/api/cost/budgets'),
+      route => route.fulfill({ json: budgets })
+    );
+
+    await page.sidebar.openTab(PANEL_ID);
+    const panel = page.locator(`#${PANEL_ID}`);
+    await panel
+      .getByTestId('mlops-view-switch')
+      .locator('[data-view="cost"]')
+      .click();
+    const view = panel.getByTestId('mlops-cost-view');
+    const row = view.locator(
+      '[data-testid="mlops-cost-row"][data-kernel-id="k-idle"]'
+    );
+    await expect(row.getByTestId('mlops-cost-so-far')).toHaveText('$4.20');
+    await expect(row.getByTestId('mlops-cost-rate')).toHaveText('$2.10/h');
+    await expect(row).toContainText('20.0 GiB');
+
+    const item = view.getByTestId('mlops-waste-item');
+    await expect(item).toHaveCount(1);
+    const clock = await page.evaluate(t => {
+      const d = new Date(t * 1000);
+      const pad = (n: number) => String(n).padStart(2, '0');
+      return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    }, since);
+    await expect(item).toContainText(`idle GPU: $3.20 burned since ${clock}`);
+
+    // Interrupt goes straight to Jupyter's kernels API.
+    const interrupted: string[] = [];
+    await page.route(
+      url => url.pathname.endsWith('/api/kernels/k-idle/interrupt'),
+      route => {
+        interrupted.push(route.request().method());
+        return route.fulfill({ status: 204 });
+      }
+    );
+    await item.getByTestId('mlops-waste-interrupt').click();
+    await expect.poll(() => interrupted).toEqual(['POST']);
+
+    // Shutting down asks first; cancelling leaves the kernel alone.
+    await item.getByTestId('mlops-waste-shutdown').click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('Shut down the kernel?');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(dialog).toHaveCount(0);
+
+    const budget = view.getByTestId('mlops-budget');
+    await expect(budget).toHaveAttribute('data-level', 'warn');
+    await expect(budget).toContainText('$42.00 of $50.00 this month (84%)');
+  });
+});
