@@ -1,0 +1,332 @@
+"""Export notebooks to a pipeline folder a production engineer can read and run.
+
+::
+
+    out/
+      pipeline.yaml      name, steps (notebook, parameter schema, inputs, outputs, depends_on)
+      params.yaml        {step: {param: default}}: what ``dvc exp run -S step.param=v`` edits
+      dvc.yaml           one papermill stage per notebook (see ``dvc`` for the safe command)
+      environment.yml    the environment snapshot
+      README.md          how to run it
+      notebooks/STEP.ipynb
+
+Everything is checked before anything is written: notebooks inside the root,
+a ``parameters`` cell in each, declared paths relative and free of ``${``,
+dependencies known and acyclic.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.core.pipeline import dvc
+from jupyter_mlops.core.pipeline.notebook import declarations, read_notebook
+from jupyter_mlops.core.pipeline.params import Parameter, infer_parameters
+from jupyter_mlops.core.pipeline.paths import confine, declared_path
+from jupyter_mlops.exceptions import MlopsError, UsageError
+
+if TYPE_CHECKING:
+    from jupyter_mlops.core.environment import EnvironmentSnapshot
+
+__all__ = [
+    "ExportResult",
+    "Step",
+    "dump_yaml",
+    "export_pipeline",
+    "step_names",
+    "topological_order",
+]
+
+Declared = Mapping[str, Sequence[str]]
+_YAML_BREAKS = "\x85\u2028\u2029\ufeff"
+_RESERVED = ("pipeline.yaml", "params.yaml", "dvc.yaml", "dvc.lock", "environment.yml", "README.md")
+
+
+@dataclass
+class Step:
+    """One pipeline step: a notebook copied to ``notebooks/NAME.ipynb``."""
+
+    name: str
+    source: str
+    parameters: list[Parameter]
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+
+    @property
+    def notebook(self) -> str:
+        return f"notebooks/{self.name}.ipynb"
+
+    @property
+    def output(self) -> str:
+        return f"outputs/{self.name}.ipynb"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "notebook": self.notebook,
+            "source": self.source,
+            "output": self.output,
+            "parameters": {p.name: p.to_dict() for p in self.parameters},
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "metrics": self.metrics,
+            "depends_on": self.depends_on,
+        }
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_pipeline` wrote."""
+
+    out_dir: Path
+    name: str
+    steps: list[Step]
+    files: list[Path]
+    warnings: list[str]
+
+
+def dump_yaml(document: object) -> str:
+    """YAML text of ``document`` as the export writes it (safe dumper, unicode kept).
+
+    Strings holding a character PyYAML would emit as a raw line break (NEL,
+    LINE/PARAGRAPH SEPARATOR) or a BOM are written double-quoted, where it
+    escapes them; otherwise they would not read back exactly.
+    """
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = '"' if any(ch in _YAML_BREAKS for ch in value) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, _str)
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+def step_names(stems: Sequence[str]) -> list[str]:
+    """Safe, unique step names (``[a-z][a-z0-9_]*``) for notebook stems, in order."""
+    names: list[str] = []
+    for stem in stems:
+        base = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_") or "step"
+        if not base[0].isalpha():
+            base = f"step_{base}"
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}_{n}", n + 1
+        names.append(name)
+    return names
+
+
+def topological_order(depends: Mapping[str, Sequence[str]]) -> list[str]:
+    """Step names so that each comes after its dependencies; a cycle raises UsageError."""
+    order: list[str] = []
+    remaining = {name: set(deps) for name, deps in depends.items()}
+    while remaining:
+        ready = [name for name, deps in remaining.items() if not deps - set(order)]
+        if not ready:
+            raise UsageError(
+                f"the steps depend on each other in a cycle: {', '.join(sorted(remaining))}",
+                hint="remove one of the depends_on entries or declared inputs",
+            )
+        for name in ready:
+            order.append(name)
+            del remaining[name]
+    return order
+
+
+def _resolve_depends(entry: str, steps: list[Step]) -> str:
+    for step in steps:
+        source = Path(step.source)
+        if entry in (step.name, step.source, source.name, source.stem):
+            return step.name
+    valid = ", ".join(s.name for s in steps)
+    raise UsageError(f"depends_on names an unknown step {entry!r}", hint=f"steps: {valid}")
+
+
+def _build_steps(
+    notebooks: Sequence[Path | str], root: Path, declared: dict[str, Declared]
+) -> tuple[list[Step], dict[str, Path]]:
+    sources = [confine(nb, root) for nb in notebooks]
+    if not sources:
+        raise UsageError("no notebooks to export")
+    if len(set(sources)) != len(sources):
+        raise UsageError("the same notebook is listed twice")
+    steps: list[Step] = []
+    raw_depends: list[list[str]] = []
+    for source, name in zip(sources, step_names([s.stem for s in sources]), strict=True):
+        rel = source.relative_to(root.resolve()).as_posix()
+        try:
+            nb = read_notebook(source)
+            params = infer_parameters(nb)
+            decl = declarations(nb)
+        except MlopsError as exc:
+            exc.notebook = exc.notebook or rel
+            exc.message = f"{rel}: {exc.message}"
+            raise
+        for key, extra in declared.items():
+            decl[key] += [v for v in extra.get(name, ()) if v not in decl[key]]
+        step = Step(name=name, source=rel, parameters=params)
+        for key in ("inputs", "outputs", "metrics"):
+            paths = [declared_path(p, f"{rel}: {key} entry") for p in decl[key]]
+            for path in paths:
+                if path in _RESERVED or path.split("/", 1)[0] == "notebooks":
+                    raise UsageError(
+                        f"{rel}: {key} entry {path!r} is a file the export writes itself",
+                        hint="declare data files outside notebooks/ and the pipeline files",
+                    )
+            setattr(step, key, list(dict.fromkeys(paths)))
+        steps.append(step)
+        raw_depends.append(decl["depends_on"])
+    names = [step.name for step in steps]
+    for key, extra in declared.items():
+        unknown = sorted(set(extra) - set(names))
+        if unknown:
+            raise UsageError(
+                f"{key} given for unknown steps: {', '.join(unknown)}",
+                hint=f"steps: {', '.join(names)}",
+            )
+    for step, deps in zip(steps, raw_depends, strict=True):
+        step.depends_on = list(dict.fromkeys(_resolve_depends(d, steps) for d in deps))
+    _link_and_check(steps)
+    by_name = {step.name: source for step, source in zip(steps, sources, strict=True)}
+    _sort(steps)
+    return steps, by_name
+
+
+def _link_and_check(steps: list[Step]) -> None:
+    producer: dict[str, str] = {}
+    for step in steps:
+        for path in [step.output, *step.outputs, *step.metrics]:
+            if path in producer:
+                raise UsageError(
+                    f"{path!r} is an output of both {producer[path]!r} and {step.name!r}"
+                )
+            producer[path] = step.name
+    for step in steps:
+        for path in step.inputs:
+            up = producer.get(path)
+            if up == step.name:
+                raise UsageError(f"step {step.name!r} declares {path!r} as input and output")
+            if up is not None and up not in step.depends_on:
+                step.depends_on.append(up)
+        if step.name in step.depends_on:
+            raise UsageError(f"step {step.name!r} depends on itself")
+
+
+def _sort(steps: list[Step]) -> None:
+    order = topological_order({s.name: s.depends_on for s in steps})
+    steps.sort(key=lambda s: order.index(s.name))
+
+
+def _readme(name: str, steps: list[Step]) -> str:
+    lines = [
+        f"# Pipeline: {name}",
+        "",
+        "Exported by jupyter-mlops. Steps, in order:",
+        "",
+    ]
+    for step in steps:
+        after = f" (after {', '.join(step.depends_on)})" if step.depends_on else ""
+        params = ", ".join(p.name for p in step.parameters) or "none"
+        lines.append(f"- `{step.name}`: `{step.notebook}`{after}; parameters: {params}")
+    lines += [
+        "",
+        "## Run",
+        "",
+        "```bash",
+        "conda env create -f environment.yml   # or install the pip packages it lists",
+        "git init && dvc init                  # once, if this folder is not in a DVC repo yet",
+        "dvc repro                             # run every step that is out of date",
+        f"dvc exp run -S {steps[0].name}.PARAM=VALUE   # one experiment with a changed parameter",
+        "jupyter mlops run .                   # the same without DVC",
+        "```",
+        "",
+        "Defaults live in `params.yaml`; the parameter types and declared inputs and",
+        "outputs are in `pipeline.yaml`. Each stage runs",
+        "`python -m jupyter_mlops.core.pipeline.step STEP NOTEBOOK OUTPUT`, which reads",
+        "`params.yaml`, checks the values against the notebook's `parameters` cell and",
+        "executes it with papermill into `outputs/`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def export_pipeline(
+    notebooks: Sequence[Path | str],
+    out_dir: Path | str,
+    root: Path | str,
+    *,
+    name: str | None = None,
+    inputs: Declared | None = None,
+    outputs: Declared | None = None,
+    metrics: Declared | None = None,
+    depends_on: Declared | None = None,
+    snapshot: EnvironmentSnapshot | None = None,
+) -> ExportResult:
+    """Write the pipeline folder ``out_dir`` for ``notebooks`` (all inside ``root``).
+
+    ``inputs``/``outputs``/``metrics``/``depends_on`` map step names to paths
+    (or step names) and add to what the notebooks declare in their metadata
+    (``jupyter_mlops: {inputs: [...], ...}``). ``snapshot`` defaults to the
+    requested-only snapshot of this interpreter.
+    """
+    root_path = Path(root)
+    target = confine(out_dir, root_path)
+    declared = {
+        "inputs": inputs or {},
+        "outputs": outputs or {},
+        "metrics": metrics or {},
+        "depends_on": depends_on or {},
+    }
+    steps, sources = _build_steps(notebooks, root_path, declared)
+    if any(target == s or target in s.parents for s in sources.values()):
+        raise UsageError("the output folder must not contain the notebooks being exported")
+    pipeline_name = name or target.name
+    warnings = [
+        f"{s.name}: parameter {p.name!r} (line {p.line}) has a default that is not a "
+        "JSON-like literal; it is left out of params.yaml"
+        for s in steps
+        for p in s.parameters
+        if not p.literal
+    ]
+    if snapshot is None:
+        from jupyter_mlops.core.environment import take_snapshot
+
+        snapshot = take_snapshot(requested_only=True)
+    by_name = {s.name: s for s in steps}
+
+    (target / "notebooks").mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    for step in steps:
+        copy = target / step.notebook
+        shutil.copyfile(sources[step.name], copy)
+        files.append(copy)
+
+    def dump(filename: str, document: object) -> None:
+        path = target / filename
+        path.write_text(dump_yaml(document), encoding="utf-8")
+        files.append(path)
+
+    dump("pipeline.yaml", {"name": pipeline_name, "steps": [s.to_dict() for s in steps]})
+    dump(
+        "params.yaml",
+        {s.name: {p.name: p.default for p in s.parameters if p.literal} for s in steps},
+    )
+    stages = {s.name: dvc.stage(s, [by_name[d].output for d in s.depends_on]) for s in steps}
+    dump("dvc.yaml", {"stages": stages})
+    from jupyter_mlops.core.environment import write_snapshot
+
+    files += write_snapshot(snapshot, target / "environment.yml", platform=False)
+    readme = target / "README.md"
+    readme.write_text(_readme(pipeline_name, steps), encoding="utf-8")
+    files.append(readme)
+    return ExportResult(target, pipeline_name, steps, files, warnings)
