@@ -7,7 +7,9 @@ per run. It builds the pricing and a
 logs the ``system/...`` series every :attr:`RunCost.series_interval` seconds
 while the run is active, and at the end returns the run's cost metrics
 (``cost_usd``, ``cpu_core_hours``, ``gpu_hours``, ``gpu_mem_gb_hours``,
-``energy_kwh``, ``idle_cost_usd``) and the tags naming the pricing.
+``energy_kwh``, ``idle_cost_usd``), the tags naming the pricing, and the
+right-sizing advice from the run's peaks (``mlops.advice.instance``,
+``mlops.advice.saving_per_hour`` in the pricing's currency per hour).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ if TYPE_CHECKING:
     from jupyter_mlops.core.cost.meter import ProcessMeter
     from jupyter_mlops.core.cost.pricing import PricingModel
     from jupyter_mlops.core.cost.records import TargetSample
+    from jupyter_mlops.core.cost.totals import Totals
 
-__all__ = ["RunCost", "default_pricing"]
+__all__ = ["RunCost", "advice_tags", "default_pricing"]
 
 _log = logging.getLogger("jupyter_mlops.cost")
 
@@ -97,4 +100,29 @@ class RunCost:
         from jupyter_mlops.core.cost.metrics import pricing_tags, run_cost_metrics
 
         totals = meter.stop()
-        return run_cost_metrics(totals, meter.pricing.currency), pricing_tags(meter.pricing)
+        tags = pricing_tags(meter.pricing)
+        tags.update(advice_tags(meter, totals))
+        return run_cost_metrics(totals, meter.pricing.currency), tags
+
+
+def advice_tags(meter: ProcessMeter, totals: Totals) -> dict[str, str]:
+    """``mlops.advice.instance`` / ``mlops.advice.saving_per_hour`` from the run's peaks.
+
+    The cheapest catalogued instance that fits the run's peaks (with 20% headroom) and
+    what it would save per hour against the current pricing; empty when none fits or
+    when the advice fails (cost is a bonus: never fail a run over it).
+    """
+    try:
+        from jupyter_mlops.core.cost.advice import Machine, Peaks, right_size
+
+        machine = Machine.detect(meter.sampler.latest())
+        advice = right_size(Peaks.from_totals(totals), meter.pricing, machine)
+    except Exception as exc:
+        _log.debug("jupyter-mlops: no right-sizing advice for the run: %s", exc)
+        return {}
+    if advice.instance is None:
+        return {}
+    return {
+        "mlops.advice.instance": advice.instance.name,
+        "mlops.advice.saving_per_hour": f"{advice.instance.saving_per_hour:.4f}",
+    }

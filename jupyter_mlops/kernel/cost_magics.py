@@ -10,6 +10,7 @@ for another catalogue), the same ones the server uses.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -17,9 +18,12 @@ from jupyter_mlops.exceptions import MlopsError, UsageError
 from jupyter_mlops.kernel.magics import Invocation, subcommand
 
 if TYPE_CHECKING:
+    from jupyter_mlops.core.cost.advice import Peaks
+    from jupyter_mlops.core.cost.pricing import Usage
+    from jupyter_mlops.core.cost.records import TargetSample
     from jupyter_mlops.core.cost.totals import Totals
 
-__all__ = ["format_duration", "track_metrics"]
+__all__ = ["format_duration", "kernel_peaks", "track_metrics"]
 
 _GIB = 1024.0**3
 
@@ -51,22 +55,68 @@ def _budget_warnings() -> None:
 # -- %mlops cost -------------------------------------------------------------------------
 
 
+def _cost_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--advice",
+        action="store_true",
+        help="right-sizing advice: peak RAM, CPU and GPU memory against this machine, and the\n"
+        "cheapest catalogued instance that would fit, with the hourly saving",
+    )
+
+
+def kernel_peaks(sample: TargetSample, usage: Usage) -> Peaks:
+    """This kernel's peaks from one sample: the highest resident memory the kernel (or a
+    reaped child) ever had (``getrusage``), CPU cores on average over its life, GPU memory now."""
+    from jupyter_mlops.core.cost.advice import Peaks
+
+    rss = sample.rss_bytes
+    try:
+        import resource
+
+        scale = 1 if sys.platform == "darwin" else 1024  # macOS: bytes; Linux: KiB
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+            rss = max(rss, resource.getrusage(who).ru_maxrss * scale)
+    except (ImportError, OSError):  # Windows: no resource module
+        pass
+    wall = usage.wall_seconds
+    return Peaks(
+        cpu_cores=usage.cpu_core_seconds / wall if wall > 0 else 0.0,
+        rss_bytes=int(rss),
+        gpu_mem_bytes=sum(g.mem_bytes for g in sample.gpus),
+        gpus=len({g.index for g in sample.gpus}),
+    )
+
+
 @subcommand(
     "cost",
     "this kernel's compute use and cost so far",
+    arguments=_cost_options,
     details="CPU time is the kernel's (and its subprocesses') since it started; memory and\n"
     "GPUs are priced as held now over the kernel's life (an estimate). The server's Cost\n"
     "view measures every second instead.\n"
-    "example:\n  %mlops cost",
+    "With --advice: peak RAM (the kernel's highest ever), CPU cores (on average over the\n"
+    "kernel's life) and GPU memory (held now) against this machine, and the cheapest\n"
+    "catalogued instance (and GPU) that fits them with 20% headroom, with the saving per\n"
+    "hour against the current pricing.\n"
+    "examples:\n  %mlops cost\n  %mlops cost --advice",
 )
 def _cost(inv: Invocation) -> None:
     from jupyter_mlops.core.cost.meter import lifetime_cost
-    from jupyter_mlops.core.cost.sampler import sample_once
+    from jupyter_mlops.core.cost.sampler import snapshot_once
     from jupyter_mlops.kernel.api import kernel_pricing
 
     pricing = kernel_pricing()
-    sample = sample_once()
+    snapshot = snapshot_once()
+    sample = snapshot.targets["once"]
     usage, cost = lifetime_cost(pricing, sample)
+    if inv.args.advice:
+        from jupyter_mlops.core.cost.advice import Machine, right_size
+
+        advice = right_size(kernel_peaks(sample, usage), pricing, Machine.detect(snapshot))
+        print(advice.sentence(cpu="CPU average"))
+        for note in advice.notes:
+            print(note)
+        return
     lines = [
         f"Kernel up {format_duration(usage.wall_seconds)}: "
         f"CPU {format_duration(usage.cpu_core_seconds)}, "

@@ -5,6 +5,8 @@
 * ``GET /cost/report?by=&since=&until=&format=json``: ledger totals grouped
   (in the thread pool: reads the ledger).
 * ``GET /cost/budgets``: every budget's spend this period (thread pool).
+* ``GET /cost/advice?kernel_id=``: right-sizing advice from a kernel's live peaks
+  (``CostEngine.advice``: memory only, on the loop); 404 for a kernel not priced.
 
 Each method is ``@tornado.web.authenticated`` then ``@authorized`` on
 ``mlops:cost``. Imported by :mod:`.handlers`, which lists these routes.
@@ -23,7 +25,13 @@ from jupyter_mlops.server.handlers import API_PREFIX, MlopsHandler
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.engine import CostEngine
 
-__all__ = ["COST_HANDLERS", "CostBudgetsHandler", "CostReportHandler", "CostStatusHandler"]
+__all__ = [
+    "COST_HANDLERS",
+    "CostAdviceHandler",
+    "CostBudgetsHandler",
+    "CostReportHandler",
+    "CostStatusHandler",
+]
 
 
 def report_json(engine: CostEngine, by: str, since: str, until: str | None) -> dict[str, Any]:
@@ -94,9 +102,28 @@ class CostBudgetsHandler(CostHandler):
         self.reply({"budgets": await self.service.run(engine.budget_status)})
 
 
+class CostAdviceHandler(CostHandler):
+    """``GET /cost/advice?kernel_id=``: peaks against the machine, and the cheapest fit."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        kernel_id = self.optional_arg("kernel_id")
+        if kernel_id is None or len(kernel_id) > 128:
+            raise UsageError("kernel_id is required (at most 128 characters).")
+        advice = self.engine.advice(kernel_id)
+        if advice is None:
+            raise NotFoundError(
+                f"No cost figures for kernel {kernel_id[:40]!r}.",
+                hint="the kernel is unknown, or started less than a few seconds ago",
+            )
+        self.reply(advice)
+
+
 COST_HANDLERS: list[tuple[str, type[MlopsHandler]]] = [
     (f"{API_PREFIX}/cost", CostStatusHandler),
     (f"{API_PREFIX}/cost/report", CostReportHandler),
     (f"{API_PREFIX}/cost/budgets", CostBudgetsHandler),
+    (f"{API_PREFIX}/cost/advice", CostAdviceHandler),
 ]
 """``(pattern, handler)`` pairs of the cost routes."""

@@ -1,6 +1,7 @@
 /**
  * Client of the live-cost routes (`api/openapi.yaml`): `cost` (what
- * `CostEngine.status()` returns), `cost/budgets` and `cost/report`.
+ * `CostEngine.status()` returns), `cost/budgets`, `cost/report` and
+ * `cost/advice` (one kernel's right-sizing advice).
  *
  * Built on `MlopsClient.request` (same URL building, auth and error parsing).
  * A 404 that is not one of our JSON errors means the server extension has no
@@ -129,6 +130,42 @@ export interface ICostReport {
   total: Record<string, number>;
 }
 
+/** A cheaper fit (`Suggestion.to_dict`): `name` at `hourly` instead of `current_hourly`. */
+export interface ICostAdviceSuggestion {
+  kind: string;
+  /** Catalogue key (`2 x key` for several GPUs), or `no GPU`. */
+  name: string;
+  hourly: number;
+  current_hourly: number;
+  saving_per_hour: number;
+  detail: string;
+}
+
+/** `GET cost/advice?kernel_id=`: one kernel's peaks against the machine, and the cheapest fit. */
+export interface ICostAdvice {
+  target_id: string;
+  peaks: {
+    cpu_cores: number;
+    rss_bytes: number;
+    /** All GPUs together. */
+    gpu_mem_bytes: number;
+    gpus: number;
+    gpu_mem_per_gpu: number;
+  };
+  machine: {
+    cpu_cores: number;
+    memory_bytes: number;
+    gpus: { model: string; memory_bytes: number }[];
+  };
+  currency: string;
+  current_hourly: number;
+  headroom: number;
+  gpu: ICostAdviceSuggestion | null;
+  instance: ICostAdviceSuggestion | null;
+  /** The server's plain-text advice, one finding per line. */
+  lines: string[];
+}
+
 /** What the Cost view shows when the server extension has no cost routes. */
 export const COST_ROUTE_MISSING_MESSAGE =
   'This jupyter-mlops server extension has no cost API. Upgrade jupyter-mlops ' +
@@ -143,6 +180,8 @@ export interface ICostClient {
     by?: string;
     since?: string | number;
   }): Promise<ICostReport>;
+  /** Right-sizing advice for one kernel (absent: the view offers no advice). */
+  advice?(kernelId: string): Promise<ICostAdvice>;
 }
 
 /**
@@ -230,6 +269,10 @@ export class CostClient implements ICostClient {
       since: options.since,
       format: 'json'
     });
+  }
+
+  advice(kernelId: string): Promise<ICostAdvice> {
+    return this._get<ICostAdvice>(['cost', 'advice'], { kernel_id: kernelId });
   }
 
   private async _get<T>(

@@ -13,6 +13,7 @@ import type { ApiError } from './api';
 import {
   costError,
   type IBudgetStatus,
+  type ICostAdvice,
   type ICostAlert,
   type ICostClient,
   type ICostStatus,
@@ -87,6 +88,60 @@ export function formatBytes(bytes: number | null | undefined): string {
     return `${Math.round(value)} B`;
   }
   return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
+}
+
+const GIB = 1024 ** 3;
+
+function gib(bytes: number, digits: number): string {
+  return (Number.isFinite(bytes) ? bytes / GIB : 0).toFixed(digits);
+}
+
+function cores(value: number): string {
+  return String(Number((Number.isFinite(value) ? value : 0).toFixed(2)));
+}
+
+/**
+ * One kernel's advice as one sentence (as `%mlops cost --advice` prints it):
+ * `peak RAM 1.2 GiB of 23 GiB, CPU peak 1.0 cores of 2, no GPU used → cheapest
+ * fitting: m7i.large at $0.10/h, saving $0.05/h vs current pricing`.
+ */
+export function adviceSentence(advice: ICostAdvice): string {
+  const { peaks, machine } = advice;
+  const currency = advice.currency || 'USD';
+  const parts = [
+    `peak RAM ${gib(peaks.rss_bytes, 1)} GiB of ${gib(machine.memory_bytes, 0)} GiB`,
+    `CPU peak ${(peaks.cpu_cores || 0).toFixed(1)} cores of ${cores(machine.cpu_cores)}`
+  ];
+  if (peaks.gpus > 0) {
+    const offered = (machine.gpus ?? []).reduce(
+      (sum, g) => sum + (g.memory_bytes || 0),
+      0
+    );
+    const of = offered > 0 ? ` of ${gib(offered, 0)} GiB` : '';
+    parts.push(
+      `GPU memory peak ${gib(peaks.gpu_mem_bytes, 1)} GiB${of} on ${peaks.gpus} GPU(s)`
+    );
+  } else {
+    parts.push('no GPU used');
+  }
+  let text = parts.join(', ');
+  const s = advice.instance;
+  if (!s) {
+    text += ' → no catalogued instance fits';
+  } else if (s.saving_per_hour > 0) {
+    text +=
+      ` → cheapest fitting: ${s.name} at ${formatRate(s.hourly, currency)}, ` +
+      `saving ${formatRate(s.saving_per_hour, currency)} vs current pricing`;
+  } else {
+    text +=
+      ` → cheapest fitting: ${s.name} at ${formatRate(s.hourly, currency)}, ` +
+      `no saving vs current pricing (${formatRate(s.current_hourly, currency)})`;
+  }
+  const g = advice.gpu;
+  if (g && g.saving_per_hour > 0) {
+    text += `; GPU: ${g.name} would save ${formatRate(g.saving_per_hour, currency)}`;
+  }
+  return text;
 }
 
 /** `37%`, `0.5%`; `—` for unknown. */

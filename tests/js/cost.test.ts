@@ -6,12 +6,14 @@ import {
   COST_ROUTE_MISSING_MESSAGE,
   CostClient,
   type IBudgetStatus,
+  type ICostAdvice,
   type ICostClient,
   type ICostStatus,
   type ICostTarget,
   normalizeStatus
 } from '../../labextension/src/costapi';
 import {
+  adviceSentence,
   budgetBar,
   clockTime,
   CostModel,
@@ -420,5 +422,107 @@ describe('CostModel', () => {
     expect(model.unavailable).toBe(true);
     expect(isRouteMissing(model.error)).toBe(true);
     expect(model.loading).toBe(false);
+  });
+});
+
+describe('right-sizing advice', () => {
+  const GIB = 1024 ** 3;
+
+  function advice(overrides: Partial<ICostAdvice> = {}): ICostAdvice {
+    return {
+      target_id: 'k',
+      peaks: {
+        cpu_cores: 1,
+        rss_bytes: 1.2 * GIB,
+        gpu_mem_bytes: 0,
+        gpus: 0,
+        gpu_mem_per_gpu: 0
+      },
+      machine: { cpu_cores: 2, memory_bytes: 23 * GIB, gpus: [] },
+      currency: 'USD',
+      current_hourly: 0.5,
+      headroom: 1.2,
+      gpu: null,
+      instance: {
+        kind: 'instance',
+        name: 'm7i.large',
+        hourly: 0.1,
+        current_hourly: 0.5,
+        saving_per_hour: 0.4,
+        detail: '2 cores, 8 GiB'
+      },
+      lines: [],
+      ...overrides
+    };
+  }
+
+  it('phrases peaks, the cheapest fit and the saving', () => {
+    expect(adviceSentence(advice())).toBe(
+      'peak RAM 1.2 GiB of 23 GiB, CPU peak 1.0 cores of 2, no GPU used → ' +
+        'cheapest fitting: m7i.large at $0.10/h, saving $0.40/h vs current pricing'
+    );
+  });
+
+  it('says when nothing is cheaper or nothing fits, and the GPU saving', () => {
+    const same = advice({
+      currency: 'EUR',
+      instance: {
+        kind: 'instance',
+        name: 'big',
+        hourly: 2,
+        current_hourly: 2,
+        saving_per_hour: 0,
+        detail: ''
+      }
+    });
+    expect(adviceSentence(same)).toContain(
+      'cheapest fitting: big at €2.00/h, no saving vs current pricing (€2.00/h)'
+    );
+    const gpu = advice({
+      peaks: {
+        cpu_cores: 0.5,
+        rss_bytes: GIB,
+        gpu_mem_bytes: 8 * GIB,
+        gpus: 1,
+        gpu_mem_per_gpu: 8 * GIB
+      },
+      machine: {
+        cpu_cores: 8,
+        memory_bytes: 64 * GIB,
+        gpus: [{ model: 'H100', memory_bytes: 80 * GIB }]
+      },
+      instance: null,
+      gpu: {
+        kind: 'GPU',
+        name: 'l4',
+        hourly: 0.8,
+        current_hourly: 3,
+        saving_per_hour: 2.2,
+        detail: ''
+      }
+    });
+    expect(adviceSentence(gpu)).toBe(
+      'peak RAM 1.0 GiB of 64 GiB, CPU peak 0.5 cores of 8, GPU memory peak ' +
+        '8.0 GiB of 80 GiB on 1 GPU(s) → no catalogued instance fits; GPU: l4 ' +
+        'would save $2.20/h'
+    );
+  });
+
+  it('asks the advice route for one kernel', async () => {
+    const { client, urls } = httpClient(() => json(advice()));
+    const body = await client.advice('k 1');
+    expect(urls[0].pathname).toBe('/lab-base/jupyter-mlops/api/cost/advice');
+    expect(urls[0].searchParams.get('kernel_id')).toBe('k 1');
+    expect(body.instance?.name).toBe('m7i.large');
+  });
+
+  it('passes an unknown kernel on as a JSON 404', async () => {
+    const { client } = httpClient(() =>
+      json({ error: 'NotFoundError', message: 'No cost figures' }, 404)
+    );
+    await expect(client.advice('gone')).rejects.toMatchObject({
+      status: 404,
+      message: 'No cost figures'
+    });
   });
 });

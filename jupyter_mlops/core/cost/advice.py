@@ -158,6 +158,43 @@ class Advice:
         out.extend(self.notes)
         return out
 
+    def sentence(self, cpu: str = "CPU peak") -> str:
+        """One line: peaks against the machine, then the cheapest fit and its saving.
+
+        ``peak RAM 1.2 GiB of 23 GiB, CPU peak 1.0 cores of 2, no GPU used → cheapest
+        fitting: m7i.large at $0.10/h, saving $0.05/h vs current pricing`` (``cpu`` names
+        the CPU figure, e.g. ``"CPU average"`` when only an average is known).
+        """
+        p, m, money = self.peaks, self.machine, self._money
+        parts = [
+            f"peak RAM {p.rss_bytes / GIB:.1f} GiB of {m.memory_bytes / GIB:.0f} GiB",
+            f"{cpu} {p.cpu_cores:.1f} cores of {m.cpu_cores:g}",
+        ]
+        if p.gpus:
+            offered = sum(mem for _, mem in m.gpus)
+            of = f" of {offered / GIB:.0f} GiB" if offered else ""
+            parts.append(f"GPU memory peak {p.gpu_mem_bytes / GIB:.1f} GiB{of} on {p.gpus} GPU(s)")
+        else:
+            parts.append("no GPU used")
+        text = ", ".join(parts)
+        s = self.instance
+        if s is None:
+            text += " → no catalogued instance fits"
+        elif s.saving_per_hour > 0:
+            text += (
+                f" → cheapest fitting: {s.name} at {money(s.hourly)}/h, "
+                f"saving {money(s.saving_per_hour)}/h vs current pricing"
+            )
+        else:
+            text += (
+                f" → cheapest fitting: {s.name} at {money(s.hourly)}/h, no saving vs "
+                f"current pricing ({money(s.current_hourly)}/h)"
+            )
+        g = self.gpu
+        if g is not None and g.saving_per_hour > 0:
+            text += f"; GPU: {g.name} would save {money(g.saving_per_hour)}/h"
+        return text
+
     def _money(self, amount: float) -> str:
         return format_money(amount, self.currency)
 

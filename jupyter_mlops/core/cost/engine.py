@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_mlops.core.cost.accounting import CostAccountant
+from jupyter_mlops.core.cost.advice import Machine, Peaks, right_size
 from jupyter_mlops.core.cost.alerts import AlertEvent, IdleGpuDetector
 from jupyter_mlops.core.cost.budgets import BudgetMonitor, parse_budgets
 from jupyter_mlops.core.cost.catalogue import Catalogue
@@ -214,6 +215,21 @@ class CostEngine:
             "targets": targets,
             "alerts": [a.to_dict() for a in self.idle.active()],
         }
+
+    def advice(self, target_id: str, *, headroom: float = 1.2) -> dict[str, Any] | None:
+        """Right-sizing advice for one target from its live totals; ``None`` when not priced yet.
+
+        Reads only memory (the live figures and the last snapshot's GPUs), so it may run
+        on the event loop (the machine's cores and memory: two cheap psutil reads).
+        """
+        live = self.accountant.live(target_id)
+        if live is None:
+            return None
+        machine = Machine.detect(self.sampler.latest())
+        advice = right_size(
+            Peaks.from_totals(live.so_far), self.pricing, machine, headroom=headroom
+        )
+        return {"target_id": target_id, **advice.to_dict()}
 
     def budget_status(self) -> list[dict[str, Any]]:
         """Every budget's spend this period (reads the ledger: not for the event loop)."""

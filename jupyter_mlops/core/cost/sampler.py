@@ -46,7 +46,7 @@ from jupyter_mlops.core.cost.records import (
 )
 from jupyter_mlops.core.cost.sources import ProcessTreeSource, ResourceSource
 
-__all__ = ["Sampler", "SamplerStats", "merge_readings", "sample_once"]
+__all__ = ["Sampler", "SamplerStats", "merge_readings", "sample_once", "snapshot_once"]
 
 _log = logging.getLogger("jupyter_mlops.cost")
 
@@ -366,6 +366,13 @@ def sample_once(
     Without ``sources``, one process-wide NVML source is kept between calls
     (starting NVML costs a good part of a second on a GPU machine).
     """
+    return snapshot_once(pid, sources=sources).targets["once"]
+
+
+def snapshot_once(
+    pid: int | None = None, *, sources: Sequence[ResourceSource] | None = None
+) -> Snapshot:
+    """Like :func:`sample_once`, the whole snapshot: the tree as target ``"once"`` and every GPU."""
     global _shared_sources
     target = {"once": Target(pid=os.getpid() if pid is None else pid)}
     now = time.time()
@@ -377,4 +384,4 @@ def sample_once(
             if _shared_sources is None:
                 _shared_sources = [NvmlSource()]
             readings.extend(s.collect(target, now) for s in _shared_sources)
-    return merge_readings(now, target, readings).targets["once"]
+    return merge_readings(now, target, readings)

@@ -21,7 +21,9 @@ import {
 } from 'chart.js';
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
+import type { ICostClient } from '../costapi';
 import {
+  adviceSentence,
   clockTime,
   type CostGroupBy,
   type CostModel,
@@ -300,6 +302,29 @@ function WasteItem(props: {
   );
 }
 
+/** One kernel's advice as the view shows it: the sentence, or why there is none. */
+interface IAdviceState {
+  text: string;
+  error?: boolean;
+}
+
+/** Fetch one kernel's advice and phrase it (`adviceSentence`); errors become text. */
+export async function loadAdvice(
+  client: ICostClient,
+  kernelId: string
+): Promise<IAdviceState> {
+  if (!client.advice) {
+    return { text: 'This server gives no advice.', error: true };
+  }
+  try {
+    return { text: adviceSentence(await client.advice(kernelId)) };
+  } catch (reason) {
+    const message =
+      reason instanceof Error ? reason.message : String(reason ?? '');
+    return { text: `No advice: ${message || 'request failed'}`, error: true };
+  }
+}
+
 export interface ICostViewProps {
   model: CostModel;
   actions?: IKernelActions;
@@ -326,6 +351,25 @@ export function CostView(props: ICostViewProps): JSX.Element {
   const totals = costTotals(rows);
   const waste = model.waste;
   const budgets = model.budgetBars;
+  const canAdvise = typeof model.client.advice === 'function';
+  // Kernel id -> its advice (null while loading); a kernel absent is collapsed.
+  const [advice, setAdvice] = useState<Record<string, IAdviceState | null>>({});
+  const toggleAdvice = (kernelId: string): void => {
+    if (kernelId in advice) {
+      setAdvice(prev => {
+        const next = { ...prev };
+        delete next[kernelId];
+        return next;
+      });
+      return;
+    }
+    setAdvice(prev => ({ ...prev, [kernelId]: null }));
+    void loadAdvice(model.client, kernelId).then(state =>
+      setAdvice(prev =>
+        kernelId in prev ? { ...prev, [kernelId]: state } : prev
+      )
+    );
+  };
 
   if (model.error && (!status || model.unavailable)) {
     return (
@@ -381,56 +425,90 @@ export function CostView(props: ICostViewProps): JSX.Element {
                   <th title="GPU utilisation">GPU</th>
                   <th title="GPU memory">GPU mem</th>
                   <th>User</th>
+                  {canAdvise ? <th title="Right-sizing advice" /> : null}
                 </tr>
               </thead>
               <tbody>
                 {rows.map(row => (
-                  <tr
-                    key={row.targetId}
-                    data-testid="mlops-cost-row"
-                    data-kernel-id={row.kernelId}
-                    className={[
-                      row.kernelId === currentKernel ? 'jp-mod-current' : '',
-                      row.wasting ? 'jp-mod-waste' : ''
-                    ]
-                      .filter(Boolean)
-                      .join(' ')}
-                  >
-                    <td
-                      className="jp-mlops-cost-notebook"
-                      title={`${row.notebook || '(no notebook)'}\nKernel ${row.kernelId}${row.project ? `\nProject ${row.project}` : ''}`}
+                  <React.Fragment key={row.targetId}>
+                    <tr
+                      data-testid="mlops-cost-row"
+                      data-kernel-id={row.kernelId}
+                      className={[
+                        row.kernelId === currentKernel ? 'jp-mod-current' : '',
+                        row.wasting ? 'jp-mod-waste' : ''
+                      ]
+                        .filter(Boolean)
+                        .join(' ')}
                     >
-                      {row.notebook && openNotebook ? (
-                        <button
-                          className="jp-mlops-link"
-                          onClick={() => openNotebook(row.notebook)}
+                      <td
+                        className="jp-mlops-cost-notebook"
+                        title={`${row.notebook || '(no notebook)'}\nKernel ${row.kernelId}${row.project ? `\nProject ${row.project}` : ''}`}
+                      >
+                        {row.notebook && openNotebook ? (
+                          <button
+                            className="jp-mlops-link"
+                            onClick={() => openNotebook(row.notebook)}
+                          >
+                            {baseName(row.notebook)}
+                          </button>
+                        ) : (
+                          baseName(row.notebook) || row.kernelId.slice(0, 8)
+                        )}
+                      </td>
+                      <td
+                        data-testid="mlops-cost-so-far"
+                        data-value={row.soFar ?? ''}
+                      >
+                        {formatMoney(row.soFar, row.currency)}
+                      </td>
+                      <td
+                        data-testid="mlops-cost-rate"
+                        data-value={row.rate ?? ''}
+                      >
+                        {formatRate(row.rate, row.currency)}
+                      </td>
+                      <td data-testid="mlops-cost-cpu">
+                        {formatPercent(row.cpuPercent)}
+                      </td>
+                      <td>{formatBytes(row.rssBytes)}</td>
+                      <td>{row.gpuCount ? formatPercent(row.gpuUtil) : '—'}</td>
+                      <td>
+                        {row.gpuCount ? formatBytes(row.gpuMemBytes) : '—'}
+                      </td>
+                      <td>{row.user}</td>
+                      {canAdvise ? (
+                        <td>
+                          <button
+                            className="jp-mlops-link"
+                            data-testid="mlops-cost-advice"
+                            aria-expanded={row.kernelId in advice}
+                            title="Peak use against this machine, and the cheapest catalogued fit"
+                            onClick={() => toggleAdvice(row.kernelId)}
+                          >
+                            Advice
+                          </button>
+                        </td>
+                      ) : null}
+                    </tr>
+                    {canAdvise && row.kernelId in advice ? (
+                      <tr
+                        className="jp-mlops-cost-advice-row"
+                        data-testid="mlops-cost-advice-row"
+                        data-kernel-id={row.kernelId}
+                      >
+                        <td
+                          colSpan={9}
+                          data-testid="mlops-cost-advice-text"
+                          className={
+                            advice[row.kernelId]?.error ? 'jp-mlops-error' : ''
+                          }
                         >
-                          {baseName(row.notebook)}
-                        </button>
-                      ) : (
-                        baseName(row.notebook) || row.kernelId.slice(0, 8)
-                      )}
-                    </td>
-                    <td
-                      data-testid="mlops-cost-so-far"
-                      data-value={row.soFar ?? ''}
-                    >
-                      {formatMoney(row.soFar, row.currency)}
-                    </td>
-                    <td
-                      data-testid="mlops-cost-rate"
-                      data-value={row.rate ?? ''}
-                    >
-                      {formatRate(row.rate, row.currency)}
-                    </td>
-                    <td data-testid="mlops-cost-cpu">
-                      {formatPercent(row.cpuPercent)}
-                    </td>
-                    <td>{formatBytes(row.rssBytes)}</td>
-                    <td>{row.gpuCount ? formatPercent(row.gpuUtil) : '—'}</td>
-                    <td>{row.gpuCount ? formatBytes(row.gpuMemBytes) : '—'}</td>
-                    <td>{row.user}</td>
-                  </tr>
+                          {advice[row.kernelId]?.text ?? 'Reading the advice…'}
+                        </td>
+                      </tr>
+                    ) : null}
+                  </React.Fragment>
                 ))}
               </tbody>
             </table>

@@ -55,6 +55,8 @@ def test_run_ends_with_its_cost(mlflow_store: Any, make_tracker: Callable[..., T
     assert tags[PRICING_TAG].endswith(":per-resource:USD")
     assert tags["mlops.cost.currency"] == "USD"
     assert "system/cpu_percent" in metrics  # the first point of the series
+    assert tags["mlops.advice.instance"]  # the run's peaks fit a small catalogued instance
+    assert float(tags["mlops.advice.saving_per_hour"]) >= 0
 
 
 def test_record_cost_off_logs_nothing(

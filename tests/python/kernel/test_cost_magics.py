@@ -121,3 +121,25 @@ def test_budget_check_without_budgets_reads_nothing(
     monkeypatch.setenv("JUPYTER_MLOPS_COST_BUDGETS", json.dumps([{"project": "p", "amount": 1}]))
     assert cost_budget.budget_warnings() == []  # no ledger yet: nothing to warn about
     assert not (tmp_path / "none.db").exists()
+
+
+def test_cost_advice_prints_one_sentence(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("mlops", "cost --advice")
+    out = capsys.readouterr().out.strip()
+    line = out.splitlines()[0]
+    assert line.startswith("peak RAM ")
+    assert " GiB of " in line
+    assert "CPU average " in line
+    assert " cores of " in line
+    assert "no GPU used" in line or "GPU memory peak" in line
+    assert "cheapest fitting: " in line or "no catalogued instance fits" in line
+    assert "Kernel up" not in out  # only the advice
+
+
+def test_cost_advice_has_help(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    ip.run_line_magic("mlops", "cost --help")
+    out = capsys.readouterr().out
+    assert "--advice" in out
+    assert "%mlops cost --advice" in out

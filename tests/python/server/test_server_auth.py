@@ -18,6 +18,7 @@ ROUTES = [
     ("cost", "mlops:cost"),
     ("cost/report", "mlops:cost"),
     ("cost/budgets", "mlops:cost"),
+    ("cost/advice?kernel_id=k1", "mlops:cost"),
 ]
 
 

@@ -204,3 +204,45 @@ async def test_kernel_cost_is_labelled_with_its_running_run(
         assert run_of(labelled) == run_id
     finally:
         await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+
+async def test_cost_advice_for_a_real_kernel(
+    jp_serverapp: Any, jp_fetch: Any, get_json: Any, check_response: Check
+) -> None:
+    await _started(jp_serverapp)
+    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
+    kernel_id = json.loads(response.body)["id"]
+    try:
+
+        async def advice() -> tuple[int, Any]:
+            return await get_json("cost", "advice", params={"kernel_id": kernel_id})
+
+        code, body = await _poll(advice, lambda r: r[0] == 200 and r[1]["peaks"]["rss_bytes"] > 0)
+        assert code == 200, body
+        check_response("/cost/advice", 200, body)
+        assert body["target_id"] == kernel_id
+        assert body["currency"] == "USD"
+        assert body["headroom"] == pytest.approx(1.2)
+        assert body["machine"]["cpu_cores"] >= 1
+        assert body["machine"]["memory_bytes"] >= body["peaks"]["rss_bytes"]
+        assert body["current_hourly"] > 0
+        assert body["peaks"]["gpus"] == 0
+        assert body["lines"][0].startswith("peak use: ")
+        instance = body["instance"]
+        assert instance is not None  # an idle kernel fits the smallest catalogued instance
+        assert instance["kind"] == "instance"
+        assert instance["saving_per_hour"] >= 0
+    finally:
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+
+async def test_cost_advice_unknown_kernel_is_404_and_missing_is_400(
+    jp_serverapp: Any, get_json: Any, check_response: Check
+) -> None:
+    await _started(jp_serverapp)
+    code, body = await get_json("cost", "advice", params={"kernel_id": "no-such-kernel"})
+    assert code == 404, body
+    check_response("/cost/advice", 404, body)
+    code, body = await get_json("cost", "advice")
+    assert code == 400, body
+    check_response("/cost/advice", 400, body)

@@ -160,4 +160,44 @@ def test_engine_end_to_end(
     assert metrics["cost_usd"] == pytest.approx(5.0 * 3 / 60, rel=0.01)
     assert metrics["idle_cost_usd"] == pytest.approx(metrics["cost_usd"], rel=0.01)
     assert tags["mlops.cost.pricing"] == "catalogue-2026-11:per-resource:USD"
+
+    advice = engine.advice("k1")  # 20 GiB on the H100: a smaller GPU fits
+    assert advice is not None
+    assert advice["target_id"] == "k1"
+    assert advice["peaks"]["gpus"] == 1
+    assert advice["peaks"]["gpu_mem_bytes"] == 20 * GIB
+    assert advice["machine"]["gpus"] == [
+        {"model": "NVIDIA H100 80GB HBM3", "memory_bytes": 80 * GIB}
+    ]
+    assert advice["gpu"]["saving_per_hour"] > 0
+    assert engine.advice("nobody") is None
     engine.stop()
+
+
+def test_advice_sentence() -> None:
+    from jupyter_mlops.core.cost.advice import Advice, Suggestion
+
+    advice = Advice(
+        peaks=Peaks(cpu_cores=1.0, rss_bytes=int(1.2 * GIB)),
+        machine=Machine(cpu_cores=2, memory_bytes=23 * GIB),
+        currency="USD",
+        current_hourly=0.5,
+        headroom=1.2,
+        instance=Suggestion("instance", "small", 0.1, 0.5, "2 cores, 4 GiB"),
+    )
+    assert advice.sentence() == (
+        "peak RAM 1.2 GiB of 23 GiB, CPU peak 1.0 cores of 2, no GPU used → cheapest "
+        "fitting: small at $0.10/h, saving $0.40/h vs current pricing"
+    )
+    gpu = Advice(
+        peaks=Peaks(cpu_cores=0.5, rss_bytes=GIB, gpu_mem_bytes=8 * GIB, gpus=1),
+        machine=Machine(cpu_cores=8, memory_bytes=64 * GIB, gpus=(("H100", 80 * GIB),)),
+        currency="USD",
+        current_hourly=4.0,
+        headroom=1.2,
+        gpu=Suggestion("GPU", "l4", 0.8, 3.0),
+    )
+    assert gpu.sentence(cpu="CPU average") == (
+        "peak RAM 1.0 GiB of 64 GiB, CPU average 0.5 cores of 8, GPU memory peak 8.0 GiB "
+        "of 80 GiB on 1 GPU(s) → no catalogued instance fits; GPU: l4 would save $2.20/h"
+    )
