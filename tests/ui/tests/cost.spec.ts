@@ -5,17 +5,8 @@
 import { expect, galata, test } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
 
-const PANEL_ID = 'jupyter-mlops-panel';
-
-/** The part of `window.jupyterapp` (exposed by galata's server config) used here. */
-interface IApp {
-  commands: { execute(id: string, args?: object): Promise<unknown> };
-  shell: {
-    currentWidget: {
-      sessionContext?: { session?: { kernel?: { id: string } | null } | null };
-    } | null;
-  };
-}
+import { openNotebook, PANEL_ID } from './helpers';
+import type { IApp } from './helpers';
 
 test.use({
   mockSettings: {
@@ -32,27 +23,6 @@ const BUSY = [
   'while time.time() < end:',
   '    n += 1'
 ].join('\n');
-
-function notebook(cells: string[]): string {
-  return JSON.stringify({
-    cells: cells.map(source => ({
-      cell_type: 'code',
-      execution_count: null,
-      metadata: {},
-      outputs: [],
-      source
-    })),
-    metadata: {
-      kernelspec: {
-        display_name: 'Python 3 (ipykernel)',
-        language: 'python',
-        name: 'python3'
-      }
-    },
-    nbformat: 4,
-    nbformat_minor: 5
-  });
-}
 
 /** The id of the current notebook's kernel, once it has one. */
 async function currentKernelId(page: Page): Promise<string> {
@@ -74,14 +44,7 @@ async function currentKernelId(page: Page): Promise<string> {
 test.describe('MLOps cost', () => {
   test('shows the live cost of a busy kernel', async ({ page, tmpPath }) => {
     const name = 'busy.ipynb';
-    const file = `${tmpPath}/${name}`;
-    await page.contents.uploadContent(notebook([BUSY]), 'text', file);
-    await page.evaluate(async path => {
-      const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
-      await app.commands.execute('docmanager:open', { path });
-    }, file);
-    await expect.poll(() => page.notebook.isOpen(name)).toBe(true);
-    await page.notebook.activate(name);
+    await openNotebook(page, tmpPath, name, [BUSY]);
     const kernelId = await currentKernelId(page);
 
     // Run the loop without waiting for it to finish.

@@ -3,14 +3,9 @@
  * comparing runs shows what changed between their environments.
  */
 import { expect, galata, test } from '@jupyterlab/galata';
-import type { Locator, Page } from '@playwright/test';
+import type { Locator } from '@playwright/test';
 
-const PANEL_ID = 'jupyter-mlops-panel';
-
-/** The part of `window.jupyterapp` (exposed by galata's server config) used here. */
-interface IApp {
-  commands: { execute(id: string, args?: object): Promise<unknown> };
-}
+import { openNotebook, PANEL_ID } from './helpers';
 
 test.use({
   mockSettings: {
@@ -53,43 +48,6 @@ const CELLS = [
     'client.set_tag(run.run_id, "mlops.env.hash", content_hash(snapshot_from_text(text)))'
   ].join('\n')
 ];
-
-function notebook(cells: string[]): string {
-  return JSON.stringify({
-    cells: cells.map(source => ({
-      cell_type: 'code',
-      execution_count: null,
-      metadata: {},
-      outputs: [],
-      source
-    })),
-    metadata: {
-      kernelspec: {
-        display_name: 'Python 3 (ipykernel)',
-        language: 'python',
-        name: 'python3'
-      }
-    },
-    nbformat: 4,
-    nbformat_minor: 5
-  });
-}
-
-async function openNotebook(
-  page: Page,
-  tmpPath: string,
-  name: string,
-  cells: string[]
-): Promise<void> {
-  const file = `${tmpPath}/${name}`;
-  await page.contents.uploadContent(notebook(cells), 'text', file);
-  await page.evaluate(async path => {
-    const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
-    await app.commands.execute('docmanager:open', { path });
-  }, file);
-  await expect.poll(() => page.notebook.isOpen(name)).toBe(true);
-  await page.notebook.activate(name);
-}
 
 async function switchTo(
   panel: Locator,

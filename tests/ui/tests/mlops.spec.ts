@@ -6,14 +6,8 @@ import { expect, galata, test } from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
 import * as path from 'path';
 
-const PANEL_ID = 'jupyter-mlops-panel';
+import { openNotebook, PANEL_ID } from './helpers';
 
-/** The part of `window.jupyterapp` (exposed by galata's server config) used here. */
-interface IApp {
-  commands: { execute(id: string, args?: object): Promise<unknown> };
-}
-
-/** Write docs/*.png from the real browser: `MLOPS_SCREENSHOTS=1 npm run test:ui`. */
 const SCREENSHOTS = !!process.env.MLOPS_SCREENSHOTS;
 const DOCS = path.resolve(__dirname, '..', '..', '..', 'docs');
 
@@ -50,51 +44,6 @@ async function openPanel(page: Page): Promise<Locator> {
   return panel;
 }
 
-/** A notebook (nbformat 4 JSON) with one code cell per source. */
-function notebook(cells: string[]): string {
-  return JSON.stringify({
-    cells: cells.map(source => ({
-      cell_type: 'code',
-      execution_count: null,
-      metadata: {},
-      outputs: [],
-      source
-    })),
-    metadata: {
-      kernelspec: {
-        display_name: 'Python 3 (ipykernel)',
-        language: 'python',
-        name: 'python3'
-      }
-    },
-    nbformat: 4,
-    nbformat_minor: 5
-  });
-}
-
-/**
- * Put a notebook in the test folder and open it. Writing the file (instead of
- * typing into cells) keeps the editor's auto-indent out of the sources.
- */
-async function openNotebook(
-  page: Page,
-  tmpPath: string,
-  name: string,
-  cells: string[]
-): Promise<void> {
-  const file = `${tmpPath}/${name}`;
-  await page.contents.uploadContent(notebook(cells), 'text', file);
-  // The MLOps panel holds the left sidebar, so open with the command rather
-  // than through the file browser.
-  await page.evaluate(async path => {
-    const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
-    await app.commands.execute('docmanager:open', { path });
-  }, file);
-  await expect.poll(() => page.notebook.isOpen(name)).toBe(true);
-  await page.notebook.activate(name);
-}
-
-/** No cell of the open notebook shows an error. */
 async function expectNoErrors(page: Page): Promise<void> {
   await expect(
     page.locator(
