@@ -396,6 +396,9 @@ from jupyter_mlops import cli_env  # noqa: E402, F401
 # isort: split
 from jupyter_mlops import cli_cost  # noqa: E402, F401 - likewise `cost`, after `env` in --help
 
+# isort: split
+from jupyter_mlops import cli_pipeline  # noqa: E402, F401 - likewise `params` and `export`
+
 if __name__ == "__main__":  # python -m: run the imported module, where `env` registered itself
     from jupyter_mlops.cli import main as registered_main
 

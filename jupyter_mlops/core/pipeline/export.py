@@ -247,7 +247,6 @@ def _readme(name: str, steps: list[Step]) -> str:
         "git init && dvc init                  # once, if this folder is not in a DVC repo yet",
         "dvc repro                             # run every step that is out of date",
         f"dvc exp run -S {steps[0].name}.PARAM=VALUE   # one experiment with a changed parameter",
-        "jupyter mlops run .                   # the same without DVC",
         "```",
         "",
         "Defaults live in `params.yaml`; the parameter types and declared inputs and",

@@ -131,7 +131,8 @@ def test_export_two_notebooks(tmp_path: Path, snapshot: EnvironmentSnapshot) -> 
     assert not (out / "platform.yml").exists()
     readme = (out / "README.md").read_text()
     assert "dvc repro" in readme
-    assert "jupyter mlops run" in readme
+    assert "python -m jupyter_mlops.core.pipeline.step" in readme
+    assert "jupyter mlops run" not in readme  # not a command yet: no advertising it
     copied = json.loads((out / "notebooks" / "train.ipynb").read_text())
     assert copied == json.loads((tmp_path / "nbs" / "train.ipynb").read_text())
 
