@@ -1,40 +1,10 @@
-import { ServerConnection } from '@jupyterlab/services';
-
+import { clientWith, json } from './fixtures';
 import {
   ApiError,
   encodeQuery,
-  MlopsClient,
   parseErrorResponse,
   SERVER_MISSING_MESSAGE
 } from '../../labextension/src/api';
-
-const BASE = 'http://localhost:8888/lab-base/';
-
-/** A client whose fetch answers from `handler` and records the requested URLs. */
-function clientWith(handler: (url: URL) => Response | Promise<Response>): {
-  client: MlopsClient;
-  urls: URL[];
-} {
-  const urls: URL[] = [];
-  const fetch = async (input: RequestInfo): Promise<Response> => {
-    const url = new URL(typeof input === 'string' ? input : input.url);
-    urls.push(url);
-    return handler(url);
-  };
-  const settings = ServerConnection.makeSettings({
-    baseUrl: BASE,
-    wsUrl: 'ws://localhost:8888/lab-base/',
-    token: 'secret',
-    fetch: fetch as typeof globalThis.fetch
-  });
-  return { client: new MlopsClient(settings), urls };
-}
-
-const json = (body: unknown, status = 200): Response =>
-  new Response(JSON.stringify(body), {
-    status,
-    headers: { 'Content-Type': 'application/json' }
-  });
 
 describe('parseErrorResponse', () => {
   it('surfaces the JSON message and hint', () => {

@@ -1,6 +1,4 @@
-import { ServerConnection } from '@jupyterlab/services';
-
-import { MlopsClient } from '../../labextension/src/api';
+import { clientWith, json } from './fixtures';
 import {
   budgetList,
   COST_ROUTE_MISSING_MESSAGE,
@@ -30,32 +28,13 @@ import {
 } from '../../labextension/src/costmodel';
 import { isRouteMissing } from '../../labextension/src/envapi';
 
-const BASE = 'http://localhost:8888/lab-base/';
-
 function httpClient(handler: (url: URL) => Response): {
   client: CostClient;
   urls: URL[];
 } {
-  const urls: URL[] = [];
-  const fetch = async (input: RequestInfo): Promise<Response> => {
-    const url = new URL(typeof input === 'string' ? input : input.url);
-    urls.push(url);
-    return handler(url);
-  };
-  const settings = ServerConnection.makeSettings({
-    baseUrl: BASE,
-    wsUrl: 'ws://localhost:8888/lab-base/',
-    token: 'secret',
-    fetch: fetch as typeof globalThis.fetch
-  });
-  return { client: new CostClient(new MlopsClient(settings)), urls };
+  const { client, urls } = clientWith(handler);
+  return { client: new CostClient(client), urls };
 }
-
-const json = (body: unknown, status = 200): Response =>
-  new Response(JSON.stringify(body), {
-    status,
-    headers: { 'Content-Type': 'application/json' }
-  });
 
 function target(
   id: string,

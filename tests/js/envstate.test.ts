@@ -1,6 +1,5 @@
-import { ServerConnection } from '@jupyterlab/services';
-
-import { ApiError, MlopsClient } from '../../labextension/src/api';
+import { clientWith, json } from './fixtures';
+import { ApiError } from '../../labextension/src/api';
 import {
   ENV_ROUTE_MISSING_MESSAGE,
   EnvClient,
@@ -20,32 +19,13 @@ import type {
   IRunEnvironment
 } from '../../labextension/src/envtypes';
 
-const BASE = 'http://localhost:8888/lab-base/';
-
 function httpClient(handler: (url: URL) => Response): {
   client: EnvClient;
   urls: URL[];
 } {
-  const urls: URL[] = [];
-  const fetch = async (input: RequestInfo): Promise<Response> => {
-    const url = new URL(typeof input === 'string' ? input : input.url);
-    urls.push(url);
-    return handler(url);
-  };
-  const settings = ServerConnection.makeSettings({
-    baseUrl: BASE,
-    wsUrl: 'ws://localhost:8888/lab-base/',
-    token: 'secret',
-    fetch: fetch as typeof globalThis.fetch
-  });
-  return { client: new EnvClient(new MlopsClient(settings)), urls };
+  const { client, urls } = clientWith(handler);
+  return { client: new EnvClient(client), urls };
 }
-
-const json = (body: unknown, status = 200): Response =>
-  new Response(JSON.stringify(body), {
-    status,
-    headers: { 'Content-Type': 'application/json' }
-  });
 
 function environment(
   kernelId: string | null,

@@ -1,4 +1,38 @@
+import { ServerConnection } from '@jupyterlab/services';
+
+import { MlopsClient } from '../../labextension/src/api';
 import type { IRunSummary } from '../../labextension/src/types';
+
+export const BASE = 'http://localhost:8888/lab-base/';
+
+/** A client whose fetch answers from `handler` and records the requested URLs. */
+export function clientWith(
+  handler: (url: URL) => Response | Promise<Response>
+): {
+  client: MlopsClient;
+  urls: URL[];
+} {
+  const urls: URL[] = [];
+  const fetch = async (input: RequestInfo): Promise<Response> => {
+    const url = new URL(typeof input === 'string' ? input : input.url);
+    urls.push(url);
+    return handler(url);
+  };
+  const settings = ServerConnection.makeSettings({
+    baseUrl: BASE,
+    wsUrl: 'ws://localhost:8888/lab-base/',
+    token: 'secret',
+    fetch: fetch as typeof globalThis.fetch
+  });
+  return { client: new MlopsClient(settings), urls };
+}
+
+/** A JSON response, as the server sends it. */
+export const json = (body: unknown, status = 200): Response =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json' }
+  });
 
 /** A run summary with sensible defaults; override what the test is about. */
 export function makeRun(
