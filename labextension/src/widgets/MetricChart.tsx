@@ -18,7 +18,12 @@ import {
 import React, { useEffect, useRef } from 'react';
 
 import { type IOverlay, seriesPoints } from '../model';
-import { themeColor } from './colors';
+import {
+  axisColors,
+  axisTicks,
+  BASE_OPTIONS,
+  legendLabels
+} from './chartstyle';
 
 Chart.register(
   LineController,
@@ -66,9 +71,8 @@ function datasets(
 }
 
 function scales(overlay: IOverlay) {
-  const text = themeColor('--jp-ui-font-color2', '#616161');
-  const grid = themeColor('--jp-border-color2', '#e0e0e0');
-  const tick = { color: text, font: { size: 10 }, maxTicksLimit: 6 };
+  const { text, grid } = axisColors();
+  const tick = axisTicks(6);
   return {
     x: {
       type: 'linear' as const,
@@ -103,12 +107,7 @@ export function MetricChart(props: IMetricChartProps): JSX.Element {
       type: 'line',
       data: { datasets: [] },
       options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        parsing: false,
-        normalized: true,
-        interaction: { mode: 'nearest', intersect: false, axis: 'x' },
+        ...BASE_OPTIONS,
         plugins: {
           decimation: { enabled: true, algorithm: 'lttb', samples: 500 },
           legend: { display: false },
@@ -138,11 +137,7 @@ export function MetricChart(props: IMetricChartProps): JSX.Element {
       legend: {
         display: legend,
         position: 'bottom',
-        labels: {
-          boxWidth: 10,
-          font: { size: 10 },
-          color: themeColor('--jp-ui-font-color1', '#212121')
-        }
+        labels: legendLabels()
       }
     };
     chart.update('none');

@@ -36,7 +36,13 @@ import {
   type IWasteItem,
   statusText
 } from '../costmodel';
-import { seriesColor, themeColor } from './colors';
+import {
+  axisColors,
+  axisTicks,
+  BASE_OPTIONS,
+  legendLabels
+} from './chartstyle';
+import { seriesColor } from './colors';
 import { ErrorBox, Section } from './common';
 import { useSignal } from './hooks';
 
@@ -96,28 +102,18 @@ export function CostChart(props: {
     if (!canvas) {
       return;
     }
-    const text = themeColor('--jp-ui-font-color2', '#616161');
-    const grid = themeColor('--jp-border-color2', '#e0e0e0');
-    const tick = { color: text, font: { size: 10 }, maxTicksLimit: 5 };
+    const { grid } = axisColors();
+    const tick = axisTicks(5);
     const chart: AreaChart = new Chart(canvas, {
       type: 'line',
       data: { datasets: [] },
       options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        parsing: false,
-        normalized: true,
-        interaction: { mode: 'nearest', intersect: false, axis: 'x' },
+        ...BASE_OPTIONS,
         plugins: {
           legend: {
             display: true,
             position: 'bottom',
-            labels: {
-              boxWidth: 10,
-              font: { size: 10 },
-              color: themeColor('--jp-ui-font-color1', '#212121')
-            }
+            labels: legendLabels()
           },
           tooltip: { enabled: true }
         },
