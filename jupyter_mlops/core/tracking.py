@@ -15,6 +15,9 @@ Every run also measures its compute cost (:mod:`jupyter_mlops.core.run_cost`,
 ``system/...`` series while the run is active; ``end_run`` stops it and logs the
 cost metrics (``cost_usd``, ``cpu_core_hours``, ...) and the pricing tags first.
 
+Under a pipeline execution (``$JUPYTER_MLOPS_RUN_ID``) the tracker *attaches*
+to the execution's run instead: see :mod:`jupyter_mlops.core.attach`.
+
 MLflow is imported lazily (on the first ``start_run``), never on the logging
 hot path.
 """
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.core import context
+from jupyter_mlops.core.attach import attached_run, pipeline_run_id, pipeline_tracking_uri
 from jupyter_mlops.core.spool import Spool, format_metric, format_param, format_tag
 from jupyter_mlops.core.store import default_artifact_location, get_client, redact_uri
 from jupyter_mlops.core.validation import (
@@ -131,6 +135,7 @@ class Tracker:
         self._params: dict[str, str] = {}
         self._metric_keys: set[str] = set()
         self._env_job: EnvironmentJob | None = None
+        self._attached = False  # the active run is a pipeline execution's (core.attach)
         self._closed = False
         self._pid = os.getpid()
         self._recovery = threading.Thread(
@@ -204,7 +209,7 @@ class Tracker:
         with self._lock:
             if self._closed:
                 raise RunStateError("This tracker is closed.", hint="create a new Tracker")
-            if self._active is not None:
+            if self._active is not None and not self._attached:
                 raise RunStateError(
                     f"Run {self._active.run_name!r} ({self._active.run_id}) is already active.",
                     hint="end it first with %mlops end or jupyter_mlops.end_run()",
@@ -214,6 +219,13 @@ class Tracker:
             param_values = {
                 check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()
             }
+            if self._active is not None:  # attached already (a log before the start): same run
+                self.set_tags(user_tags)
+                self.log_params({k: v for k, v in param_values.items() if k not in self._params})
+                return self._active
+            attach_id = pipeline_run_id()
+            if attach_id is not None:  # under jupyter mlops run: the execution's run
+                return self._attach(attach_id, user_tags, param_values)
             nb = notebook if notebook is not None else context.notebook_path()
             project = project or self.project
             name = (
@@ -283,6 +295,40 @@ class Tracker:
                 )
             return info
 
+    def _attach(self, run_id: str, tags: dict[str, str], params: dict[str, str]) -> RunInfo:
+        """Make the pipeline execution's run ``run_id`` active (see :mod:`.attach`); with the lock."""
+        uri = pipeline_tracking_uri(self.tracking_uri)
+        client = get_client(uri)
+        info, existing = attached_run(client, run_id, uri, tags)
+        try:
+            spool = Spool.create(
+                self.spool_dir, run_id, uri, flush_interval=self.flush_interval, client=client
+            )
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot write the metric spool in {self.spool_dir}: {exc}",
+                hint="set JUPYTER_MLOPS_SPOOL_DIR to a writable folder",
+                run_id=run_id,
+            ) from exc
+        self._active, self._spool, self._attached = info, spool, True
+        self._params, self._metric_keys = existing, set()
+        new = {k: v for k, v in params.items() if k not in existing}
+        if new:
+            spool.append("".join(format_param(k, v) for k, v in new.items()))
+            self._params.update(new)
+        return info
+
+    def _auto_attach(self) -> Spool:
+        """The active spool, attaching to the pipeline execution's run if there is one."""
+        with self._lock:
+            if self._spool is None:
+                run_id = None if self._closed else pipeline_run_id()
+                if run_id is None:
+                    raise _no_run()
+                self._attach(run_id, {}, {})
+            assert self._spool is not None
+            return self._spool
+
     def _log_series(self, run_id: str, points: Mapping[str, float]) -> None:
         """One point of the run's ``system/...`` series (from the cost meter's thread)."""
         with self._lock:
@@ -306,9 +352,7 @@ class Tracker:
 
     def _require_spool(self) -> Spool:
         spool = self._spool
-        if spool is None:
-            raise _no_run()
-        return spool
+        return spool if spool is not None else self._auto_attach()
 
     # -- logging (hot path) ---------------------------------------------------------------
 
@@ -336,7 +380,7 @@ class Tracker:
         """Validate and spool one metric point (microseconds; delivered in the background)."""
         spool = self._spool
         if spool is None:
-            raise _no_run()
+            spool = self._auto_attach()
         spool.append(self._metric_line(key, value, step, timestamp))
 
     def log_metrics(
@@ -411,6 +455,9 @@ class Tracker:
     def end_run(self, status: str = "FINISHED") -> RunInfo:
         """Flush everything, mark the run ``status`` and make no run active.
 
+        A pipeline execution's run (:mod:`.attach`) is flushed and detached only:
+        its status is the executor's to set.
+
         If the store cannot be reached, :class:`StoreError` is raised and the
         run stays active (its records stay spooled): call ``end_run`` again.
         """
@@ -432,7 +479,8 @@ class Tracker:
     def _finish(self, info: RunInfo, spool: Spool, status: str, timeout: float) -> None:
         spool.flush(self._wait_for_environment(timeout))
         try:
-            spool.client.set_terminated(info.run_id, status)
+            if not self._attached:
+                spool.client.set_terminated(info.run_id, status)
         except Exception as exc:
             raise StoreError(
                 f"Could not mark run {info.run_id} {status}: {exc}",
@@ -441,6 +489,7 @@ class Tracker:
             ) from exc
         spool.close(delete=True)
         self._active = self._spool = None
+        self._attached = False
         self._params, self._metric_keys = {}, set()
 
     def close(self) -> None:
@@ -465,7 +514,8 @@ class Tracker:
                 except MlopsError as exc:
                     _log.warning("jupyter-mlops: %s", exc)
                 return
-            spool.mark_ended("FINISHED", time.time_ns() // 1_000_000)
+            if not self._attached:
+                spool.mark_ended("FINISHED", time.time_ns() // 1_000_000)
             try:
                 self._finish(info, spool, "FINISHED", timeout=self.close_timeout)
             except MlopsError as exc:
