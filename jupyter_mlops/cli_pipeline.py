@@ -144,3 +144,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             shown = Path(path)
         print(f"  {shown.as_posix()}")
     return 0
+
+
+# `run` registers itself on import, after `params` and `export` in --help.
+from jupyter_mlops import cli_run  # noqa: E402, F401

@@ -20,6 +20,10 @@ Modules, one subject each:
 ``dvc``        ``dvc.yaml`` stages and the injection-proof stage command
 ``export``     :func:`export_pipeline`: pipeline.yaml, params.yaml, dvc.yaml, ...
 ``step``       ``python -m jupyter_mlops.core.pipeline.step``: runs one stage
+``sweep``      overrides, grids and parameter sets resolved against the steps
+``plan``       :func:`plan_run`: what executes where, all checked first; the file layout
+``runner``     :func:`run_plan`: MLflow parent/child runs, the DAG scheduler
+``executors``  local process pool or Dask distributed
 =============  ===============================================================
 
 Nothing here imports nbformat or papermill at import time (papermill is
@@ -27,6 +31,8 @@ imported by :func:`~jupyter_mlops.core.pipeline.step.run_step` only).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.core.pipeline.export import (
     ExportResult,
@@ -46,17 +52,36 @@ from jupyter_mlops.core.pipeline.params import (
     validate_overrides,
 )
 from jupyter_mlops.core.pipeline.paths import confine
-from jupyter_mlops.core.pipeline.step import run_step
+from jupyter_mlops.core.pipeline.plan import RunPlan, plan_run
+from jupyter_mlops.core.pipeline.runner import PipelineResult, run_plan
+
+if TYPE_CHECKING:
+    from jupyter_mlops.core.pipeline.step import run_step
+
+
+def __getattr__(name: str) -> Any:
+    """``run_step`` on first use: ``python -m jupyter_mlops.core.pipeline.step`` (every DVC
+    stage) must not find its own module imported already (runpy warns about that)."""
+    if name == "run_step":
+        from jupyter_mlops.core.pipeline.step import run_step
+
+        return run_step
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ExportResult",
     "Parameter",
+    "PipelineResult",
+    "RunPlan",
     "Step",
     "confine",
     "export_pipeline",
     "infer_parameters",
     "parameters_cell_index",
+    "plan_run",
     "read_notebook",
+    "run_plan",
     "run_step",
     "step_names",
     "tag_parameters_cell",

@@ -1,0 +1,282 @@
+"""``jupyter mlops run``: execute a pipeline folder or a notebook with papermill, or sweep it.
+
+Registered into :data:`jupyter_mlops.cli.COMMANDS` on import (``cli_pipeline``
+imports this module). The pipeline library, MLflow and tqdm load inside the
+command, so ``--help`` stays fast.
+
+Exit codes: 0 every execution FINISHED, 1 one FAILED or was KILLED, 2 usage
+error (nothing ran), 130 interrupted (the runs are marked KILLED).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from jupyter_mlops.cli import _bounded_int, _print_json, _print_table, _tracking_uri, arg, command
+from jupyter_mlops.exceptions import PathError, UsageError
+
+__all__ = ["cmd_run", "parse_grid"]
+
+EPILOG_HELP = (
+    "Execute the steps of DIR (a folder made by `jupyter mlops export`) in dependency order, "
+    "or one NOTEBOOK, each with papermill in a process of its own. Each execution is an MLflow "
+    "run (a child of one pipeline run) with its parameters, status, cost, environment and "
+    "executed notebook. With --grid or a list of parameter sets in -f, every combination is a "
+    "trial, run in parallel on --workers processes (or Dask with --executor dask). One trial of "
+    "DIR runs in DIR (outputs/STEP.ipynb); a sweep runs each trial in DIR/runs/STAMP/tN/; a "
+    "notebook writes NOTEBOOK_FOLDER/outputs/STEM/STAMP/. Every value is checked before anything "
+    "runs. Exit status 0 when all executions finished, 1 when one failed or was killed, 2 on "
+    "bad input, 130 when interrupted."
+)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    return value
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``["lr=0.1,0.3", "layers=[[1],[2, 3]]"]`` -> ``{"lr": ["0.1", "0.3"], "layers": [[1], [2, 3]]}``.
+
+    Values stay text (typed later by the parameter's type) unless given as a JSON list.
+    """
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise UsageError(f"--grid {item!r}: expected NAME=V1,V2,...")
+        parsed: Any = None
+        if values.lstrip().startswith("["):
+            try:
+                parsed = json.loads(values)
+            except ValueError:
+                parsed = None
+        grid[name.strip()] = parsed if isinstance(parsed, list) else values.split(",")
+    return grid
+
+
+def _load_file(path: str) -> list[dict[str, Any]]:
+    """``-f FILE``: a mapping is one parameter set; a list is one set per item."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} is not valid YAML: {exc}") from exc
+    if document is None:
+        return []
+    if isinstance(document, dict):
+        return [document]
+    if isinstance(document, list) and all(isinstance(item, dict) for item in document):
+        return list(document)
+    raise UsageError(
+        f"{path} must hold a mapping of parameters or a list of such mappings",
+        hint="e.g. {train: {lr: 0.1}} or [{lr: 0.1}, {lr: 0.3}]",
+    )
+
+
+class _Progress:
+    """tqdm on stderr with FAILED/KILLED counts; one line per execution when not a terminal."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.counts = {"FAILED": 0, "KILLED": 0}
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, event: Any) -> None:
+        if event.kind == "planned":
+            import importlib
+
+            tqdm: Any = importlib.import_module("tqdm").tqdm
+            self.bar = tqdm(
+                total=len(event.executions), file=sys.stderr, unit="run", disable=not self.tty
+            )
+        elif event.kind == "finished":
+            result, execution = event.result, event.execution
+            if result.status in self.counts:
+                self.counts[result.status] += 1
+            if self.bar is not None:
+                self.bar.set_postfix({k.lower(): v for k, v in self.counts.items()}, refresh=False)
+                self.bar.update(1)
+            if not self.tty:
+                why = f" ({result.reason}: {result.error})" if result.status != "FINISHED" else ""
+                name = f"{execution.step} t{execution.trial}"
+                print(f"{name}: {result.status}{why}", file=sys.stderr, flush=True)
+        elif event.kind == "done":
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _short(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _summary(plan: Any, result: Any, sort: str | None) -> list[tuple[object, ...]]:
+    rows: list[tuple[tuple[int, float], tuple[object, ...]]] = []
+    descending = not (sort or "").startswith("-")
+    key = (sort or "").lstrip("-")
+    for execution, res in zip(result.executions, result.results, strict=True):
+        changed = plan.trials[execution.trial].get(execution.step, {})
+        params = " ".join(f"{k}={json.dumps(v)}" for k, v in changed.items())
+        metrics = {k: v for k, v in res.metrics.items() if k not in res.cost}
+        shown = sorted(metrics, key=lambda k: (k != key, k))[:3]
+        cost = res.cost.get("cost_usd")
+        output = ""
+        if res.output:
+            try:
+                output = os.path.relpath(res.output)
+            except ValueError:
+                output = res.output
+        row = (
+            execution.trial,
+            execution.step,
+            params,
+            res.status if res.status == "FINISHED" else f"{res.status} ({res.reason})",
+            "" if res.duration is None else f"{res.duration:.1f}s",
+            "" if cost is None else f"${cost:.4f}",
+            " ".join(f"{k}={_short(metrics[k])}" for k in shown),
+            execution.run_id or "",
+            output,
+        )
+        value = metrics.get(key)
+        order = (0, -value if descending else value) if value is not None else (1, 0.0)
+        rows.append((order, row))
+    if key:
+        rows.sort(key=lambda item: item[0])
+    return [row for _, row in rows]
+
+
+@command(
+    "run",
+    "Run a pipeline folder or notebook with papermill; sweep parameters.",
+    arg("target", metavar="DIR_OR_NOTEBOOK", help="A pipeline folder (pipeline.yaml) or a .ipynb."),
+    arg(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        dest="parameters",
+        help="Set a parameter for every trial: NAME is PARAM (every step that has it) or "
+        "STEP.PARAM; VALUE is read by the parameter's type. Repeatable.",
+    ),
+    arg(
+        "-f",
+        "--file",
+        metavar="FILE",
+        help="YAML parameters: a mapping ({step: {param: v}} as in params.yaml, or flat) is one "
+        "parameter set; a list of mappings is one trial each.",
+    ),
+    arg(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="Sweep NAME over the values (or a JSON list: NAME=[[1,2],[3]]); several --grid "
+        "options run every combination. Repeatable.",
+    ),
+    arg(
+        "--workers",
+        type=_bounded_int(1, 256),
+        default=1,
+        metavar="N",
+        help="Executions run at once (processes or Dask workers; default: %(default)s).",
+    ),
+    arg(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="local: a process pool on this machine; dask: Dask distributed, an embedded "
+        "LocalCluster or --scheduler (needs jupyter-mlops[dask]; default: %(default)s).",
+    ),
+    arg(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Address of a running Dask scheduler (tcp://HOST:8786) for --executor dask; its "
+        "workers need jupyter-mlops installed and the files at the same paths.",
+    ),
+    arg(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="Kill an execution that runs longer than this (it ends KILLED; default: no limit).",
+    ),
+    arg("--kernel", metavar="NAME", help="Kernel to run with (default: each notebook's own)."),
+    arg(
+        "--experiment",
+        metavar="NAME",
+        help="MLflow experiment of the runs (default: the pipeline's or notebook's name).",
+    ),
+    arg(
+        "--sort",
+        metavar="METRIC",
+        help="Sort the summary by METRIC, highest first (--sort=-METRIC: lowest first).",
+    ),
+    arg(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="Summary format on stdout (default: %(default)s).",
+    ),
+    description=EPILOG_HELP,
+)
+def cmd_run(args: argparse.Namespace) -> int:
+    """``jupyter mlops run``."""
+    from jupyter_mlops.core.pipeline import plan_run, run_plan
+
+    root = Path(args.root_dir or os.getcwd())
+    try:
+        param_sets = _load_file(args.file) if args.file else None
+        plan = plan_run(
+            args.target if os.path.isabs(args.target) else Path.cwd() / args.target,
+            root=root,
+            overrides=dict(args.parameters),
+            from_text=True,
+            grid=parse_grid(args.grid),
+            param_sets=param_sets,
+            timeout=args.timeout,
+            kernel_name=args.kernel,
+        )
+    except PathError as exc:
+        raise UsageError(exc.message, hint=exc.hint, notebook=exc.notebook) from exc
+    progress = _Progress()
+    try:
+        result = run_plan(
+            plan,
+            tracking_uri=_tracking_uri(args),
+            experiment=args.experiment,
+            workers=args.workers,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            on_event=progress,
+        )
+    except KeyboardInterrupt:
+        progress.close()
+        print("interrupted: the unfinished runs are marked KILLED", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
+    if args.format == "json":
+        _print_json({**result.to_dict(), "trials": plan.trials})
+    else:
+        headers = ["TRIAL", "STEP", "PARAMS", "STATUS", "DURATION", "COST", "METRICS"]
+        _print_table([*headers, "RUN ID", "OUTPUT"], _summary(plan, result, args.sort))
+        print(f"pipeline run {result.run_id}: {result.status}", file=sys.stderr)
+    return 0 if result.status == "FINISHED" else 1
