@@ -18,6 +18,10 @@ traits of ``MlopsConfig`` (in the thread pool: it opens the ledger) and
 started; a ``PeriodicCallback`` keeps its targets in step with the running
 kernels (:class:`~jupyter_mlops.server.cost.KernelCostTracker`). It stops with
 the server.
+
+Pipelines: one :class:`~jupyter_mlops.server.pipelines.LaunchRegistry` (root:
+the contents manager's) runs the pipelines started over REST on threads of
+its own; when the server stops it cancels them and waits for them to end.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
 
     from jupyter_mlops.core.cost.engine import CostEngine, CostSettings
     from jupyter_mlops.server.cost import KernelCostTracker
+    from jupyter_mlops.server.pipelines import LaunchRegistry
 
 __all__ = [
     "SERVICE_SETTING",
@@ -255,6 +260,7 @@ class MlopsExtensionApp(ExtensionApp):
     ).tag(config=True)
 
     service: MlopsService | None = None
+    launches: LaunchRegistry | None = None
     _recover_timer: Any = None
     _cost_timer: Any = None
 
@@ -278,6 +284,16 @@ class MlopsExtensionApp(ExtensionApp):
             self.service.cost_settings = cost_settings(config)
             export_cost_environment(config)
         self.settings[SERVICE_SETTING] = self.service
+        from jupyter_mlops.server.pipelines import LAUNCHES_SETTING, LaunchRegistry
+
+        contents = self.serverapp.contents_manager
+        self.launches = LaunchRegistry(
+            getattr(contents, "root_dir", None) or self.serverapp.root_dir,
+            tracking_uri=tracking_uri,
+            allow_hidden=bool(getattr(contents, "allow_hidden", False)),
+            log=self.log,
+        )
+        self.settings[LAUNCHES_SETTING] = self.launches
         self.log.info(
             "jupyter-mlops %s: tracking store %s, project %r",
             __version__,
@@ -348,6 +364,8 @@ class MlopsExtensionApp(ExtensionApp):
             self._recover_timer.stop()
         if self._cost_timer is not None:
             self._cost_timer.stop()
+        if self.launches is not None:  # cancel pipeline runs; off the loop: joins their threads
+            await asyncio.get_running_loop().run_in_executor(None, self.launches.shutdown)
         if self.service is not None and self.service.cost is not None:
             try:  # off the event loop: joins the sampler thread, writes the ledger
                 await self.service.run(self.service.stop_cost)

@@ -185,3 +185,8 @@ default_handlers.extend(ENVIRONMENT_HANDLERS)
 from jupyter_mlops.server.cost_handlers import COST_HANDLERS  # noqa: E402
 
 default_handlers.extend(COST_HANDLERS)
+
+# The pipeline routes (their own module, likewise).
+from jupyter_mlops.server.pipeline_handlers import PIPELINE_HANDLERS  # noqa: E402
+
+default_handlers.extend(PIPELINE_HANDLERS)

@@ -1,0 +1,176 @@
+"""REST handlers of notebook pipelines (contract: ``api/openapi.yaml``).
+
+* ``GET /pipelines``: exported pipelines (``pipeline.yaml``) under the server root.
+* ``GET /pipelines/parameters?path=``: a notebook's ``parameters`` cell and its code cells.
+* ``POST /pipelines/export``: export notebooks to a pipeline folder (action ``write``).
+* ``POST /pipelines/runs``: plan, then start a run or a sweep (action ``execute``).
+* ``GET /pipelines/runs``, ``GET /pipelines/runs/{id}``: this server's launches.
+* ``POST /pipelines/runs/{id}/cancel``: stop a launch (action ``execute``).
+
+Each method is ``@tornado.web.authenticated`` then ``@authorized`` on
+``mlops:pipelines``. File work and planning run in the extension's thread pool
+(:mod:`.pipeline_files`); the runs themselves on threads of the
+:class:`~jupyter_mlops.server.pipelines.LaunchRegistry`. Imported by
+:mod:`.handlers`, which lists these routes in ``default_handlers``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+
+from jupyter_mlops.exceptions import UsageError
+from jupyter_mlops.server import pipeline_files
+from jupyter_mlops.server.handlers import API_PREFIX, MlopsHandler
+from jupyter_mlops.server.pipeline_requests import LaunchRequest
+from jupyter_mlops.server.pipelines import LAUNCHES_SETTING, LaunchRegistry
+
+__all__ = [
+    "PIPELINE_HANDLERS",
+    "LaunchCancelHandler",
+    "LaunchHandler",
+    "LaunchesHandler",
+    "PipelineExportHandler",
+    "PipelineParametersHandler",
+    "PipelinesHandler",
+]
+
+MAX_BODY = 1_000_000
+_LAUNCH_ID = re.compile(r"^[0-9a-f]{32}$")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def authorized_to(action: str) -> Callable[[F], F]:
+    """``@authorized(action=...)`` with its type kept (``write``, ``execute``)."""
+    return cast("Callable[[F], F]", authorized(action=action))
+
+
+class PipelineHandler(MlopsHandler):
+    """Base of the pipeline handlers: the server root, the launch registry, JSON bodies."""
+
+    auth_resource = "mlops:pipelines"
+
+    @property
+    def launches(self) -> LaunchRegistry:
+        """The registry built once by ``MlopsExtensionApp.initialize_settings``."""
+        return cast("LaunchRegistry", self.settings[LAUNCHES_SETTING])
+
+    @property
+    def root(self) -> Path:
+        """The real path of the server root (what request paths are relative to)."""
+        return self.launches.root
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object; anything else is a 400."""
+        raw = self.request.body or b""
+        if len(raw) > MAX_BODY:
+            raise UsageError(f"The request body is over {MAX_BODY} bytes.")
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw.strip() else None
+        except (UnicodeDecodeError, ValueError):
+            raise UsageError("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise UsageError("The request body must be a JSON object.")
+        return body
+
+    def launch_id(self, text: str) -> str:
+        """A launch id from the URL (32 hex digits), else a 400."""
+        if not _LAUNCH_ID.match(text):
+            raise UsageError(f"Invalid pipeline run id {text[:40]!r} (32 hex digits).")
+        return text
+
+
+class PipelinesHandler(PipelineHandler):
+    """``GET /pipelines``: every folder with a ``pipeline.yaml`` under the root."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.service.run(pipeline_files.scan_pipelines, self.root))
+
+
+class PipelineParametersHandler(PipelineHandler):
+    """``GET /pipelines/parameters?path=``: parameters of a notebook, and cells to tag."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.optional_arg("path")
+        self.reply(
+            await self.service.run(
+                pipeline_files.notebook_parameters,
+                self.root,
+                path,
+                allow_hidden=self.launches.allow_hidden,
+            )
+        )
+
+
+class PipelineExportHandler(PipelineHandler):
+    """``POST /pipelines/export``: write a pipeline folder (201)."""
+
+    @tornado.web.authenticated
+    @authorized_to("write")
+    async def post(self) -> None:
+        body = self.json_body()
+        result = await self.service.run(
+            pipeline_files.export_notebooks,
+            self.root,
+            body,
+            allow_hidden=self.launches.allow_hidden,
+        )
+        self.set_status(201)
+        self.reply(result)
+
+
+class LaunchesHandler(PipelineHandler):
+    """``GET /pipelines/runs``: this server's launches; ``POST``: start one (202)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply({"runs": self.launches.list()})
+
+    @tornado.web.authenticated
+    @authorized_to("execute")
+    async def post(self) -> None:
+        request = LaunchRequest.from_json(self.json_body())
+        plan = await self.service.run(self.launches.plan, request)
+        launch = self.launches.start(plan, request)
+        self.set_status(202)
+        self.reply(launch)
+
+
+class LaunchHandler(PipelineHandler):
+    """``GET /pipelines/runs/{id}``: one launch with its executions' progress."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, launch_id: str) -> None:
+        self.reply(self.launches.get(self.launch_id(launch_id)))
+
+
+class LaunchCancelHandler(PipelineHandler):
+    """``POST /pipelines/runs/{id}/cancel``: stop a launch; it ends KILLED."""
+
+    @tornado.web.authenticated
+    @authorized_to("execute")
+    async def post(self, launch_id: str) -> None:
+        self.reply(self.launches.cancel(self.launch_id(launch_id)))
+
+
+PIPELINE_HANDLERS: list[tuple[str, type[MlopsHandler]]] = [
+    (f"{API_PREFIX}/pipelines", PipelinesHandler),
+    (f"{API_PREFIX}/pipelines/parameters", PipelineParametersHandler),
+    (f"{API_PREFIX}/pipelines/export", PipelineExportHandler),
+    (f"{API_PREFIX}/pipelines/runs", LaunchesHandler),
+    (f"{API_PREFIX}/pipelines/runs/([^/]+)", LaunchHandler),
+    (f"{API_PREFIX}/pipelines/runs/([^/]+)/cancel", LaunchCancelHandler),
+]
+"""``(pattern, handler)`` pairs of the pipeline routes."""

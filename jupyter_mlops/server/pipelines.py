@@ -1,0 +1,355 @@
+"""Pipeline runs started from the panel: the server's :class:`LaunchRegistry`.
+
+::
+
+    registry = LaunchRegistry(root, tracking_uri=uri)      # once, in the extension app
+    request = LaunchRequest.from_json(body)                # .pipeline_requests; 400 if malformed
+    plan = registry.plan(request)                          # blocking: validates, nothing runs
+    launch = registry.start(plan, request)                 # its own thread; returns at once
+    registry.get(launch["id"])                             # the Launch, updated from events
+    registry.cancel(launch["id"]); registry.shutdown()     # KILLED, kernels stopped
+
+A launch is planned first (``plan_run``: every parameter checked, paths
+confined to the root; bad input raises and nothing runs), then
+``run_plan`` runs on a thread of its own, never on the tornado event loop nor
+in the extension's small store pool. Its progress events update the
+:class:`Launch` record, which the REST routes read. Launches live in memory:
+those still running, and the last :data:`KEEP_FINISHED` that ended. On server
+stop every running launch is cancelled and waited for, so no MLflow run is
+left RUNNING.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.core.pipeline.model import (
+    FAILED,
+    KILLED,
+    PENDING,
+    RUNNING,
+    TERMINAL,
+    ProgressEvent,
+)
+from jupyter_mlops.exceptions import MlopsError, NotFoundError, RunStateError
+from jupyter_mlops.server.pipeline_files import relative, resolve
+from jupyter_mlops.server.pipeline_requests import LaunchRequest, with_errors
+
+if TYPE_CHECKING:
+    from jupyter_mlops.core.pipeline.model import Execution, ExecutionResult
+    from jupyter_mlops.core.pipeline.runner import PipelineResult, RunPlan
+
+__all__ = [
+    "KEEP_FINISHED",
+    "LAUNCHES_SETTING",
+    "Launch",
+    "LaunchRegistry",
+]
+
+LAUNCHES_SETTING = "jupyter_mlops_launches"
+"""Key of the :class:`LaunchRegistry` in the tornado application settings."""
+KEEP_FINISHED = 50
+"""Ended launches kept in memory (older ones are forgotten; their MLflow runs stay)."""
+UNEXPECTED = "unexpected error while running the pipeline; the details are in the server log"
+
+
+@dataclass
+class Launch:
+    """One pipeline run started by this server; read it with :meth:`LaunchRegistry.get`."""
+
+    id: str
+    path: str
+    name: str
+    executions: list[dict[str, Any]]
+    status: str = PENDING
+    run_id: str | None = None
+    experiment_id: str | None = None
+    started: float = field(default_factory=time.time)
+    ended: float | None = None
+    error: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``Launch`` object of the REST contract."""
+        return {
+            "id": self.id,
+            "path": self.path,
+            "name": self.name,
+            "status": self.status,
+            "run_id": self.run_id,
+            "experiment_id": self.experiment_id,
+            "started": self.started,
+            "ended": self.ended,
+            "error": self.error,
+            "executions": [dict(e) for e in self.executions],
+        }
+
+
+def _execution_entry(execution: Execution) -> dict[str, Any]:
+    return {
+        "index": execution.index,
+        "trial": execution.trial,
+        "step": execution.step,
+        "parameters": dict(execution.parameters),
+        "status": PENDING,
+        "reason": None,
+        "error": None,
+        "run_id": execution.run_id,
+        "output": None,
+        "duration": None,
+    }
+
+
+class LaunchRegistry:
+    """This server's pipeline launches: planning, one thread per run, progress, cancel, shutdown."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        tracking_uri: str,
+        max_running: int = 8,
+        allow_hidden: bool = False,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.allow_hidden = allow_hidden
+        self.tracking_uri = tracking_uri
+        self.max_running = max_running
+        self.log = log or logging.getLogger(__name__)
+        self._lock = threading.Lock()
+        self._launches: dict[str, Launch] = {}
+        self._closed = False
+
+    # -- planning and starting ------------------------------------------------------------
+
+    def plan(self, request: LaunchRequest) -> RunPlan:
+        """Check everything (blocking: reads the notebooks); raises on bad input, runs nothing."""
+        from jupyter_mlops.core.pipeline.runner import plan_run
+
+        with self._lock:
+            self._check_capacity()
+        target = resolve(self.root, request.path, "path", allow_hidden=self.allow_hidden)
+        try:
+            return plan_run(
+                target,
+                root=self.root,
+                overrides=request.parameters or None,
+                grid=request.grid or None,
+                timeout=request.timeout,
+            )
+        except MlopsError as exc:
+            exc.message = exc.message.replace(f"{self.root}{os.sep}", "")
+            raise with_errors(exc) from exc
+
+    def start(self, plan: RunPlan, request: LaunchRequest) -> dict[str, Any]:
+        """Start ``plan`` on its own thread; the new Launch (``PENDING``)."""
+        target = resolve(self.root, request.path, "path", allow_hidden=self.allow_hidden)
+        launch = Launch(
+            id=uuid.uuid4().hex,
+            path=relative(self.root, target),
+            name=plan.name,
+            executions=[_execution_entry(e) for e in plan.executions],
+        )
+        with self._lock:
+            self._check_capacity()
+            self._launches[launch.id] = launch
+            self._prune()
+            launch.thread = threading.Thread(
+                target=self._run,
+                args=(launch, plan, request),
+                name=f"jupyter-mlops-pipeline-{launch.id[:8]}",
+                daemon=True,
+            )
+            launch.thread.start()
+            return launch.to_dict()
+
+    def _check_capacity(self) -> None:
+        if self._closed:
+            raise RunStateError("The server is stopping; no new pipeline runs start.")
+        running = [
+            launch for launch in list(self._launches.values()) if launch.status not in TERMINAL
+        ]
+        if len(running) >= self.max_running:
+            raise RunStateError(
+                f"{len(running)} pipeline runs are in progress on this server (at most "
+                f"{self.max_running}).",
+                hint="wait for one to end, or cancel one",
+            )
+
+    def _prune(self) -> None:
+        ended = [launch for launch in self._launches.values() if launch.status in TERMINAL]
+        ended.sort(key=lambda launch: launch.started)
+        for launch in ended[: max(0, len(ended) - KEEP_FINISHED)]:
+            del self._launches[launch.id]
+
+    # -- the run thread ---------------------------------------------------------------------
+
+    def _run(self, launch: Launch, plan: RunPlan, request: LaunchRequest) -> None:
+        from jupyter_mlops.core.pipeline.runner import run_plan
+
+        result: PipelineResult | None = None
+        error: str | None = None
+        try:
+            if not launch.cancel.is_set():
+                result = run_plan(
+                    plan,
+                    tracking_uri=self.tracking_uri,
+                    workers=request.workers,
+                    executor=request.executor,
+                    on_event=self._on_event(launch),
+                    cancel=launch.cancel,
+                )
+        except MlopsError as exc:
+            if launch.cancel.is_set():  # a cancelled run may end in an error: still KILLED
+                self.log.info("jupyter-mlops: pipeline %s cancelled (%s)", launch.path, exc)
+            else:
+                error = str(exc).replace(f"{self.root}{os.sep}", "")
+                self.log.warning("jupyter-mlops: pipeline %s failed: %s", launch.path, exc)
+        except BaseException:
+            error = UNEXPECTED
+            self.log.exception("jupyter-mlops: pipeline %s failed", launch.path)
+        with self._lock:
+            self._finish(launch, result, error)
+
+    def _on_event(self, launch: Launch) -> Callable[[ProgressEvent], None]:
+        def on_event(event: ProgressEvent) -> None:
+            with self._lock:
+                self._apply(launch, event)
+
+        return on_event
+
+    def _apply(self, launch: Launch, event: ProgressEvent) -> None:
+        if event.run_id:
+            launch.run_id = event.run_id
+        if event.kind == "planned":
+            launch.status = RUNNING
+            by_index = {e["index"]: e for e in launch.executions}
+            for execution in event.executions:
+                entry = by_index.get(execution.index)
+                if entry is None:
+                    launch.executions.append(_execution_entry(execution))
+                else:
+                    entry["run_id"] = execution.run_id
+                launch.experiment_id = execution.env.get("MLFLOW_EXPERIMENT_ID") or (
+                    launch.experiment_id
+                )
+        elif event.kind == "started" and event.execution is not None:
+            launch.status = RUNNING
+            entry = self._entry(launch, event.execution)
+            entry["status"] = RUNNING
+            entry["run_id"] = event.execution.run_id or entry["run_id"]
+        elif event.kind == "finished" and event.result is not None:
+            self._record(launch, event.result, event.execution)
+        # "done": the status is set by _finish, with the final results, once run_plan returns
+
+    def _entry(self, launch: Launch, execution: Execution) -> dict[str, Any]:
+        for entry in launch.executions:
+            if entry["index"] == execution.index:
+                return entry
+        entry = _execution_entry(execution)
+        launch.executions.append(entry)
+        return entry
+
+    def _record(self, launch: Launch, result: ExecutionResult, execution: Execution | None) -> None:
+        entry = next((e for e in launch.executions if e["index"] == result.index), None)
+        if entry is None:
+            if execution is None:
+                return
+            entry = self._entry(launch, execution)
+        entry.update(
+            status=result.status,
+            reason=result.reason,
+            error=result.error.replace(f"{self.root}{os.sep}", "") if result.error else None,
+            duration=result.duration,
+            output=self._output(result.output, execution),
+        )
+
+    def _output(self, output: str | None, execution: Execution | None) -> str | None:
+        """The output notebook relative to the root, when it exists there."""
+        if not output:
+            return None
+        path = Path(output)
+        if not path.is_absolute() and execution is not None:
+            path = Path(execution.cwd) / path
+        try:
+            real = path.resolve()
+            return relative(self.root, real) if real.is_file() else None
+        except (OSError, ValueError):
+            return None
+
+    def _finish(self, launch: Launch, result: PipelineResult | None, error: str | None) -> None:
+        if result is not None:
+            by_index = {e.index: e for e in result.executions}
+            for item in result.results:
+                self._record(launch, item, by_index.get(item.index))
+            launch.run_id = result.run_id or launch.run_id
+            launch.experiment_id = result.experiment_id or launch.experiment_id
+            launch.status = result.status
+        elif error is not None:
+            launch.status, launch.error = FAILED, error
+        else:  # cancelled before it started
+            launch.status = KILLED
+        for entry in launch.executions:
+            if entry["status"] not in TERMINAL:
+                entry["status"] = KILLED
+                entry["reason"] = entry["reason"] or ("error" if error else "cancelled")
+        if launch.status not in TERMINAL:
+            launch.status = FAILED if error else KILLED
+        launch.ended = time.time()
+
+    # -- reading, cancelling, stopping ------------------------------------------------------
+
+    def _find(self, launch_id: str) -> Launch:
+        launch = self._launches.get(launch_id)
+        if launch is None:
+            raise NotFoundError(
+                f"No pipeline run {launch_id[:40]!r} on this server.",
+                hint="launches are kept in memory: the server may have restarted; "
+                "the MLflow runs are in the Runs view",
+            )
+        return launch
+
+    def get(self, launch_id: str) -> dict[str, Any]:
+        """One Launch; :class:`NotFoundError` for an unknown (or forgotten) id."""
+        with self._lock:
+            return self._find(launch_id).to_dict()
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every Launch kept, newest first."""
+        with self._lock:
+            launches = sorted(self._launches.values(), key=lambda launch: -launch.started)
+            return [launch.to_dict() for launch in launches]
+
+    def cancel(self, launch_id: str) -> dict[str, Any]:
+        """Ask a launch to stop (its executions end KILLED); a no-op once it ended."""
+        with self._lock:
+            launch = self._find(launch_id)
+            if launch.status not in TERMINAL:
+                launch.cancel.set()
+            return launch.to_dict()
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Cancel every running launch and wait (blocking, up to ``timeout`` s) for them to end."""
+        with self._lock:
+            self._closed = True
+            threads = []
+            for launch in self._launches.values():
+                if launch.status not in TERMINAL:
+                    launch.cancel.set()
+                if launch.thread is not None:
+                    threads.append(launch.thread)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                self.log.warning("jupyter-mlops: a pipeline run did not stop in %.0f s", timeout)
