@@ -2,7 +2,8 @@
 
 Each module exposes ``main(argv=None) -> dict`` with ``name``, ``ours``,
 ``baseline``, ``ratio`` (ours / baseline), ``target`` and ``ok``; it may add
-more keys, shown under the table. A module that raises is a failed row.
+more keys, shown under the table. A module with several verdicts returns a
+list of such dicts (one row each). A module that raises is a failed row.
 
     python bench/run_all.py [--only tracking load_ext]
 
@@ -30,8 +31,8 @@ def discover(only: list[str] | None = None) -> list[Path]:
     return paths
 
 
-def run_module(path: Path) -> dict[str, Any]:
-    """Import ``path`` and call its ``main([])``; a failure becomes a row with ``ok: False``."""
+def run_module(path: Path) -> list[dict[str, Any]]:
+    """Import ``path`` and call its ``main([])``: its rows; a failure becomes one with ``ok: False``."""
     name = path.stem.removeprefix("bench_")
     try:
         spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
@@ -40,12 +41,13 @@ def run_module(path: Path) -> dict[str, Any]:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         result = module.main([])
-        if not isinstance(result, dict):
-            raise TypeError(f"{path.name}: main() returned {type(result).__name__}, not dict")
-        return {"name": name, **result}
+        rows = result if isinstance(result, list) else [result]
+        if not rows or not all(isinstance(row, dict) for row in rows):
+            raise TypeError(f"{path.name}: main() returned {type(result).__name__}, not dict(s)")
+        return [{"name": name, **row} for row in rows]
     except Exception as exc:
         traceback.print_exc()
-        return {"name": name, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        return [{"name": name, "ok": False, "error": f"{type(exc).__name__}: {exc}"}]
 
 
 def _cell(value: object) -> str:
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for path in paths:
         print(f"== {path.name}", flush=True)
-        results.append(run_module(path))
+        results.extend(run_module(path))
     print()
     print(format_table(results))
     return 0 if all(r.get("ok") is True for r in results) else 1
