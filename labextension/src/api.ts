@@ -48,6 +48,7 @@ export class ApiError extends Error {
     status?: number;
     error?: string;
     hint?: string;
+    errors?: string[];
   }) {
     super(options.message);
     this.name = 'ApiError';
@@ -55,6 +56,7 @@ export class ApiError extends Error {
     this.status = options.status ?? 0;
     this.error = options.error ?? '';
     this.hint = options.hint ?? '';
+    this.errors = options.errors ?? [];
   }
 
   readonly kind: ApiErrorKind;
@@ -64,6 +66,8 @@ export class ApiError extends Error {
   readonly error: string;
   /** What the user can do about it (`hint` field), when the server sent one. */
   readonly hint: string;
+  /** One line per problem (`errors` field, e.g. each bad parameter), when the server sent them. */
+  readonly errors: string[];
 
   /** True when the panel should tell the user to install/enable the server extension. */
   get serverMissing(): boolean {
@@ -100,7 +104,10 @@ export function parseErrorResponse(
       status,
       message,
       error: typeof record.error === 'string' ? record.error : undefined,
-      hint: typeof record.hint === 'string' ? record.hint : undefined
+      hint: typeof record.hint === 'string' ? record.hint : undefined,
+      errors: Array.isArray(record.errors)
+        ? record.errors.map(item => String(item))
+        : undefined
     });
   }
   return new ApiError({ kind: 'http', status, message: fallback });
@@ -173,13 +180,16 @@ export class MlopsClient implements IMlopsClient {
   }
 
   /**
-   * `GET` one route. Each segment is URL-encoded on its own, so a metric key
-   * such as `val/loss` travels as `val%2Floss`.
+   * `GET` one route (or `POST` a JSON `body` with `init.method`). Each
+   * segment is URL-encoded on its own, so a metric key such as `val/loss`
+   * travels as `val%2Floss`.
    */
   async request<T>(
     segments: string[],
-    query: Record<string, string | number | undefined | null> = {}
+    query: Record<string, string | number | undefined | null> = {},
+    init: { method?: 'GET' | 'POST'; body?: unknown } = {}
   ): Promise<T> {
+    const method = init.method ?? 'GET';
     const url =
       URLExt.join(
         this.serverSettings.baseUrl,
@@ -190,8 +200,14 @@ export class MlopsClient implements IMlopsClient {
     try {
       response = await ServerConnection.makeRequest(
         url,
-        // 'no-cache' revalidates instead of adding a cache-busting query parameter.
-        { method: 'GET', cache: 'no-cache' },
+        method === 'GET'
+          ? // 'no-cache' revalidates instead of adding a cache-busting query parameter.
+            { method, cache: 'no-cache' }
+          : {
+              method,
+              body: JSON.stringify(init.body ?? {}),
+              headers: { 'Content-Type': 'application/json' }
+            },
         this.serverSettings
       );
     } catch (reason) {

@@ -12,3 +12,15 @@ export const mlopsIcon = new LabIcon({
   name: 'jupyter-mlops:icon',
   svgstr: MLOPS_SVG
 });
+
+/** Three notebooks joined left to right: "Export to pipeline". */
+const PIPELINE_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M2 4h6v6H2zM9 11h6v6H9zM16 4h6v6h-6zM5 10h1.5v4H9v1.5H5zM15 13.5h2.5V10H19v5h-4z"/>
+  </g>
+</svg>`;
+
+export const pipelineIcon = new LabIcon({
+  name: 'jupyter-mlops:pipeline',
+  svgstr: PIPELINE_SVG
+});

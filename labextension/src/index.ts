@@ -7,16 +7,28 @@ import {
   type JupyterFrontEnd,
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 import { KernelAPI } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { ReactWidget } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
+import React from 'react';
 
-import { mlopsIcon } from './icons';
+import { mlopsIcon, pipelineIcon } from './icons';
 import { followCurrentKernel } from './kernels';
 import { parseSettings } from './settings';
 import { CostStatusWidget, type IKernelActions } from './widgets/cost';
+import {
+  ExportForm,
+  type ExportState,
+  exportToPipeline,
+  notebookOf
+} from './widgets/exportdialog';
 import { MlopsPanel } from './widgets/panel';
 
 export const PLUGIN_ID = 'jupyter-mlops:plugin';
@@ -26,12 +38,29 @@ export namespace CommandIDs {
   export const refresh = 'jupyter-mlops:refresh';
   export const environment = 'jupyter-mlops:environment';
   export const cost = 'jupyter-mlops:cost';
+  export const pipelines = 'jupyter-mlops:pipelines';
+  export const exportPipeline = 'jupyter-mlops:export-pipeline';
+}
+
+/** The "Export to pipeline" dialog for `state`; true on "Export". */
+async function askExport(state: ExportState): Promise<boolean> {
+  const body = ReactWidget.create(React.createElement(ExportForm, { state }));
+  body.addClass('jp-mlops-export-body');
+  const dialog = new Dialog({
+    title: 'Export to pipeline',
+    body,
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Export' })],
+    focusNodeSelector: 'input'
+  });
+  dialog.addClass('jp-mlops-export-dialog');
+  const result = await dialog.launch();
+  return result.button.accept;
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
-    "The MLOps sidebar: experiment runs, details and comparisons, the current kernel's environment, and live compute cost (with a status bar item).",
+    "The MLOps sidebar: experiment runs, details and comparisons, the current kernel's environment, live compute cost (with a status bar item), and notebook pipelines (Export to pipeline in the notebook toolbar).",
   autoStart: true,
   requires: [ISettingRegistry],
   optional: [ILabShell, ILayoutRestorer, ICommandPalette, IStatusBar],
@@ -53,6 +82,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       kernelActions,
       openNotebook: path => {
         void app.commands.execute('docmanager:open', { path });
+      },
+      exportPipeline: () => {
+        void app.commands.execute(CommandIDs.exportPipeline);
       }
     });
     panel.title.label = labShell ? '' : 'MLOps';
@@ -87,6 +119,47 @@ const plugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(panel.id);
       }
     });
+    app.commands.addCommand(CommandIDs.pipelines, {
+      label: 'Show Pipelines',
+      caption:
+        'Notebook pipelines: run them, sweep their parameters, follow their runs',
+      icon: pipelineIcon,
+      execute: () => {
+        panel.view = 'pipelines';
+        app.shell.activateById(panel.id);
+      }
+    });
+    app.commands.addCommand(CommandIDs.exportPipeline, {
+      label: 'Export to pipeline',
+      caption:
+        'Export this notebook to a pipeline (papermill steps, parameters, dvc.yaml)',
+      icon: pipelineIcon,
+      // The notebook toolbar's button belongs to a notebook: always enabled.
+      isEnabled: args =>
+        !!args.toolbar || notebookOf(app.shell.currentWidget) !== null,
+      execute: async () => {
+        const notebook = notebookOf(app.shell.currentWidget);
+        if (!notebook) {
+          await showErrorMessage(
+            'Export to pipeline',
+            'Open a notebook (and click into it) to export it to a pipeline.'
+          );
+          return;
+        }
+        const result = await exportToPipeline({
+          client: panel.pipelinesModel.client,
+          notebook,
+          ask: askExport
+        });
+        if (result) {
+          app.shell.activateById(panel.id);
+          await panel.showPipeline(result.path, result.warnings ?? []);
+        }
+      }
+    });
+    labShell?.currentChanged.connect(() =>
+      app.commands.notifyCommandChanged(CommandIDs.exportPipeline)
+    );
     app.commands.addCommand(CommandIDs.refresh, {
       label: 'Refresh MLOps Runs',
       execute: () => panel.refresh()
@@ -95,6 +168,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: CommandIDs.open, category: 'MLOps' });
       palette.addItem({ command: CommandIDs.environment, category: 'MLOps' });
       palette.addItem({ command: CommandIDs.cost, category: 'MLOps' });
+      palette.addItem({ command: CommandIDs.pipelines, category: 'MLOps' });
+      palette.addItem({
+        command: CommandIDs.exportPipeline,
+        category: 'MLOps'
+      });
       palette.addItem({ command: CommandIDs.refresh, category: 'MLOps' });
     }
 

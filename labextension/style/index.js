@@ -1,3 +1,4 @@
 import './base.css';
 import './env.css';
 import './cost.css';
+import './pipelines.css';

@@ -5,18 +5,26 @@ import type { IRunSummary } from '../../labextension/src/types';
 
 export const BASE = 'http://localhost:8888/lab-base/';
 
-/** A client whose fetch answers from `handler` and records the requested URLs. */
+/**
+ * A client whose fetch answers from `handler` and records the requested URLs.
+ * The handler also gets the request (method, headers, JSON body).
+ */
 export function clientWith(
-  handler: (url: URL) => Response | Promise<Response>
+  handler: (url: URL, request: Request) => Response | Promise<Response>
 ): {
   client: MlopsClient;
   urls: URL[];
 } {
   const urls: URL[] = [];
-  const fetch = async (input: RequestInfo): Promise<Response> => {
-    const url = new URL(typeof input === 'string' ? input : input.url);
+  const fetch = async (
+    input: RequestInfo,
+    init?: RequestInit
+  ): Promise<Response> => {
+    const request =
+      typeof input === 'string' ? new Request(input, init) : input;
+    const url = new URL(request.url);
     urls.push(url);
-    return handler(url);
+    return handler(url, request);
   };
   const settings = ServerConnection.makeSettings({
     baseUrl: BASE,

@@ -1,5 +1,5 @@
 /**
- * The panel header: title, the "Runs | Environment | Cost" view switch, the project
+ * The panel header: title, the "Runs | Environment | Cost | Pipelines" view switch, the project
  * of the tracking store, and a refresh button for the view shown.
  */
 import { refreshIcon } from '@jupyterlab/ui-components';
@@ -10,12 +10,13 @@ import type { RunsModel } from '../runsmodel';
 import { useSignal } from './hooks';
 
 /** The views of the panel. */
-export type PanelView = 'runs' | 'environment' | 'cost';
+export type PanelView = 'runs' | 'environment' | 'cost' | 'pipelines';
 
 export const PANEL_VIEWS: readonly { id: PanelView; label: string }[] = [
   { id: 'runs', label: 'Runs' },
   { id: 'environment', label: 'Environment' },
-  { id: 'cost', label: 'Cost' }
+  { id: 'cost', label: 'Cost' },
+  { id: 'pipelines', label: 'Pipelines' }
 ];
 
 export interface IPanelHeaderProps {
@@ -25,6 +26,8 @@ export interface IPanelHeaderProps {
   onView: (view: PanelView) => void;
   /** Read the cost again (the Cost view's refresh). */
   onRefreshCost?: () => void;
+  /** Read the pipelines and launches again (the Pipelines view's refresh). */
+  onRefreshPipelines?: () => void;
 }
 
 export function PanelHeader(props: IPanelHeaderProps): JSX.Element {
@@ -38,6 +41,10 @@ export function PanelHeader(props: IPanelHeaderProps): JSX.Element {
     }
     if (view === 'cost') {
       props.onRefreshCost?.();
+      return;
+    }
+    if (view === 'pipelines') {
+      props.onRefreshPipelines?.();
       return;
     }
     // Failures show in the panel (model.error); nothing to rethrow here.
@@ -64,7 +71,9 @@ export function PanelHeader(props: IPanelHeaderProps): JSX.Element {
             ? 'Read the environment again'
             : view === 'cost'
               ? 'Read the cost again'
-              : 'Refresh'
+              : view === 'pipelines'
+                ? 'Read the pipelines again'
+                : 'Refresh'
         }
         aria-label="Refresh"
         onClick={refresh}

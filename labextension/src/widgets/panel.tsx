@@ -1,9 +1,10 @@
 /**
- * The MLOps sidebar panel: a header with the "Runs | Environment | Cost"
- * switch over the Runs view (runs list on top, selection details below, kept
- * current by a Lumino `Poll`), the Environment view (the current kernel's
- * packages) or the Cost view (every kernel's live cost, kept current by a
- * second `Poll` that also feeds the status bar item).
+ * The MLOps sidebar panel: a header with the "Runs | Environment | Cost |
+ * Pipelines" switch over the Runs view (runs list on top, selection details
+ * below, kept current by a Lumino `Poll`), the Environment view (the current
+ * kernel's packages), the Cost view (every kernel's live cost, kept current
+ * by a second `Poll` that also feeds the status bar item) or the Pipelines
+ * view (pipelines under the root, run forms, live launches).
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
@@ -17,11 +18,14 @@ import { CostModel } from '../costmodel';
 import { EnvClient, type IEnvClient } from '../envapi';
 import { EnvCompareModel, EnvironmentModel } from '../envstate';
 import { mlopsIcon } from '../icons';
+import { type IPipelinesClient, PipelinesClient } from '../pipelinesapi';
+import { PipelinesModel } from '../pipelinesmodel';
 import { RunsModel } from '../runsmodel';
 import { DEFAULT_SETTINGS, type IPanelSettings } from '../settings';
 import { EnvironmentView } from './environment';
 import { CostWidget, type IKernelActions } from './cost';
 import { PanelHeader, type PanelView } from './header';
+import { type IPipelinesViewProps, PipelinesView } from './pipelines';
 import { SelectionView } from './RunDetails';
 import { RunsList } from './RunsList';
 
@@ -36,8 +40,12 @@ export interface IMlopsPanelOptions {
   /** Interrupt / shut down a kernel (the Waste list's buttons). */
   kernelActions?: IKernelActions;
   settings?: IPanelSettings;
+  /** Client of the pipeline routes; by default one over `client` when that is an `MlopsClient`. */
+  pipelinesClient?: IPipelinesClient;
   /** Open a notebook (path relative to the server root). */
   openNotebook?: (path: string) => void;
+  /** Export the current notebook to a pipeline (the Pipelines view's button). */
+  exportPipeline?: () => void;
 }
 
 /** Poll frequency for a refresh interval in seconds: backs off on errors up to a minute or more. */
@@ -68,6 +76,9 @@ class HeaderWidget extends ReactWidget {
         }}
         onRefreshCost={() => {
           void panel.refreshCost();
+        }}
+        onRefreshPipelines={() => {
+          void panel.pipelinesModel.load();
         }}
       />
     );
@@ -131,6 +142,20 @@ class EnvironmentWidget extends ReactWidget {
   }
 }
 
+class PipelinesWidget extends ReactWidget {
+  constructor(
+    readonly model: PipelinesModel,
+    private readonly _options: Omit<IPipelinesViewProps, 'model'>
+  ) {
+    super();
+    this.addClass('jp-mlops-pipelines-widget');
+  }
+
+  render(): JSX.Element {
+    return <PipelinesView model={this.model} {...this._options} />;
+  }
+}
+
 export class MlopsPanel extends Panel {
   constructor(options: IMlopsPanelOptions = {}) {
     super();
@@ -181,6 +206,19 @@ export class MlopsPanel extends Panel {
     this._costView.hide();
     this.addWidget(this._costView);
 
+    this.pipelinesModel = new PipelinesModel({
+      client:
+        options.pipelinesClient ??
+        new PipelinesClient(client instanceof MlopsClient ? client : undefined)
+    });
+    this._pipelinesView = new PipelinesWidget(this.pipelinesModel, {
+      onOpenRun: runId => this.showRun(runId),
+      onOpenNotebook: options.openNotebook,
+      onExport: options.exportPipeline
+    });
+    this._pipelinesView.hide();
+    this.addWidget(this._pipelinesView);
+
     this._poll = new Poll({
       auto: false,
       factory: () => this.model.refresh(),
@@ -213,6 +251,25 @@ export class MlopsPanel extends Panel {
   readonly envCompare: EnvCompareModel;
   /** The Cost view's (and the status bar item's) state. */
   readonly costModel: CostModel;
+  /** The Pipelines view's state. */
+  readonly pipelinesModel: PipelinesModel;
+
+  /** Show the Pipelines view with the pipeline in folder `path` selected, and notes about it. */
+  async showPipeline(
+    path: string,
+    notices: readonly string[] = []
+  ): Promise<void> {
+    this.view = 'pipelines';
+    await this.pipelinesModel.load();
+    this.pipelinesModel.select(path);
+    this.pipelinesModel.setNotices(notices);
+  }
+
+  /** Show one MLflow run in the Runs view. */
+  showRun(runId: string): void {
+    this.view = 'runs';
+    void this.model.select(runId);
+  }
 
   /**
    * Keep reading the cost while the panel is hidden (the status bar item
@@ -252,6 +309,7 @@ export class MlopsPanel extends Panel {
     this._runsView.setHidden(view !== 'runs');
     this._envView.setHidden(view !== 'environment');
     this._costView.setHidden(view !== 'cost');
+    this._pipelinesView.setHidden(view !== 'pipelines');
     this._header.update();
     this.envModel.setActive(this.isVisible && view === 'environment');
     if (view === 'runs' && this._started) {
@@ -261,6 +319,9 @@ export class MlopsPanel extends Panel {
       this._startCost();
       this.costModel.invalidateBudgets();
       void this._costPoll.refresh();
+    }
+    if (view === 'pipelines' && this.isVisible) {
+      void this.pipelinesModel.load();
     }
   }
 
@@ -298,6 +359,10 @@ export class MlopsPanel extends Panel {
       await this.refreshCost();
       return;
     }
+    if (this._view === 'pipelines') {
+      await this.pipelinesModel.load();
+      return;
+    }
     await this._poll.refresh();
   }
 
@@ -309,6 +374,7 @@ export class MlopsPanel extends Panel {
     this._costPoll.dispose();
     this.model.dispose();
     this.costModel.dispose();
+    this.pipelinesModel.dispose();
     this.envModel.dispose();
     this.envCompare.dispose();
     super.dispose();
@@ -326,6 +392,9 @@ export class MlopsPanel extends Panel {
       this._startCost();
       this.costModel.invalidateBudgets();
       void this._costPoll.refresh();
+    }
+    if (this._view === 'pipelines') {
+      void this.pipelinesModel.load();
     }
   }
 
@@ -358,6 +427,7 @@ export class MlopsPanel extends Panel {
   private _view: PanelView = 'runs';
   private _poll: Poll;
   private _costView: CostWidget;
+  private _pipelinesView: PipelinesWidget;
   private _costPoll: Poll;
   private _costStarted = false;
   private _costAlwaysOn = false;
