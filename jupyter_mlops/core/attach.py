@@ -29,7 +29,13 @@ from jupyter_mlops.exceptions import MlopsError, StoreError, UsageError
 if TYPE_CHECKING:
     from jupyter_mlops.core.tracking import RunInfo
 
-__all__ = ["ENV_RUN_ID", "attached_run", "pipeline_run_id", "pipeline_tracking_uri"]
+__all__ = [
+    "ENV_RUN_ID",
+    "attached_run",
+    "executor_process",
+    "pipeline_run_id",
+    "pipeline_tracking_uri",
+]
 
 ENV_RUN_ID = "JUPYTER_MLOPS_RUN_ID"
 _RUN_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -46,6 +52,22 @@ def pipeline_run_id() -> str | None:
             hint=f"unset {ENV_RUN_ID}; it is set by jupyter mlops run for its kernels",
         )
     return run_id
+
+
+def executor_process() -> tuple[int, float] | None:
+    """``(pid, create_time)`` of the executor that started this kernel (its parent).
+
+    The attached spool names it as the owner of the run's status: recovery
+    leaves the run alone while the executor lives (it sets the status from
+    papermill's outcome) and ends it KILLED once both are gone.
+    """
+    import psutil
+
+    try:
+        parent = psutil.Process().parent()
+        return None if parent is None else (parent.pid, parent.create_time())
+    except psutil.Error:
+        return None
 
 
 def pipeline_tracking_uri(default: str) -> str:

@@ -93,7 +93,8 @@ def _recover_one(spool_dir: Path, meta: SpoolMeta, uri: str, client: Any) -> boo
         end_time = meta.end_time or _mtime_ms(spool.path) or time.time_ns() // 1_000_000
         try:
             run = spool.client.get_run(meta.run_id)
-            if run.info.status == "RUNNING":
+            owner = meta.status_owner
+            if run.info.status == "RUNNING" and (owner is None or not owner_alive(*owner)):
                 spool.client.set_terminated(
                     meta.run_id, meta.end_status or "KILLED", end_time=end_time
                 )

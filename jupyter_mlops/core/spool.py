@@ -155,8 +155,14 @@ class Spool:
         *,
         flush_interval: float = 0.5,
         client: Any = None,
+        status_owner: tuple[int, float] | None = None,
     ) -> Spool:
-        """A new spool for ``run_id`` owned by this process, with its writer thread running."""
+        """A new spool for ``run_id`` owned by this process, with its writer thread running.
+
+        ``status_owner`` (a kernel attached to a pipeline execution's run: its
+        executor): while that process lives, recovery of this spool delivers its
+        records but leaves the run's status to it.
+        """
         spool_dir = Path(spool_dir)
         spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         meta = SpoolMeta(
@@ -166,6 +172,7 @@ class Spool:
             create_time=process_create_time(),
             host=socket.gethostname(),
             created_ms=time.time_ns() // 1_000_000,
+            status_owner=status_owner,
         )
         meta.write(spool_dir / f"{run_id}{META_SUFFIX}")  # meta first: recovery keys on it
         spool = cls(spool_dir, run_id, tracking_uri, flush_interval=flush_interval, client=client)

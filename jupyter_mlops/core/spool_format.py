@@ -111,12 +111,19 @@ class SpoolMeta:
     created_ms: int
     end_status: str | None = None
     end_time: int | None = None
+    status_owner: tuple[int, float] | None = None
+    """``(pid, create_time)`` of the process that sets the run's status when it is not
+    this spool's (a pipeline execution's kernel: its executor). While that process
+    lives, recovery delivers the records but leaves the run's status alone."""
 
     @classmethod
     def read(cls, path: Path) -> SpoolMeta | None:
         """The meta sidecar at ``path``, or None when missing or unreadable."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            owner = data.get("status_owner")
+            if owner is not None:
+                data["status_owner"] = (int(owner[0]), float(owner[1]))
             return cls(**data)
         except (OSError, ValueError, TypeError):
             return None

@@ -36,7 +36,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.core import context
-from jupyter_mlops.core.attach import attached_run, pipeline_run_id, pipeline_tracking_uri
+from jupyter_mlops.core.attach import (
+    attached_run,
+    executor_process,
+    pipeline_run_id,
+    pipeline_tracking_uri,
+)
 from jupyter_mlops.core.spool import Spool, format_metric, format_param, format_tag
 from jupyter_mlops.core.store import default_artifact_location, get_client, redact_uri
 from jupyter_mlops.core.validation import (
@@ -302,7 +307,12 @@ class Tracker:
         info, existing = attached_run(client, run_id, uri, tags)
         try:
             spool = Spool.create(
-                self.spool_dir, run_id, uri, flush_interval=self.flush_interval, client=client
+                self.spool_dir,
+                run_id,
+                uri,
+                flush_interval=self.flush_interval,
+                client=client,
+                status_owner=executor_process(),
             )
         except OSError as exc:
             raise StoreError(

@@ -86,7 +86,12 @@ def test_sigkilled_process_loses_no_acknowledged_metric(
 
 
 def _orphan(
-    store: Any, spool_dir: Path, *, create_time: float, end_status: str | None = None
+    store: Any,
+    spool_dir: Path,
+    *,
+    create_time: float,
+    end_status: str | None = None,
+    status_owner: tuple[int, float] | None = None,
 ) -> str:
     """A spool owned by "this pid, started at ``create_time``" with three metrics in it."""
     client = store.client
@@ -102,11 +107,33 @@ def _orphan(
         host=socket.gethostname(),
         created_ms=0,
         end_status=end_status,
+        status_owner=status_owner,
     ).write(spool.meta_path)
     for step in range(3):
         spool.append(format_metric("m", float(step), 1000 + step, step))
     spool.close()
     return run_id
+
+
+def test_a_pipeline_kernels_spool_leaves_the_status_to_its_live_executor(
+    mlflow_store: Any, spool_dir: Path
+) -> None:
+    # a pipeline execution's kernel died; its executor (here: this process) still runs
+    me = (os.getpid(), process_create_time())
+    run_id = _orphan(mlflow_store, spool_dir, create_time=me[1] - 3600, status_owner=me)
+    assert recover_orphans(spool_dir, tracking_uri=mlflow_store.uri) == [run_id]
+    assert len(mlflow_store.client.get_metric_history(run_id, "m")) == 3  # delivered
+    assert mlflow_store.client.get_run(run_id).info.status == "RUNNING"  # the executor's call
+    assert not (spool_dir / f"{run_id}.jsonl").exists()
+
+
+def test_a_pipeline_kernels_run_is_killed_once_its_executor_is_gone_too(
+    mlflow_store: Any, spool_dir: Path
+) -> None:
+    gone = (os.getpid(), process_create_time() - 3600)  # pid reused: the executor is gone
+    run_id = _orphan(mlflow_store, spool_dir, create_time=gone[1], status_owner=gone)
+    assert recover_orphans(spool_dir, tracking_uri=mlflow_store.uri) == [run_id]
+    assert mlflow_store.client.get_run(run_id).info.status == "KILLED"
 
 
 def test_pid_reuse_is_detected_by_process_start_time(mlflow_store: Any, spool_dir: Path) -> None:
