@@ -11,7 +11,7 @@ PORT ?= 8888
 # the frontend build (jupyter-builder) and the UI tests (jupyter lab) use the venv's tools
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install lab lint format test test-python test-js test-ui bench chromium clean lock
+.PHONY: help install lab pipeline lint format test test-python test-js test-ui bench chromium clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ install: $(VENV)/.installed ## create .venv, install pinned Python + npm deps, b
 
 lab: install ## start JupyterLab on examples/ with the extension (MLflow store: examples/mlflow.db)
 	cd examples && ../$(BIN)/jupyter lab --ServerApp.port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+pipeline: install ## run examples/pipeline/exported: a learning-rate sweep on 2 workers (store: examples/mlflow.db)
+	cd examples && ../$(BIN)/jupyter mlops run pipeline/exported --grid train.learning_rate=0.05,0.1,0.3 --workers 2 --sort accuracy
 
 lint: install ## ruff, ruff format --check, mypy --strict, eslint, prettier --check
 	$(BIN)/ruff check jupyter_mlops tests bench

@@ -127,6 +127,13 @@ def _short(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _money(cost: float | None) -> str:
+    """``$0.0123``; a cost too small for four decimals shows as such, not as zero."""
+    if cost is None:
+        return ""
+    return "<$0.0001" if 0 < cost < 0.00005 else f"${cost:.4f}"
+
+
 def _summary(plan: Any, result: Any, sort: str | None) -> list[tuple[object, ...]]:
     rows: list[tuple[tuple[int, float], tuple[object, ...]]] = []
     descending = not (sort or "").startswith("-")
@@ -149,7 +156,7 @@ def _summary(plan: Any, result: Any, sort: str | None) -> list[tuple[object, ...
             params,
             res.status if res.status == "FINISHED" else f"{res.status} ({res.reason})",
             "" if res.duration is None else f"{res.duration:.1f}s",
-            "" if cost is None else f"${cost:.4f}",
+            _money(cost),
             " ".join(f"{k}={_short(metrics[k])}" for k in shown),
             execution.run_id or "",
             output,
