@@ -19,6 +19,10 @@ ROUTES = [
     ("cost/report", "mlops:cost"),
     ("cost/budgets", "mlops:cost"),
     ("cost/advice?kernel_id=k1", "mlops:cost"),
+    ("pipelines", "mlops:pipelines"),
+    ("pipelines/parameters?path=missing.ipynb", "mlops:pipelines"),
+    ("pipelines/runs", "mlops:pipelines"),
+    ("pipelines/runs/0123456789abcdef0123456789abcdef", "mlops:pipelines"),
 ]
 
 
