@@ -203,6 +203,34 @@ def test_dask_local_cluster_sweep(root: Path) -> None:
 
 
 @pytest.mark.slow
+def test_dask_remote_scheduler(root: Path) -> None:
+    """A scheduler the runner did not start (a team's cluster): reached by address."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        done = run_cli(
+            root,
+            "pipe",
+            "--grid",
+            "train.lr=0.2,0.5",
+            "--executor",
+            "dask",
+            "--scheduler",
+            cluster.scheduler_address,
+            "--format",
+            "json",
+        )
+        assert done.returncode == 0, done.stderr
+        assert len(cluster.scheduler.workers) == 1  # its worker is still there: not ours to stop
+    result = json.loads(done.stdout)
+    assert result["status"] == "FINISHED"
+    assert len(result["results"]) == 4
+    runs = store_runs(root)
+    assert runs["train-t1"].data.metrics["score"] == pytest.approx(1.5)
+
+
+@pytest.mark.slow
 def test_failing_and_dying_notebooks(root: Path) -> None:
     done = run_cli(
         root, "modes.ipynb", "--grid", "mode=fail,die", "--workers", "2", "--format", "json"
