@@ -94,8 +94,14 @@ test.describe('MLOps pipelines', () => {
     await expect(dialog).toHaveCount(0);
 
     // The source notebook now has its parameters cell.
-    const source = await readNotebook(page, `${tmpPath}/shapes.ipynb`);
-    expect(source.cells[0].metadata.tags).toContain('parameters');
+    // (the dialog closes on "Export"; the export request finishes after it)
+    await expect
+      .poll(
+        async () =>
+          (await readNotebook(page, `${tmpPath}/shapes.ipynb`)).cells[0]
+            .metadata.tags ?? []
+      )
+      .toContain('parameters');
 
     // The Pipelines view, the new pipeline selected, its form at the defaults.
     const view = panel.getByTestId('mlops-pipelines-view');
