@@ -28,7 +28,7 @@ from jupyter_mlops.core.pipeline import dvc
 from jupyter_mlops.core.pipeline.notebook import declarations, read_notebook
 from jupyter_mlops.core.pipeline.params import Parameter, infer_parameters
 from jupyter_mlops.core.pipeline.paths import confine, declared_path
-from jupyter_mlops.exceptions import MlopsError, UsageError
+from jupyter_mlops.exceptions import MlopsError, PathError, UsageError
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.environment import EnvironmentSnapshot
@@ -259,6 +259,24 @@ def _readme(name: str, steps: list[Step]) -> str:
     return "\n".join(lines)
 
 
+EXPORT_FILES = ("pipeline.yaml", "params.yaml", "dvc.yaml", "environment.yml", "README.md")
+"""The files :func:`export_pipeline` writes at the top of the pipeline folder."""
+
+
+def _check_destinations(target: Path, names: Sequence[str]) -> None:
+    """Refuse before writing anything when an entry of ``target`` is a symlink that leads out of it."""
+    if not target.exists():
+        return  # a new folder: nothing in it yet
+    for name in names:
+        try:
+            confine(target / name, target)
+        except PathError as exc:
+            raise PathError(
+                f"{name!r} in the output folder {target.name!r} is a symlink that leads out of it",
+                hint="remove the link, or export to a new folder",
+            ) from exc
+
+
 def export_pipeline(
     notebooks: Sequence[Path | str],
     out_dir: Path | str,
@@ -303,6 +321,7 @@ def export_pipeline(
         snapshot = take_snapshot(requested_only=True)
     by_name = {s.name: s for s in steps}
 
+    _check_destinations(target, ["notebooks", *(s.notebook for s in steps), *EXPORT_FILES])
     (target / "notebooks").mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     for step in steps:

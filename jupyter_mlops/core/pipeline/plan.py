@@ -99,7 +99,7 @@ class RunPlan:
 def _load_pipeline(folder: Path, root: Path) -> tuple[str, list[StepSpec]]:
     import yaml
 
-    path = folder / "pipeline.yaml"
+    path = confine(folder / "pipeline.yaml", root)  # a symlinked manifest must not lead out
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -211,6 +211,7 @@ def plan_run(
     typed = Checker(steps, from_text=False)
     base: StepValues = {}
     if is_pipeline:
+        confine(folder / "params.yaml", root_path)  # a symlinked params.yaml must not lead out
         for spec in specs:
             try:
                 # not at module top: `python -m ...pipeline.step` must load `step` itself
