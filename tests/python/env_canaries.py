@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["Canaries", "leaks", "plant_canaries", "write_dist"]
+__all__ = ["SECRET_NAMES", "Canaries", "leaks", "plant_canaries", "write_dist"]
 
 
 class Canaries:
@@ -59,17 +59,26 @@ def _git_checkout(path: Path, remote: str) -> None:
     git("-c", "user.email=t@example.com", "-c", "user.name=T", "commit", "-q", "-m", "first")
 
 
+SECRET_NAMES = ("MY_API_TOKEN", "AWS_SECRET_ACCESS_KEY", "JUPYTER_TOKEN", "GIT_PASSWORD")
+"""The secret-named variables planted by default (``GIT_PASSWORD`` is always planted)."""
+
+
 def plant_canaries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, site: Path | None = None
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    site: Path | None = None,
+    names: tuple[str, ...] = SECRET_NAMES,
 ) -> Canaries:
     """Canaries in the environment and in two distributions installed in ``site``.
 
     ``site`` defaults to a new folder that is put on ``sys.path``, so snapshots
-    of this interpreter see the planted distributions.
+    of this interpreter see the planted distributions. ``names`` are the
+    environment variables set to canaries (``GIT_PASSWORD``, the editable
+    checkout's remote password, is added when missing).
     """
     values = {
-        name: f"canary-{uuid.uuid4().hex}"
-        for name in ("MY_API_TOKEN", "AWS_SECRET_ACCESS_KEY", "JUPYTER_TOKEN", "GIT_PASSWORD")
+        name: f"canary-{uuid.uuid4().hex}" for name in dict.fromkeys((*names, "GIT_PASSWORD"))
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

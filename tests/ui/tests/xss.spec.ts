@@ -1,0 +1,283 @@
+/**
+ * Stored XSS: runs, params, tags, experiment, notebook and pipeline names that
+ * are HTML payloads render as inert text in every view of the MLOps panel.
+ *
+ * The hostile data comes in through the real paths: a notebook whose file
+ * name is a payload tracks two runs with `%mlops` (payload run names, param
+ * and tag values, experiment name); a pipeline with a payload name and
+ * payload string defaults is exported through the REST API and launched from
+ * the panel's form. After each view: `window.__xss` is still unset, no element
+ * came from the data (`img[src="x"]`, `script`, `svg[onload]`, any
+ * `onerror`/`onload` attribute), and the payload text is shown literally.
+ *
+ * Keys (param, tag and metric names) cannot carry a payload: the tracking API
+ * accepts only letters, digits and `_ - . / : space` in them.
+ */
+import { expect, galata, test } from '@jupyterlab/galata';
+import type { Locator, Page } from '@playwright/test';
+
+import { type IApp, notebook, openNotebook, PANEL_ID } from './helpers';
+
+test.use({
+  mockSettings: {
+    ...galata.DEFAULT_SETTINGS,
+    'jupyter-mlops:plugin': { refreshInterval: 1 }
+  }
+});
+
+const IMG = '<img src=x onerror=window.__xss=1>';
+const SCRIPT = '<script>window.__xss=1</script>';
+const SVG = '"><svg onload=window.__xss=1>';
+const PAYLOADS = [IMG, SCRIPT, SVG];
+
+const NOTEBOOK = `${IMG}.ipynb`;
+const EXPERIMENT = `xss ${SVG}`;
+const PIPELINE = `${IMG} pipe`;
+
+/** `%mlops` lines of one run; every payload single-quoted for the magic's shlex. */
+function runCell(name: string, lr: number): string {
+  return [
+    `%mlops start --experiment '${EXPERIMENT}' --run-name '${name}' --tag 'note=${SCRIPT}'`,
+    `%mlops param 'payload=${SCRIPT}' 'quote=${SVG}' 'img=${IMG}' lr=${lr}`,
+    `%mlops log acc=${lr * 5} --step 1`,
+    '%mlops end'
+  ].join('\n');
+}
+
+/** A notebook whose `parameters` cell has payload string defaults. */
+function pipelineNotebook(): string {
+  const nb = JSON.parse(
+    notebook([
+      [`label = '${IMG}'`, `note = '${SVG}'`].join('\n'),
+      'print(label, note)'
+    ])
+  );
+  nb.cells[0].metadata = { tags: ['parameters'] };
+  return JSON.stringify(nb);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+const views: string[] = [];
+
+/** Nothing ran, nothing was parsed from the data as HTML, in `scope` or the page. */
+async function expectInert(
+  page: Page,
+  scope: Locator,
+  view: string
+): Promise<void> {
+  views.push(view);
+  expect(
+    await page.evaluate(() => (window as unknown as { __xss?: unknown }).__xss),
+    view
+  ).toBeUndefined();
+  await expect(scope.locator('img[src="x"], script, svg[onload]')).toHaveCount(
+    0
+  );
+  await expect(page.locator('img[src="x"], [onerror], [onload]')).toHaveCount(
+    0
+  );
+}
+
+async function switchTo(panel: Locator, view: string): Promise<void> {
+  const tab = panel
+    .getByTestId('mlops-view-switch')
+    .locator(`[data-view="${view}"]`);
+  await tab.click();
+  await expect(tab).toHaveAttribute('aria-selected', 'true');
+}
+
+/** The id of the current notebook's kernel, once it has one. */
+async function currentKernelId(page: Page): Promise<string> {
+  let id = '';
+  await expect
+    .poll(async () => {
+      id = await page.evaluate(() => {
+        const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
+        return (
+          app.shell.currentWidget?.sessionContext?.session?.kernel?.id ?? ''
+        );
+      });
+      return id;
+    })
+    .not.toBe('');
+  return id;
+}
+
+test.describe('MLOps stored XSS', () => {
+  test('payloads in runs, params, tags, notebooks and pipelines stay text', async ({
+    page,
+    tmpPath
+  }) => {
+    test.setTimeout(300_000);
+    views.length = 0;
+    await page.sidebar.openTab(PANEL_ID);
+    const panel = page.locator(`#${PANEL_ID}`);
+    await expect(panel).toBeVisible();
+
+    // A pipeline with a payload name and payload defaults, exported by the REST API.
+    await page.contents.uploadContent(
+      pipelineNotebook(),
+      'text',
+      `${tmpPath}/xss-pipe.ipynb`
+    );
+    const output = `${tmpPath}/xss-pipe-out`;
+    const exported = await page.request.post(
+      '/jupyter-mlops/api/pipelines/export',
+      {
+        data: {
+          notebooks: [`${tmpPath}/xss-pipe.ipynb`],
+          output,
+          name: PIPELINE
+        }
+      }
+    );
+    expect(exported.status(), await exported.text()).toBe(201);
+
+    // Two tracked runs from a notebook whose file name is a payload.
+    await openNotebook(page, tmpPath, NOTEBOOK, [
+      '%load_ext jupyter_mlops',
+      runCell(IMG, 0.1),
+      runCell(SVG, 0.2)
+    ]);
+    const kernelId = await currentKernelId(page);
+    await page.notebook.run();
+    await expect(
+      page.locator(
+        '.jp-Notebook .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+      )
+    ).toHaveCount(0);
+    await expect(page.locator('.jp-Notebook')).toContainText('Ended run');
+
+    // Runs: the list (experiment selector, names, notebook column).
+    await switchTo(panel, 'runs');
+    const select = panel.getByTestId('mlops-experiment-select');
+    await select.selectOption({ label: EXPERIMENT });
+    await expect(select.locator('option:checked')).toHaveText(EXPERIMENT);
+    const rows = panel.getByTestId('mlops-run-row');
+    await expect(rows).toHaveCount(2);
+    await expect(rows.nth(0).locator('.jp-mlops-col-run_name')).toContainText(
+      SVG
+    );
+    await expect(rows.nth(1).locator('.jp-mlops-col-run_name')).toContainText(
+      IMG
+    );
+    await expect(rows.nth(0).locator('.jp-mlops-col-notebook')).toContainText(
+      NOTEBOOK
+    );
+    await expectInert(page, panel, 'runs list');
+
+    // Runs: one run's details (name, notebook, params, tags).
+    await rows.nth(1).locator('.jp-mlops-col-run_name').click();
+    const details = panel.getByTestId('mlops-run-details');
+    await expect(details.getByTestId('mlops-details-name')).toHaveText(IMG);
+    await expect(details).toContainText(NOTEBOOK);
+    const params = details.getByTestId('mlops-params');
+    await expect(params.locator('tr[data-key="payload"] td')).toHaveText(
+      SCRIPT
+    );
+    await expect(params.locator('tr[data-key="quote"] td')).toHaveText(SVG);
+    await expect(params.locator('tr[data-key="img"] td')).toHaveText(IMG);
+    await expect(
+      details.getByTestId('mlops-tags').locator('tr[data-key="note"] td')
+    ).toHaveText(SCRIPT);
+    await expectInert(page, panel, 'run details');
+
+    // Runs: the comparison of the two hostile runs.
+    await rows.nth(0).getByTestId('mlops-run-checkbox').check();
+    const compare = panel.getByTestId('mlops-compare');
+    await expect(compare).toBeVisible();
+    await expect(compare).toContainText(IMG);
+    await expect(compare).toContainText(SVG);
+    const paramRow = (key: string): Locator =>
+      compare.locator(
+        `[data-testid="mlops-compare-param-row"][data-key="${key}"] td`
+      );
+    await expect(paramRow('payload')).toHaveText([SCRIPT, SCRIPT]);
+    await expect(paramRow('quote')).toHaveText([SVG, SVG]);
+    await expect(paramRow('img')).toHaveText([IMG, IMG]);
+    await expectInert(page, panel, 'run comparison');
+
+    // Environment: the kernel of the payload-named notebook.
+    await switchTo(panel, 'environment');
+    const env = panel.getByTestId('mlops-env-view');
+    await expect(env.getByTestId('mlops-env-kernel')).toContainText(NOTEBOOK);
+    await expectInert(page, panel, 'environment');
+
+    // Cost: the kernel table names the notebook.
+    await switchTo(panel, 'cost');
+    const costRow = panel.locator(
+      `[data-testid="mlops-cost-row"][data-kernel-id="${kernelId}"]`
+    );
+    await expect(costRow).toContainText(NOTEBOOK);
+    await expectInert(page, panel, 'cost');
+
+    // The status bar item of that kernel.
+    const status = page.getByTestId('mlops-cost-status');
+    await expect(status).toHaveAttribute('data-kernel-id', kernelId);
+    await expectInert(page, page.locator('#jp-main-statusbar'), 'status bar');
+
+    // Pipelines: the list, the form with payload defaults, a launch.
+    await switchTo(panel, 'pipelines');
+    const view = panel.getByTestId('mlops-pipelines-view');
+    const item = view.locator(
+      `[data-testid="mlops-pipeline-item"][data-path="${output}"]`
+    );
+    await expect(item).toContainText(PIPELINE);
+    await expectInert(page, panel, 'pipelines list');
+    await item.click();
+    await expect(item).toHaveAttribute('aria-pressed', 'true');
+    const form = view.getByTestId('mlops-pipeline-form');
+    await expect(view).toContainText(`Run ${PIPELINE}`);
+    const input = (key: string): Locator =>
+      form
+        .locator(`[data-testid="mlops-param"][data-key="xss_pipe.${key}"]`)
+        .getByTestId('mlops-param-input');
+    await expect(input('label')).toHaveValue(new RegExp(escapeRegExp(IMG)));
+    await expect(input('note')).toHaveValue(new RegExp(escapeRegExp(SVG)));
+    await expectInert(page, panel, 'pipeline form');
+
+    await form.getByTestId('mlops-pipeline-run').click();
+    const launch = view.getByTestId('mlops-launch');
+    await expect(launch).toBeVisible();
+    const execution = launch.getByTestId('mlops-execution');
+    await expect(execution).toHaveCount(1);
+    await expect(
+      execution.getByTestId('mlops-execution-status')
+    ).toHaveAttribute('data-status', 'FINISHED', { timeout: 120_000 });
+    await expect(execution).toContainText(IMG);
+    await expect(execution).toContainText(SVG);
+    await expect(view).toContainText(`Launch ${PIPELINE}`);
+    await expect(view.getByTestId('mlops-launch-item').first()).toContainText(
+      PIPELINE
+    );
+    await expectInert(page, panel, 'pipeline launch');
+
+    // Runs of the pipeline: its experiment and parent run carry the payload name.
+    await switchTo(panel, 'runs');
+    await select.selectOption({ label: PIPELINE });
+    await expect(rows).toHaveCount(2);
+    await expect(panel.getByTestId('mlops-runs-table')).toContainText(PIPELINE);
+    await panel
+      .getByTestId('mlops-runs-table')
+      .locator('.jp-mlops-col-run_name', { hasText: 'xss_pipe' })
+      .click();
+    await expect(
+      panel
+        .getByTestId('mlops-run-details')
+        .getByTestId('mlops-params')
+        .locator('tr[data-key="label"] td')
+    ).toHaveText(IMG);
+    await expectInert(page, panel, 'pipeline runs');
+
+    // Late handlers (an image failing to load) would have fired by now.
+    await page.waitForTimeout(500);
+    // the whole shell (JupyterLab's own page-config script sits outside it)
+    await expectInert(page, page.locator('#main'), 'whole shell, at the end');
+    console.log(
+      `XSS views checked: ${views.length}, payloads: ${PAYLOADS.length}`
+    );
+  });
+});
