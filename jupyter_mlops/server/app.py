@@ -32,7 +32,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Integer
@@ -48,6 +48,7 @@ from jupyter_mlops.config import (
     cost_settings,
 )
 from jupyter_mlops.core import query
+from jupyter_mlops.core.readcache import ReadCache
 from jupyter_mlops.core.store import redact_uri
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class MlopsService:
         self._executor = ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="jupyter-mlops"
         )
+        self.reads = ReadCache(tracking_uri)
         self.warming: Future[Any] | None = None
         self.cost_settings: CostSettings | None = None
         self.cost: CostEngine | None = None
@@ -125,10 +127,22 @@ class MlopsService:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """``fn(client, *args, **kwargs)`` in the thread pool, awaited from the event loop."""
+        """``fn(client, *args, **kwargs)`` in the thread pool, awaited from the event loop.
+
+        The questions the panel polls, on the embedded store, get the answer computed
+        at the store's current version when there is one, and identical questions in
+        flight share one computation (:mod:`jupyter_mlops.core.readcache`).
+        """
         loop = asyncio.get_running_loop()
         job = functools.partial(self._call_sync, fn, *args, **kwargs)
-        return await loop.run_in_executor(self._executor, job)
+        if not self.reads.reusable(fn):
+            return await loop.run_in_executor(self._executor, job)
+        return cast(
+            "T",
+            await self.reads.answer(
+                fn, args, kwargs, lambda: loop.run_in_executor(self._executor, job)
+            ),
+        )
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` in the thread pool, for blocking work that needs no store."""
@@ -192,6 +206,7 @@ class MlopsService:
         """Stop the cost engine and the thread pool; queued calls are cancelled."""
         self.stop_cost()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self.reads.close()
 
 
 def export_environment(

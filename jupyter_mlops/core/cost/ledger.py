@@ -175,10 +175,12 @@ class Ledger:
         for attempt in range(attempts):
             try:
                 return action()
-            except sa.exc.OperationalError as exc:
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
                 if "already exists" in str(exc) and attempt < attempts - 1:
-                    continue  # two processes created the tables at once
-                if not _busy(exc) or attempt == attempts - 1:
+                    # two processes created the tables at once (PostgreSQL: ProgrammingError)
+                    continue
+                busy = isinstance(exc, sa.exc.OperationalError) and _busy(exc)
+                if not busy or attempt == attempts - 1:
                     raise StoreError(
                         f"the cost ledger failed: {type(exc.orig).__name__}: {exc.orig}",
                         hint="check cost_ledger_url and that the database is writable",
