@@ -24,11 +24,12 @@ overwritten with the same value.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 __all__ = [
@@ -116,21 +117,58 @@ class StoreHealth:
 
 
 class _QuietWhileDelivering(logging.Filter):
-    """Drops MLflow's per-failure ERROR tracebacks while we deliver: the spool reports once."""
+    """Drops MLflow's per-failure ERROR tracebacks (and urllib3's retry warnings) while we
+    deliver: the spool reports an outage once."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not getattr(_delivering, "active", False)
 
 
 _quiet_filter = _QuietWhileDelivering()
+_QUIET_LOGGERS = ("mlflow.store.db.utils", "urllib3.connectionpool")
+
+
+def _fail_fast_http() -> None:
+    """Make MLflow's REST calls fail fast on a delivering thread (once per process).
+
+    MLflow retries a failed HTTP request up to 7 times with exponential backoff (about
+    two minutes, a urllib3 warning per retry) before it raises. A spool delivery must
+    not: it has its own backoff and reports an outage once (:class:`StoreHealth`), and a
+    request stuck in that loop hides the outage from the user. ``call_endpoint`` (every
+    ``RestStore`` call) looks ``http_request`` up in its module at each call, so it is
+    wrapped there: on a thread inside :func:`quiet_store_errors` the request is tried
+    once; everywhere else (the user's own MLflow calls) nothing changes.
+    """
+    from jupyter_mlops.core.store import import_mlflow
+
+    import_mlflow("mlflow.utils.rest_utils")
+    from mlflow.utils import rest_utils
+
+    original: Callable[..., Any] = rest_utils.http_request
+    if getattr(original, "_mlops_fail_fast", False):
+        return
+
+    @functools.wraps(original)
+    def http_request(*args: Any, **kwargs: Any) -> Any:
+        if getattr(_delivering, "active", False):
+            kwargs.setdefault("max_retries", 0)
+            kwargs.setdefault("backoff_factor", 0)
+        return original(*args, **kwargs)
+
+    http_request._mlops_fail_fast = True  # type: ignore[attr-defined]
+    rest_utils.http_request = http_request
 
 
 @contextlib.contextmanager
 def quiet_store_errors() -> Iterator[None]:
-    """Within this block (this thread only), MLflow's store error logging is muted."""
-    logger = logging.getLogger("mlflow.store.db.utils")
-    if _quiet_filter not in logger.filters:
-        logger.addFilter(_quiet_filter)
+    """Within this block (this thread only), MLflow's store error logging is muted and its
+    REST requests are not retried (the spool retries; see :func:`_fail_fast_http`)."""
+    for name in _QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if _quiet_filter not in logger.filters:
+            logger.addFilter(_quiet_filter)
+    with contextlib.suppress(Exception):  # MLflow internals moved: keep its own retries
+        _fail_fast_http()
     previous = getattr(_delivering, "active", False)
     _delivering.active = True
     try:
@@ -293,7 +331,10 @@ class SqliteFastSender(BatchSender):
 
 def make_sender(client: Any) -> BatchSender:
     """The fastest correct sender for ``client``'s store (see the module docstring)."""
+    from jupyter_mlops.core.store import import_mlflow
+
     try:
+        import_mlflow("mlflow.store.tracking.sqlalchemy_store")  # one thread at a time
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
         store = client._tracking_client.store

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.core.spool import META_SUFFIX, Spool, SpoolMeta
-from jupyter_mlops.core.store import redact_uri
+from jupyter_mlops.core.store import import_mlflow, redact_uri
 
 __all__ = ["owner_alive", "recover_orphans"]
 
@@ -83,6 +83,8 @@ def _mtime_ms(path: Path) -> int | None:
 
 
 def _recover_one(spool_dir: Path, meta: SpoolMeta, uri: str, client: Any) -> bool:
+    # recovery runs on a thread of its own, maybe while another one imports MLflow
+    import_mlflow("mlflow.store.tracking.sqlalchemy_store")
     from mlflow.exceptions import MlflowException
 
     spool = Spool(spool_dir, meta.run_id, uri, client=client)

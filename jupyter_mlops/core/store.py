@@ -1,10 +1,16 @@
 """Which MLflow store to use, and one cached client per store.
 
-MLflow is imported here lazily: ``import mlflow`` takes over a second.
+MLflow is imported here lazily: ``import mlflow`` takes over a second. The first
+import runs one thread at a time (:func:`import_mlflow`): MLflow's modules import
+each other, and two threads importing them at once (a server's store warm-up and
+its recovery sweep, a kernel's start-up recovery and ``%mlops start``) can trip
+Python's import deadlock detection, which hands one thread a half-initialised
+module and leaves ``mlflow`` broken in that process for good.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from pathlib import Path
@@ -17,12 +23,31 @@ __all__ = [
     "default_artifact_location",
     "default_tracking_uri",
     "get_client",
+    "import_mlflow",
     "redact_uri",
     "resolve_tracking_uri",
 ]
 
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
+_import_lock = threading.RLock()
+_imported: set[str] = set()
+
+
+def import_mlflow(*modules: str) -> None:
+    """Import ``mlflow`` (and the MLflow ``modules`` named) unless done, one thread at a time.
+
+    Call it before the first lazy ``from mlflow... import`` on any thread that may run
+    concurrently with another one importing MLflow (see the module docstring).
+    """
+    names = ("mlflow", *modules)
+    if _imported.issuperset(names):
+        return
+    with _import_lock:
+        for name in names:
+            if name not in _imported:
+                importlib.import_module(name)
+                _imported.add(name)
 
 
 def default_tracking_uri(root_dir: Path) -> str:
@@ -69,6 +94,7 @@ def default_artifact_location(tracking_uri: str) -> str | None:
 
 def get_client(tracking_uri: str) -> MlflowClient:
     """One ``MlflowClient`` per tracking URI for the life of the process."""
+    import_mlflow()
     with _lock:
         client = _clients.get(tracking_uri)
         if client is None:
