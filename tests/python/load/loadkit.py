@@ -154,7 +154,11 @@ def postgres_cluster() -> Iterator[Postgres | None]:
     if os.geteuid() == 0:  # postgres refuses to run as root
         user = pwd.getpwnam("postgres")
         os.chown(base, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
+        # /usr/sbin is not on every root PATH (a minimal CI environment)
+        runuser = shutil.which("runuser") or next(
+            (p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(p)), "runuser"
+        )
+        prefix = [runuser, "-u", "postgres", "--"]
     data, sock = base / "data", base
     port = free_port()
     cluster = Postgres(port=port, bin=pg_bin, prefix=prefix)
