@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "default_artifact_location",
     "default_tracking_uri",
+    "experiment_id",
     "get_client",
     "import_mlflow",
     "redact_uri",
@@ -103,3 +104,32 @@ def get_client(tracking_uri: str) -> MlflowClient:
             client = MlflowClient(tracking_uri=tracking_uri)
             _clients[tracking_uri] = client
         return client
+
+
+def experiment_id(client: Any, name: str, tracking_uri: str) -> str:
+    """Get or create experiment ``name``; racing creators all get the same one.
+
+    A new experiment's artifacts go to :func:`default_artifact_location`.
+    Raises :class:`~jupyter_mlops.exceptions.UsageError` when it is deleted.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from jupyter_mlops.exceptions import StoreError, UsageError
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        try:
+            location = default_artifact_location(tracking_uri)
+            return str(client.create_experiment(name, artifact_location=location))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise StoreError(f"Experiment {name!r} was created but cannot be read back.")
+    if experiment.lifecycle_stage != "active":
+        raise UsageError(
+            f"Experiment {name!r} is deleted.",
+            hint="restore it (mlflow experiments restore) or choose another experiment name",
+        )
+    return str(experiment.experiment_id)

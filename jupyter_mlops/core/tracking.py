@@ -33,7 +33,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jupyter_mlops.core import context
 from jupyter_mlops.core.attach import (
@@ -43,7 +43,8 @@ from jupyter_mlops.core.attach import (
     pipeline_tracking_uri,
 )
 from jupyter_mlops.core.spool import Spool, format_metric, format_param, format_tag
-from jupyter_mlops.core.store import default_artifact_location, get_client, redact_uri
+from jupyter_mlops.core.store import experiment_id as store_experiment_id
+from jupyter_mlops.core.store import get_client, redact_uri
 from jupyter_mlops.core.validation import (
     check_key,
     check_step,
@@ -57,7 +58,6 @@ from jupyter_mlops.exceptions import (
     MlopsError,
     RunStateError,
     StoreError,
-    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -170,28 +170,6 @@ class Tracker:
         """The active run, or None."""
         return self._active
 
-    def _experiment_id(self, client: Any, name: str) -> str:
-        """Get or create experiment ``name``; racing creators all get the same one."""
-        from mlflow.exceptions import MlflowException
-
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            try:
-                location = default_artifact_location(self.tracking_uri)
-                return str(client.create_experiment(name, artifact_location=location))
-            except MlflowException as exc:
-                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                    raise
-            experiment = client.get_experiment_by_name(name)
-            if experiment is None:
-                raise StoreError(f"Experiment {name!r} was created but cannot be read back.")
-        if experiment.lifecycle_stage != "active":
-            raise UsageError(
-                f"Experiment {name!r} is deleted.",
-                hint="restore it (mlflow experiments restore) or choose another experiment name",
-            )
-        return str(experiment.experiment_id)
-
     def start_run(
         self,
         *,
@@ -245,7 +223,7 @@ class Tracker:
                 run_tags["mlops.project"] = project
             try:
                 client = get_client(self.tracking_uri)
-                experiment_id = self._experiment_id(client, name)
+                experiment_id = store_experiment_id(client, name, self.tracking_uri)
                 run = client.create_run(experiment_id, run_name=run_name, tags=run_tags)
             except MlopsError:
                 raise

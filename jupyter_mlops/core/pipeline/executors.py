@@ -33,6 +33,13 @@ __all__ = ["DaskExecutor", "Executor", "LocalExecutor", "kill_trees", "make_exec
 DASK_HINT = "pip install 'jupyter-mlops[dask]'"
 
 
+def _failed(execution: Execution, error: str) -> ExecutionResult:
+    """FAILED ``error`` for ``execution``: the executor, not the notebook, went wrong."""
+    return ExecutionResult(
+        index=execution.index, status=FAILED, reason="error", error=error, output=execution.output
+    )
+
+
 def run_execution(execution: Execution) -> ExecutionResult:
     """Run one execution in this (worker) process; never raises."""
     try:
@@ -40,13 +47,7 @@ def run_execution(execution: Execution) -> ExecutionResult:
 
         return execute(execution)
     except BaseException as exc:  # the worker must always answer
-        return ExecutionResult(
-            index=execution.index,
-            status=FAILED,
-            reason="error",
-            error=f"{type(exc).__name__}: {exc}",
-            output=execution.output,
-        )
+        return _failed(execution, f"{type(exc).__name__}: {exc}")
 
 
 def _worker_init() -> None:  # pragma: no cover - runs in the pool's workers
@@ -108,12 +109,8 @@ def _lost(execution: Execution, detail: str) -> ExecutionResult:
 
 def _checked(result: object, execution: Execution) -> ExecutionResult:
     if not isinstance(result, ExecutionResult):
-        return ExecutionResult(
-            index=execution.index,
-            status=FAILED,
-            reason="error",
-            error=f"the executor returned {type(result).__name__}, not an ExecutionResult",
-            output=execution.output,
+        return _failed(
+            execution, f"the executor returned {type(result).__name__}, not an ExecutionResult"
         )
     result.index = execution.index
     return result
@@ -183,13 +180,7 @@ class LocalExecutor:
         except CancelledError:
             return _lost(execution, "cancelled")
         except Exception as exc:  # pickling problems and the like
-            return ExecutionResult(
-                index=execution.index,
-                status=FAILED,
-                reason="error",
-                error=f"{type(exc).__name__}: {exc}",
-                output=execution.output,
-            )
+            return _failed(execution, f"{type(exc).__name__}: {exc}")
 
     def _pids(self) -> list[int]:
         processes = getattr(self._pool, "_processes", None) or {}
@@ -276,13 +267,7 @@ class DaskExecutor:
             name = type(exc).__name__
             if name in ("KilledWorker", "CommClosedError", "FutureCancelledError"):
                 return _lost(execution, f"{name}: {exc}")
-            return ExecutionResult(
-                index=execution.index,
-                status=FAILED,
-                reason="error",
-                error=f"{name}: {exc}",
-                output=execution.output,
-            )
+            return _failed(execution, f"{name}: {exc}")
         return _checked(handle.result(), execution)
 
     def kill(self) -> None:

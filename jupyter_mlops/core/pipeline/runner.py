@@ -51,7 +51,7 @@ from jupyter_mlops.core.pipeline.model import (
     worst_status,
 )
 from jupyter_mlops.core.pipeline.plan import RunPlan, plan_run, prepare
-from jupyter_mlops.exceptions import StoreError, UsageError
+from jupyter_mlops.core.store import experiment_id as store_experiment_id
 
 __all__ = ["PipelineResult", "RunPlan", "plan_run", "run_plan"]
 
@@ -92,31 +92,6 @@ class PipelineResult:
 
 class _Cancelled(Exception):
     pass
-
-
-def _experiment_id(client: Any, name: str, tracking_uri: str) -> str:
-    """Get or create the experiment ``name`` (racing creators get the same one)."""
-    from mlflow.exceptions import MlflowException
-
-    from jupyter_mlops.core.store import default_artifact_location
-
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        try:
-            location = default_artifact_location(tracking_uri)
-            return str(client.create_experiment(name, artifact_location=location))
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            raise StoreError(f"Experiment {name!r} was created but cannot be read back.")
-    if experiment.lifecycle_stage != "active":
-        raise UsageError(
-            f"Experiment {name!r} is deleted.",
-            hint="restore it (mlflow experiments restore) or choose another experiment name",
-        )
-    return str(experiment.experiment_id)
 
 
 def _sweep_params(plan: RunPlan) -> list[tuple[str, str]]:
@@ -304,7 +279,7 @@ def run_plan(
         prepare(plan)
         client = connect(tracking_uri)
         with _mlflow_errors():
-            experiment_id = _experiment_id(client, experiment or plan.name, tracking_uri)
+            experiment_id = store_experiment_id(client, experiment or plan.name, tracking_uri)
         run = _Run(plan, client, pool, emit)
     except BaseException:
         pool.close()
