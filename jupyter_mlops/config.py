@@ -26,6 +26,7 @@ __all__ = [
     "ENV_COST_BUDGETS",
     "ENV_COST_CATALOGUE",
     "ENV_COST_LEDGER",
+    "ENV_MLFLOW_UI_URL",
     "ENV_PROJECT",
     "ENV_ROOT_DIR",
     "ENV_SPOOL_DIR",
@@ -40,6 +41,7 @@ ENV_SPOOL_DIR = "JUPYTER_MLOPS_SPOOL_DIR"
 ENV_COST_CATALOGUE = "JUPYTER_MLOPS_COST_CATALOGUE"
 ENV_COST_LEDGER = "JUPYTER_MLOPS_COST_LEDGER"
 ENV_COST_BUDGETS = "JUPYTER_MLOPS_COST_BUDGETS"
+ENV_MLFLOW_UI_URL = "JUPYTER_MLOPS_MLFLOW_UI_URL"
 
 
 def default_spool_dir() -> Path:
@@ -80,6 +82,14 @@ class MlopsConfig(Configurable):
     spool_dir = Unicode(
         help="Folder of the durable metric spool. Defaults to $JUPYTER_MLOPS_SPOOL_DIR "
         "or ~/.local/share/jupyter-mlops/spool.",
+    ).tag(config=True)
+
+    mlflow_ui_url = Unicode(
+        help="Address of an MLflow UI that shows this store (for example "
+        "http://mlflow.example:5000): the panel links each run to "
+        "<url>/#/experiments/<id>/runs/<id>. Only http and https addresses are used. "
+        "Empty: $JUPYTER_MLOPS_MLFLOW_UI_URL, else no link; the panel then shows the "
+        "'mlflow ui --backend-store-uri ...' command for this store.",
     ).tag(config=True)
 
     flush_interval = Float(
@@ -185,6 +195,10 @@ class MlopsConfig(Configurable):
     @default("cost_catalogue_file")
     def _default_cost_catalogue_file(self) -> str:
         return os.environ.get(ENV_COST_CATALOGUE, "")
+
+    @default("mlflow_ui_url")
+    def _default_mlflow_ui_url(self) -> str:
+        return os.environ.get(ENV_MLFLOW_UI_URL, "")
 
     @default("root_dir")
     def _default_root_dir(self) -> str:
