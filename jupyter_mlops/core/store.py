@@ -6,6 +6,11 @@ each other, and two threads importing them at once (a server's store warm-up and
 its recovery sweep, a kernel's start-up recovery and ``%mlops start``) can trip
 Python's import deadlock detection, which hands one thread a half-initialised
 module and leaves ``mlflow`` broken in that process for good.
+
+The first :func:`get_client` of an embedded SQLite store in a process opens it
+under a cross-process lock (:mod:`~jupyter_mlops.core.store_lock`): MLflow
+creates and migrates a new store's schema on that open, once, however many
+processes first use the store at the same moment.
 """
 
 from __future__ import annotations
@@ -94,16 +99,34 @@ def default_artifact_location(tracking_uri: str) -> str | None:
 
 
 def get_client(tracking_uri: str) -> MlflowClient:
-    """One ``MlflowClient`` per tracking URI for the life of the process."""
+    """One ``MlflowClient`` per tracking URI for the life of the process.
+
+    The first call for a URI opens the store; for an embedded SQLite store it
+    does so under the store's lock file (``mlflow.db.lock``), so a new store's
+    schema is created and migrated by one process while the others wait
+    (:func:`~jupyter_mlops.core.store_lock.first_open`). A failed open is not
+    cached: the next call tries again.
+    """
     import_mlflow()
     with _lock:
         client = _clients.get(tracking_uri)
         if client is None:
-            from mlflow import MlflowClient
-
-            client = MlflowClient(tracking_uri=tracking_uri)
+            client = _open_client(tracking_uri)
             _clients[tracking_uri] = client
         return client
+
+
+def _open_client(tracking_uri: str) -> MlflowClient:
+    from mlflow import MlflowClient
+
+    from jupyter_mlops.core.store_lock import embedded_store_path, first_open
+
+    if embedded_store_path(tracking_uri) is None:
+        return MlflowClient(tracking_uri=tracking_uri)  # a server orders its own schema changes
+    with first_open(tracking_uri):
+        client = MlflowClient(tracking_uri=tracking_uri)  # builds the store: creates, migrates
+        client.search_experiments(max_results=1)  # a first query, should MLflow build it lazily
+    return client
 
 
 def experiment_id(client: Any, name: str, tracking_uri: str) -> str:
