@@ -162,6 +162,8 @@ def recover_orphans(
     unreachable stay for a later attempt. Returns ``[]`` if another process is
     recovering (lock not had within ``wait`` seconds). An orphan whose SQLite
     store file was deleted is moved to ``unrecoverable/`` in the spool folder.
+    Artifact queues of dead processes are uploaded too
+    (:func:`jupyter_mlops.core.artifact_delivery.recover_artifacts`).
     """
     folder = Path(spool_dir)
     if not folder.is_dir():
@@ -182,4 +184,9 @@ def recover_orphans(
                 continue
             if _recover_one(folder, meta, uri, client if same_store else None):
                 recovered.append(meta.run_id)
+        from jupyter_mlops.core.artifact_delivery import recover_artifacts
+
+        for run_id in recover_artifacts(folder, tracking_uri, client=client):
+            if run_id not in recovered:
+                recovered.append(run_id)
     return recovered

@@ -1,0 +1,390 @@
+"""Durable, background artifact uploads for one run, with MLflow's names and signatures.
+
+An artifact acknowledged by :class:`ArtifactQueue` is never lost, the same promise as
+the metric spool (:mod:`jupyter_mlops.core.spool`):
+
+* each call validates its input completely (nothing is staged for a bad one), copies
+  the content into ``<spool_dir>/<run_id>.artifacts/entries/<id>/`` (a copy-on-write
+  clone where the filesystem has one, else a copy: never a hard link, so the user may
+  rewrite or delete their file right after), appends one line to the queue's manifest,
+  ``fsync``s it and returns. The staged copy is what is uploaded.
+* a daemon thread uploads each entry with ``MlflowClient.log_artifact`` (or
+  ``log_artifacts`` for a folder), records it done and removes the staged copy.
+  Failures are retried with backoff and warned about once per outage.
+* what a killed process leaves is uploaded by :func:`recover_artifacts` (run by
+  :func:`jupyter_mlops.core.recovery.recover_orphans`), which then deletes the folder.
+* :meth:`ArtifactQueue.log_report` stages the notebook as saved and hands rendering
+  (nbconvert, about a second) to a detached worker process (:mod:`jupyter_mlops.core.report`).
+
+Layout and manifest format: :mod:`jupyter_mlops.core.artifact_staging`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jupyter_mlops.core.artifact_delivery import (
+    ArtifactHealth,
+    deliver_entry,
+    drop_entry,
+    finish_if_idle,
+    recover_artifacts,
+    start_report_worker,
+)
+from jupyter_mlops.core.artifact_staging import (
+    ENTRIES,
+    FILE,
+    LOCK,
+    MANIFEST,
+    OWNER,
+    QUEUE_SUFFIX,
+    REPORT,
+    TREE,
+    Entry,
+    QueueOwner,
+    check_artifact_path,
+    check_readable,
+    clone_or_copy,
+    copy_tree,
+    figure_saver,
+    read_manifest,
+    remove_tree,
+    serialize_dict,
+    source_path,
+    split_artifact_file,
+    try_lock,
+)
+from jupyter_mlops.core.spool_format import process_create_time
+from jupyter_mlops.core.store import redact_uri
+from jupyter_mlops.exceptions import InvalidValueError, RunStateError, StoreError
+
+__all__ = ["ArtifactQueue", "recover_artifacts"]
+
+_live_queues: weakref.WeakSet[ArtifactQueue] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no writer thread and must not inherit locks held by one."""
+    for queue in list(_live_queues):
+        queue._append_lock = threading.Lock()
+        queue._deliver_lock = threading.Lock()
+        queue._wake = threading.Event()
+        queue._progress = threading.Condition()
+        queue._thread = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class ArtifactQueue:
+    """The durable artifact queue of run ``run_id`` in ``spool_dir``, with its writer thread.
+
+    ``client`` is an ``MlflowClient``; by default the cached one for ``tracking_uri``.
+    A queue left in the folder by a dead owner of the same run is taken over.
+    """
+
+    def __init__(
+        self,
+        spool_dir: Path,
+        run_id: str,
+        tracking_uri: str,
+        *,
+        client: Any | None = None,
+        flush_interval: float = 0.5,
+    ) -> None:
+        self.run_id = run_id
+        self.tracking_uri = tracking_uri
+        self.flush_interval = max(float(flush_interval), 0.01)
+        self.folder = Path(spool_dir) / f"{run_id}{QUEUE_SUFFIX}"
+        self.manifest_path = self.folder / MANIFEST
+        self._client = client
+        self.health = ArtifactHealth(tracking_uri, str(self.folder))
+        self._append_lock = threading.Lock()
+        self._deliver_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._progress = threading.Condition()
+        self._stopping = False
+        try:
+            (self.folder / ENTRIES).mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._owner = QueueOwner(
+                run_id=run_id,
+                tracking_uri=redact_uri(tracking_uri),
+                pid=os.getpid(),
+                create_time=process_create_time(),
+                host=socket.gethostname(),
+                created_ms=time.time_ns() // 1_000_000,
+            )
+            self._owner.write(self.folder / OWNER)
+            self._fd = os.open(self.manifest_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise self._disk_error(exc) from exc
+        _live_queues.add(self)
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._run, name=f"jupyter-mlops-artifacts-{run_id[:8]}", daemon=True
+        )
+        self._thread.start()
+
+    # -- the caller's side: validate, stage, append, return ---------------------------------
+
+    def log_artifact(
+        self, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
+        """Upload file ``local_path`` into ``artifact_path`` (as ``mlflow.log_artifact``)."""
+        src = source_path(local_path, "local_path")
+        target = check_artifact_path(artifact_path)
+        if src.is_dir():
+            raise InvalidValueError(
+                f"{src} is a folder.", hint="use log_artifacts to upload a folder's contents"
+            )
+        check_readable(src)
+        self._stage(FILE, src.name, target, lambda dest: clone_or_copy(src, dest / src.name))
+
+    def log_artifacts(
+        self, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
+        """Upload the contents of folder ``local_dir`` (as ``mlflow.log_artifacts``)."""
+        src = source_path(local_dir, "local_dir")
+        target = check_artifact_path(artifact_path)
+        if not src.is_dir():
+            what = "is a file" if src.exists() else "does not exist"
+            raise InvalidValueError(
+                f"{src} {what}; log_artifacts takes a folder.",
+                hint="use log_artifact for one file; relative paths start in the working "
+                f"directory {Path.cwd()}",
+            )
+
+        self._stage(TREE, "", target, lambda dest: copy_tree(src, dest))
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """Upload ``text`` as ``artifact_file`` (as ``mlflow.log_text``)."""
+        if not isinstance(text, str):
+            raise InvalidValueError(
+                f"text must be a string, not {type(text).__name__}.", hint="pass str(value)"
+            )
+        directory, name = split_artifact_file(artifact_file)
+        self._stage(FILE, name, directory, lambda dest: self._write(dest / name, text))
+
+    def log_dict(self, dictionary: Any, artifact_file: str) -> None:
+        """Upload ``dictionary`` as JSON, or YAML for ``.yaml``/``.yml`` (as ``mlflow.log_dict``)."""
+        directory, name = split_artifact_file(artifact_file)
+        text = serialize_dict(dictionary, name)
+        self._stage(FILE, name, directory, lambda dest: self._write(dest / name, text))
+
+    def log_figure(
+        self, figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
+    ) -> None:
+        """Upload a matplotlib or plotly ``figure`` as ``artifact_file`` (as ``mlflow.log_figure``)."""
+        directory, name = split_artifact_file(artifact_file)
+        save = figure_saver(figure, name, save_kwargs)
+        self._stage(FILE, name, directory, lambda dest: save(dest / name))
+
+    def log_report(
+        self, notebook_path: str | os.PathLike[str], artifact_dir: str = "notebook"
+    ) -> None:
+        """Upload the notebook as saved (``<artifact_dir>/<name>.ipynb``) and its HTML report
+        (``<artifact_dir>/<name>.html``), rendered by a detached worker process.
+
+        Returns once the notebook is staged (one file copy) and the worker started: the
+        upload and the rendering survive this process's exit; a worker that dies is
+        replaced by :func:`recover_artifacts`.
+        """
+        src = source_path(notebook_path, "notebook_path")
+        target = check_artifact_path(artifact_dir, "artifact_dir")
+        if src.suffix != ".ipynb" or not src.is_file():
+            raise InvalidValueError(
+                f"{src} is not a notebook file (.ipynb).", hint="save the notebook first"
+            )
+        check_readable(src)
+        stem = src.stem
+        entry_id = self._stage(
+            REPORT,
+            stem,
+            target,
+            lambda dest: clone_or_copy(src, dest / f"{stem}.ipynb"),
+            wake=False,
+        )
+        start_report_worker(self.folder, entry_id, self.tracking_uri)
+
+    @staticmethod
+    def _write(path: Path, text: str) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    def _disk_error(self, exc: OSError) -> StoreError:
+        return StoreError(
+            f"Could not stage an artifact in {self.folder}: {exc}",
+            hint="free disk space or set JUPYTER_MLOPS_SPOOL_DIR to another folder",
+            run_id=self.run_id,
+        )
+
+    def _stage(
+        self,
+        kind: str,
+        name: str,
+        artifact_path: str | None,
+        fill: Callable[[Path], None],
+        *,
+        wake: bool = True,
+    ) -> str:
+        """Fill a new entry folder, then append and fsync its manifest line; the entry's id."""
+        if self._fd < 0:
+            raise RunStateError(
+                f"The artifact queue of run {self.run_id} is closed.", hint="start a new run"
+            )
+        entry = Entry(kind, uuid.uuid4().hex, name, artifact_path)
+        dest = self.folder / ENTRIES / entry.id
+        try:
+            dest.mkdir(mode=0o700)
+            fill(dest)
+            data = (json.dumps(entry.record()) + "\n").encode()
+            with self._append_lock:
+                if self._fd < 0:
+                    raise RunStateError(
+                        f"The artifact queue of run {self.run_id} is closed.",
+                        hint="start a new run",
+                    )
+                os.write(self._fd, data)
+                os.fsync(self._fd)
+        except OSError as exc:
+            remove_tree(dest)
+            raise self._disk_error(exc) from exc
+        except BaseException:
+            remove_tree(dest)
+            raise
+        if wake:
+            self._wake.set()
+        return entry.id
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The ``MlflowClient`` this queue uploads with."""
+        if self._client is None:
+            from jupyter_mlops.core.store import get_client
+
+            self._client = get_client(self.tracking_uri)
+        return self._client
+
+    @property
+    def last_error(self) -> str | None:
+        """The last upload error (first line, no credentials), or None after a success."""
+        return self.health.last_error
+
+    def pending(self) -> int:
+        """Entries staged but not yet in the store (reports being rendered included)."""
+        return len(read_manifest(self.manifest_path))
+
+    def deliver(self) -> bool:
+        """Upload every staged file entry; True when caught up, False if the store is away
+        (or another process holds the queue). Report entries are their worker's."""
+        from jupyter_mlops.core.delivery import quiet_store_errors
+
+        with self._deliver_lock, quiet_store_errors():
+            lock = try_lock(self.folder / LOCK)
+            if lock is None:
+                return False
+            try:
+                for entry in read_manifest(self.manifest_path):
+                    if entry.kind == REPORT:
+                        continue
+                    try:
+                        client = self.client
+                    except Exception as exc:  # the client cannot even be built
+                        return self.health.failed(exc)
+                    if not deliver_entry(self.folder, self.run_id, entry, client, self.health):
+                        return False
+                    with self._progress:
+                        self._progress.notify_all()
+                return True
+            finally:
+                os.close(lock)
+
+    def flush(self, timeout: float | None = 30.0, *, reports: bool = False) -> None:
+        """Block until every entry staged so far is uploaded (with ``reports``, rendered
+        reports too). Raises :class:`StoreError` after ``timeout`` seconds (None: wait
+        forever); the entries stay staged either way."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        target = {e.id for e in read_manifest(self.manifest_path) if reports or e.kind != REPORT}
+        while True:
+            left = target.intersection(e.id for e in read_manifest(self.manifest_path))
+            if not left:
+                return
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise StoreError(
+                    f"{len(left)} artifact(s) of run {self.run_id} are not yet in the tracking "
+                    f"store {redact_uri(self.tracking_uri)} after {timeout or 0:g} s: "
+                    f"{self.last_error or 'the upload is still running'}",
+                    hint=f"they are kept in {self.folder} and will be uploaded automatically "
+                    "once the store is reachable, also after a restart; check the tracking URI",
+                    run_id=self.run_id,
+                )
+            step = 0.1 if remaining is None else min(0.1, remaining)
+            if self._thread is not None and self._thread.is_alive():
+                with self._progress:
+                    self._wake.set()
+                    self._progress.wait(step)
+            elif not self.deliver():
+                time.sleep(step)
+            elif reports:
+                time.sleep(step)  # the report workers' part
+
+    def _run(self) -> None:
+        delay = self.flush_interval
+        while True:
+            self._wake.wait(delay)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                ok = self.deliver()
+            except Exception:  # a bug must not kill uploads; flush() still works inline
+                import logging
+
+                logging.getLogger("jupyter_mlops.spool").exception(
+                    "jupyter-mlops: artifact writer error"
+                )
+                ok = False
+            delay = self.flush_interval if ok else self.health.retry_delay(self.flush_interval)
+            with self._progress:
+                self._progress.notify_all()
+
+    def close(self, *, delete: bool = False) -> None:
+        """Stop the writer and close the queue.
+
+        What is still pending stays staged for :func:`recover_artifacts` (call
+        :meth:`flush` first to upload it now); ``delete`` discards it instead (not the
+        reports, which their workers finish). The folder goes once nothing is pending.
+        """
+        self._stopping = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5.0)
+        self._thread = None
+        with self._append_lock:
+            if self._fd < 0:
+                return
+            os.close(self._fd)
+            self._fd = -1
+        if delete:
+            with self._deliver_lock:
+                for entry in read_manifest(self.manifest_path):
+                    if entry.kind != REPORT:
+                        drop_entry(self.folder, self.run_id, entry, None)
+        with contextlib.suppress(OSError):  # from now on, recovery may upload what is left
+            self._owner.closed = True
+            self._owner.write(self.folder / OWNER)
+        finish_if_idle(self.folder)
