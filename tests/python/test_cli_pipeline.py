@@ -111,6 +111,14 @@ def test_export_writes_the_pipeline(project: Path, capsys: pytest.CaptureFixture
     stages = yaml.safe_load((pipe / "dvc.yaml").read_text())["stages"]
     assert "data/rows.csv" in stages["prepare"]["outs"]
     assert "data/rows.csv" in stages["train"]["deps"]
+    # jupyter-mlops itself: a pin (never the editable checkout's path), and where to get it
+    env_text = (pipe / "environment.yml").read_text()
+    pin = f"jupyter-mlops=={jupyter_mlops.__version__}"
+    pip = next(d["pip"] for d in yaml.safe_load(env_text)["dependencies"] if isinstance(d, dict))
+    assert pin in pip
+    assert not [p for p in pip if p.startswith("-e")]
+    assert "not on PyPI yet" in env_text
+    assert "not on PyPI yet" in (pipe / "README.md").read_text()
 
 
 def test_export_root_option(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,7 @@
       pipeline.yaml      name, steps (notebook, parameter schema, inputs, outputs, depends_on)
       params.yaml        {step: {param: default}}: what ``dvc exp run -S step.param=v`` edits
       dvc.yaml           one papermill stage per notebook (see ``dvc`` for the safe command)
-      environment.yml    the environment snapshot
+      environment.yml    the environment snapshot, with ``jupyter-mlops==<this version>``
       README.md          how to run it
       notebooks/STEP.ipynb
 
@@ -227,7 +227,37 @@ def _sort(steps: list[Step]) -> None:
     steps.sort(key=lambda s: order.index(s.name))
 
 
+_SELF = "jupyter-mlops"
+
+
+def _environment_yml(snapshot: EnvironmentSnapshot) -> str:
+    """``environment.yml`` for the export: ``snapshot`` with ``jupyter-mlops`` pinned to this version.
+
+    Every stage runs ``python -m jupyter_mlops.core.pipeline.step``, so the pin
+    is there even when the snapshot lacks it, and it replaces an editable path
+    or a bare name (a path means nothing on another machine). Comment lines
+    above it say where the wheel comes from while it is not on PyPI.
+    """
+    from jupyter_mlops import __version__
+    from jupyter_mlops.core.environment import PipPackage, render_environment_yml
+
+    pin = PipPackage(_SELF, __version__, requested=True)
+    others = [p for p in snapshot.pip_packages if p.name != _SELF]
+    pinned = snapshot._replace(pip_packages=tuple(sorted([*others, pin], key=lambda p: p.name)))
+    lines = render_environment_yml(pinned).splitlines()
+    at = next(i for i, text in enumerate(lines) if text.strip() == f"- {_SELF}=={__version__}")
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    notes = [
+        "jupyter-mlops is not on PyPI yet: build its wheel in a clone (python -m build), then",
+        "PIP_FIND_LINKS=/path/to/dist conda env create -f environment.yml, or",
+        f"pip install --find-links /path/to/dist {_SELF}=={__version__}, or copy it into the image",
+    ]
+    return "\n".join([*lines[:at], *(f"{indent}# {n}" for n in notes), *lines[at:]]) + "\n"
+
+
 def _readme(name: str, steps: list[Step]) -> str:
+    from jupyter_mlops import __version__
+
     lines = [
         f"# Pipeline: {name}",
         "",
@@ -248,6 +278,12 @@ def _readme(name: str, steps: list[Step]) -> str:
         "dvc repro                             # run every step that is out of date",
         f"dvc exp run -S {steps[0].name}.PARAM=VALUE   # one experiment with a changed parameter",
         "```",
+        "",
+        f"`environment.yml` pins `{_SELF}=={__version__}`, which is not on PyPI yet: build",
+        "its wheel in a clone of jupyter-mlops (`python -m build`), then let pip find it",
+        "(`PIP_FIND_LINKS=/path/to/dist conda env create -f environment.yml`, or",
+        f"`pip install --find-links /path/to/dist {_SELF}=={__version__}`), or copy the wheel",
+        "into the image.",
         "",
         "Defaults live in `params.yaml`; the parameter types and declared inputs and",
         "outputs are in `pipeline.yaml`. Each stage runs",
@@ -341,9 +377,9 @@ def export_pipeline(
     )
     stages = {s.name: dvc.stage(s, [by_name[d].output for d in s.depends_on]) for s in steps}
     dump("dvc.yaml", {"stages": stages})
-    from jupyter_mlops.core.environment import write_snapshot
-
-    files += write_snapshot(snapshot, target / "environment.yml", platform=False)
+    environment = target / "environment.yml"
+    environment.write_text(_environment_yml(snapshot), encoding="utf-8")
+    files.append(environment)
     readme = target / "README.md"
     readme.write_text(_readme(pipeline_name, steps), encoding="utf-8")
     files.append(readme)

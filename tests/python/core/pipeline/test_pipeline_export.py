@@ -137,6 +137,51 @@ def test_export_two_notebooks(tmp_path: Path, snapshot: EnvironmentSnapshot) -> 
     assert copied == json.loads((tmp_path / "nbs" / "train.ipynb").read_text())
 
 
+def _pip_list(env: Any) -> list[str]:
+    return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+
+
+def test_export_pins_jupyter_mlops_and_says_where_to_get_it(tmp_path: Path) -> None:
+    """An editable path, a bare name or no entry at all: ``jupyter-mlops==<this version>``."""
+    import jupyter_mlops
+
+    pin = f"jupyter-mlops=={jupyter_mlops.__version__}"
+    write_notebook(tmp_path / "a.ipynb", notebook("x = 1\n"))
+    from jupyter_mlops.core.environment import DirectUrl, PipPackage, snapshot_from_file
+
+    bare = snapshot_from_file(REPO_ROOT / "examples" / "pipeline" / "environment.yml")
+    others = tuple(p for p in bare.pip_packages if p.name != "jupyter-mlops")
+    checkout = str(tmp_path / "checkout")
+    editable = PipPackage(
+        "jupyter-mlops", "0.0.9", True, DirectUrl("editable", f"file://{checkout}", checkout)
+    )
+    cases = {
+        "editable": bare._replace(pip_packages=(editable, *others)),
+        "bare": bare,
+        "absent": bare._replace(pip_packages=others),
+    }
+    assert "jupyter-mlops" in [p.name for p in cases["bare"].pip_packages]
+    assert "jupyter-mlops" not in [p.name for p in cases["absent"].pip_packages]
+    for case, snap in cases.items():
+        out = tmp_path / case
+        export_pipeline(["a.ipynb"], out, tmp_path, snapshot=snap)
+        text = (out / "environment.yml").read_text(encoding="utf-8")
+        pip = _pip_list(yaml.safe_load(text))
+        assert [p for p in pip if "jupyter" in p or p.startswith("-e")] == [pin], case
+        assert str(tmp_path) not in text, case  # never a local path
+        assert "papermill==2.7.0" in pip, case
+        lines = text.splitlines()
+        at = lines.index(f"      - {pin}")
+        assert lines[at - 3].strip().startswith("# jupyter-mlops is not on PyPI yet"), text
+        assert f"pip install --find-links /path/to/dist {pin}" in lines[at - 1], text
+        readme = (out / "README.md").read_text(encoding="utf-8")
+        assert f"`{pin}`, which is not on PyPI yet" in readme
+        assert "python -m build" in readme
+    # the file reads back as the same snapshot (the comments are only comments)
+    again = snapshot_from_file(tmp_path / "bare" / "environment.yml")
+    assert any(p.name == "jupyter-mlops" and p.version for p in again.pip_packages)
+
+
 def test_step_names_are_safe_and_unique() -> None:
     assert step_names(
         ["Prepare Data", "prepare-data", "2nd", "", "a $(touch pwned) b", "${x}"]
