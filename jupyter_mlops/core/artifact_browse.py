@@ -1,6 +1,7 @@
 """Browse a run's artifacts: list one folder, preview a file, open a file to stream it.
 
-Every path is relative to the run's artifact root and confined to it.
+Every path is relative to the run's artifact root and confined to it
+(:mod:`jupyter_mlops.core.artifact_paths`):
 :func:`clean_path` refuses, with a :class:`~jupyter_mlops.exceptions.UsageError`
 (HTTP 400): absolute paths, ``..`` segments (also percent-encoded, once or
 more: ``%2e%2e``, ``%252e%252e``), backslashes, NUL and control characters. A
@@ -25,7 +26,6 @@ size was checked against a cap. Models: :mod:`jupyter_mlops.core.artifact_models
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import tempfile
@@ -33,10 +33,16 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
-from urllib.request import url2pathname
+from urllib.parse import urlparse
 
 from jupyter_mlops.core.artifact_models import MLMODEL_FILE, parse_mlmodel, run_logged_models
+from jupyter_mlops.core.artifact_paths import (
+    artifact_kind,
+    clean_path,
+    confine,
+    local_root,
+    media_type,
+)
 from jupyter_mlops.core.query import _mlflow_errors, validate_run_id
 from jupyter_mlops.exceptions import NotFoundError, PathError, UsageError
 
@@ -65,115 +71,12 @@ MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 """Largest file fetched from a remote artifact store to serve it (local files: no cap)."""
 MAX_ENTRIES = 2000
 """Most entries of one folder listing (``truncated`` says when there were more)."""
-MAX_PATH_CHARS = 1024
-
-_TEXT = {
-    ".txt", ".log", ".csv", ".tsv", ".yaml", ".yml", ".json", ".jsonl", ".md", ".py",
-    ".toml", ".ini", ".cfg", ".conf", ".sql", ".sh", ".r", ".rst", ".xml", ".ipynb",
-    ".env", ".lock", ".out", ".err", ".tex",
-}  # fmt: skip
-_TEXT_NAMES = {MLMODEL_FILE, "requirements.txt", "Dockerfile", "LICENSE", "README"}
-_IMAGES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".bmp": "image/bmp",
-}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def clean_path(path: str | None) -> str:
-    """``path`` as a normalised relative POSIX path (``""``: the root), or ``UsageError``."""
-    raw = path or ""
-    if len(raw) > MAX_PATH_CHARS:
-        raise UsageError(f"Artifact path is longer than {MAX_PATH_CHARS} characters.")
-    seen, current = [raw], raw
-    for _ in range(4):  # every percent-decoding of it must be harmless too
-        decoded = unquote(current)
-        if decoded == current:
-            break
-        seen.append(decoded)
-        current = decoded
-    for form in seen:
-        problem = _path_problem(form)
-        if problem:
-            raise UsageError(
-                f"Artifact path {raw[:120]!r} is refused: {problem}.",
-                hint="give a path relative to the run's artifact root, like 'plots/roc.png'",
-            )
-    parts = [part for part in raw.split("/") if part not in ("", ".")]
-    return "/".join(parts)
-
-
-def _path_problem(form: str) -> str | None:
-    if _CONTROL.search(form):
-        return "it holds NUL or control characters"
-    if "\\" in form:
-        return "it holds a backslash"
-    if form.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", form):
-        return "it is absolute"
-    if ".." in form.split("/"):
-        return "it holds a '..' segment"
-    return None
-
-
-def local_root(artifact_uri: str) -> Path | None:
-    """The folder of a local artifact URI (``file://`` or a plain path); ``None`` for remote ones."""
-    parsed = urlparse(artifact_uri)
-    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
-        return Path(url2pathname(parsed.path))
-    if parsed.scheme == "" and artifact_uri.startswith("/"):
-        return Path(artifact_uri)
-    return None
-
-
-def artifact_kind(path: str) -> str:
-    """``image``, ``svg``, ``html``, ``text`` or ``binary``, from the file name."""
-    name = PurePosixPath(path).name
-    suffix = PurePosixPath(name).suffix.lower()
-    if suffix in _IMAGES:
-        return "image"
-    if suffix == ".svg":
-        return "svg"
-    if suffix in (".html", ".htm"):
-        return "html"
-    if suffix in _TEXT or name in _TEXT_NAMES:
-        return "text"
-    return "binary"
-
-
-def media_type(path: str) -> str:
-    """The ``Content-Type`` to serve ``path`` with (text as ``text/plain``, never sniffed as HTML)."""
-    kind = artifact_kind(path)
-    if kind == "image":
-        return _IMAGES[PurePosixPath(path).suffix.lower()]
-    return {
-        "svg": "image/svg+xml",
-        "html": "text/html; charset=utf-8",
-        "text": "text/plain; charset=utf-8",
-    }.get(kind, "application/octet-stream")
 
 
 def _get_run(client: MlflowClient, run_id: str) -> Run:
     validate_run_id(run_id)
     with _mlflow_errors(run_id=run_id):
         return client.get_run(run_id)
-
-
-def _inside(root: Path, rel: str, run_id: str) -> Path:
-    """``root/rel`` with every symlink resolved; ``PathError`` when that leaves ``root``."""
-    real_root = root.resolve()
-    target = (real_root / rel).resolve() if rel else real_root
-    if target != real_root and not target.is_relative_to(real_root):
-        raise PathError(
-            f"Artifact {rel!r} of run {run_id} leads outside the run's artifact folder "
-            "(a symbolic link); it is not served.",
-            hint="copy the file into the run's artifacts instead of linking to it",
-            run_id=run_id,
-        )
-    return target
 
 
 def _entry(path: str, is_dir: bool, size: int | None, is_model: bool = False) -> dict[str, Any]:
@@ -190,7 +93,7 @@ def _entry(path: str, is_dir: bool, size: int | None, is_model: bool = False) ->
 def _local_entries(root: Path, rel: str, run_id: str) -> list[dict[str, Any]]:
     if not root.exists() and not rel:
         return []  # a run that has logged nothing has no folder yet
-    folder = _inside(root, rel, run_id)
+    folder = confine(root, rel, run_id)
     if not folder.exists():
         raise NotFoundError(f"Run {run_id} has no artifact {rel!r}.", run_id=run_id)
     if not folder.is_dir():
@@ -317,7 +220,9 @@ class ArtifactFile:
 
 def _need_file(rel: str) -> None:
     if not rel:
-        raise UsageError("Give the artifact file to read.", hint="?path=<file in the run's artifacts>")
+        raise UsageError(
+            "Give the artifact file to read.", hint="?path=<file in the run's artifacts>"
+        )
 
 
 def _open_remote(client: MlflowClient, run_id: str, rel: str, max_bytes: int) -> ArtifactFile:
@@ -371,7 +276,7 @@ def open_artifact(
     root = local_root(run.info.artifact_uri) if direct else None
     if root is None:
         return _open_remote(client, run_id, rel, max_bytes)
-    target = _inside(root, rel, run_id)
+    target = confine(root, rel, run_id)
     if not target.exists():
         raise NotFoundError(f"Run {run_id} has no artifact {rel!r}.", run_id=run_id)
     if not target.is_file():
@@ -429,10 +334,7 @@ def mlflow_ui_info(ui_url: str, tracking_uri: str) -> dict[str, Any]:
     ``mlflow ui`` command that serves this store (credentials removed from the URI)."""
     from jupyter_mlops.core.store import redact_uri
 
-    url: str | None = ui_url.strip().rstrip("/")
-    if not url or urlparse(url).scheme not in ("http", "https"):
-        url = None  # only a web address becomes a link (never javascript: or data:)
-    else:
-        url = redact_uri(url)
+    url = ui_url.strip().rstrip("/")
+    web = bool(url) and urlparse(url).scheme in ("http", "https")  # never javascript: or data:
     command = f"mlflow ui --backend-store-uri {shlex.quote(redact_uri(tracking_uri))}"
-    return {"url": url, "command": command}
+    return {"url": redact_uri(url) if web else None, "command": command}

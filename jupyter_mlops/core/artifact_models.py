@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from jupyter_mlops.core.artifact_paths import MLMODEL_FILE, local_root
 from jupyter_mlops.exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MLMODEL_FILE", "MLMODEL_MAX_BYTES", "parse_mlmodel", "run_logged_models"]
 
-MLMODEL_FILE = "MLmodel"
 MLMODEL_MAX_BYTES = 1024 * 1024
 """An ``MLmodel`` larger than this is not parsed (real ones are a few kilobytes)."""
 
@@ -124,8 +124,6 @@ def parse_mlmodel(text: str) -> dict[str, Any]:
 
 def _read_mlmodel(location: str) -> str:
     """The text of ``<location>/MLmodel``: read in place when local, else downloaded."""
-    from jupyter_mlops.core.artifact_browse import local_root
-
     root = local_root(location)
     if root is not None:
         path = root / MLMODEL_FILE
@@ -141,7 +139,9 @@ def _read_mlmodel(location: str) -> str:
         return Path(local).read_text(encoding="utf-8", errors="replace")[: MLMODEL_MAX_BYTES + 1]
 
 
-def run_logged_models(client: MlflowClient, experiment_id: str, run_id: str) -> list[dict[str, Any]]:
+def run_logged_models(
+    client: MlflowClient, experiment_id: str, run_id: str
+) -> list[dict[str, Any]]:
     """The models run ``run_id`` logged (MLflow 3 ``LoggedModel``), oldest first.
 
     Each is ``{"model_id", "name", "uri", "model": <parse_mlmodel()> | None, "error"}``;

@@ -190,3 +190,8 @@ default_handlers.extend(COST_HANDLERS)
 from jupyter_mlops.server.pipeline_handlers import PIPELINE_HANDLERS  # noqa: E402
 
 default_handlers.extend(PIPELINE_HANDLERS)
+
+# The artifact and MLflow UI routes (their own module, likewise).
+from jupyter_mlops.server.artifact_handlers import ARTIFACT_HANDLERS  # noqa: E402
+
+default_handlers.extend(ARTIFACT_HANDLERS)
