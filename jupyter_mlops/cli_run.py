@@ -29,7 +29,8 @@ EPILOG_HELP = (
     "executed notebook. With --grid or a list of parameter sets in -f, every combination is a "
     "trial, run in parallel on --workers processes (or Dask with --executor dask). One trial of "
     "DIR runs in DIR (outputs/STEP.ipynb); a sweep runs each trial in DIR/runs/STAMP/tN/; a "
-    "notebook writes NOTEBOOK_FOLDER/outputs/STEM/STAMP/. Every value is checked before anything "
+    "notebook writes NOTEBOOK_FOLDER/outputs/STEM/STAMP/; one without a cell tagged 'parameters' "
+    "runs as it is and takes no -p, --grid or -f. Every value is checked before anything "
     "runs. Exit status 0 when all executions finished, 1 when one failed or was killed, 2 on "
     "bad input, 130 when interrupted."
 )
@@ -182,7 +183,8 @@ def _summary(plan: Any, result: Any, sort: str | None) -> list[tuple[object, ...
         metavar=("NAME", "VALUE"),
         dest="parameters",
         help="Set a parameter for every trial: NAME is PARAM (every step that has it) or "
-        "STEP.PARAM; VALUE is read by the parameter's type. Repeatable.",
+        "STEP.PARAM; VALUE is read by the parameter's type, or as papermill reads it when the "
+        "parameter has none (5 int, 1.5 float, True/False bool, None, else text). Repeatable.",
     ),
     arg(
         "-f",

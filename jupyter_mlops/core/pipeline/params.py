@@ -5,6 +5,12 @@ itself only reads annotations), else from the literal value
 (:func:`ast.literal_eval`). A default that is not a JSON-like literal
 (``n = len(x)``, ``t = (1, 2)``) gets ``literal=False`` and ``default=None``:
 the UI flags it and the export leaves it out of ``params.yaml``.
+
+A parameter without a type (``"unknown"``: no annotation, and a default that
+is ``None`` or not a literal) takes any JSON-like value; given as text (the
+CLI's ``-p``), it is read as papermill's CLI reads it (:func:`resolve_text`:
+``5`` an int, ``1.5`` a float, ``True``/``False`` a bool, ``None`` None, else
+the text), so ``jupyter mlops run`` injects what ``papermill -p`` injects.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ __all__ = [
     "check_name",
     "infer_parameters",
     "is_json_like",
+    "resolve_text",
     "validate_overrides",
 ]
 
@@ -191,6 +198,26 @@ def _parse_text(text: str) -> Any:
         return text
 
 
+def resolve_text(text: str) -> Any:
+    """``text`` as papermill's CLI reads an untyped ``-p`` value (its ``_resolve_type``).
+
+    ``"True"``/``"False"`` -> bool, ``"None"`` -> None, what ``int()`` takes ->
+    int, what ``float()`` takes -> float, anything else stays the text.
+    """
+    if text == "True":
+        return True
+    if text == "False":
+        return False
+    if text == "None":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _coerce(param: Parameter, value: Any, from_text: bool) -> Any:
     """``value`` converted to ``param.type``; raises ValueError with the reason."""
     kind = param.type
@@ -204,8 +231,8 @@ def _coerce(param: Parameter, value: Any, from_text: bool) -> Any:
         if from_text and isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
         raise ValueError(f"expected bool (true or false), got {value!r}")
-    if isinstance(value, str) and from_text and kind != "unknown":
-        value = _parse_text(value)
+    if isinstance(value, str) and from_text:
+        value = _parse_text(value) if kind != "unknown" else resolve_text(value)
     if kind == "int":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -217,7 +244,9 @@ def _coerce(param: Parameter, value: Any, from_text: bool) -> Any:
                 return result
         raise ValueError(f"expected a finite float, got {value!r}")
     if not is_json_like(value):
-        raise ValueError(f"{value!r} is not JSON-like")
+        raise ValueError(
+            f"{value!r} is not JSON-like (a finite number, true/false, null, text, list or dict)"
+        )
     if kind == "list" and not isinstance(value, list):
         raise ValueError(f"expected list, got {value!r}")
     if kind == "dict" and not isinstance(value, dict):
@@ -231,7 +260,8 @@ def validate_overrides(
     """``overrides`` checked against ``params`` and coerced to their types.
 
     ``from_text=True`` (CLI ``-p name=value``) parses strings as JSON, then
-    YAML, where the type is not ``str``; bool then only takes ``true``/``false``.
+    YAML, where the type is not ``str``; bool then only takes ``true``/``false``;
+    a parameter without a type reads them as papermill does (:func:`resolve_text`).
     Every problem is reported at once: unknown names (with the valid ones),
     names that are not identifiers or are keywords, values that do not fit.
     """

@@ -16,6 +16,11 @@ Layout on disk, always inside the root:
   its ``params.yaml`` holds the trial's values (``dvc repro`` there reruns it);
 * one notebook: cwd = its folder, output
   ``<folder>/outputs/<stem>/<stamp>[/t<N>]/<stem>.ipynb``.
+
+As with papermill, one notebook without a cell tagged ``parameters`` runs as
+it is (nothing injected); giving it values is an error that says how to tag
+the cell. Every step of a pipeline folder has a ``parameters`` cell (export
+asks for one).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 
 from jupyter_mlops.core.pipeline.export import step_names, topological_order
 from jupyter_mlops.core.pipeline.model import Execution
-from jupyter_mlops.core.pipeline.notebook import read_notebook
+from jupyter_mlops.core.pipeline.notebook import parameters_cell_index, read_notebook
 from jupyter_mlops.core.pipeline.params import Parameter, infer_parameters
 from jupyter_mlops.core.pipeline.paths import confine, declared_path
 from jupyter_mlops.core.pipeline.sweep import Checker, StepValues, expand, flatten_values
@@ -50,6 +55,8 @@ class StepSpec:
     depends_on: tuple[str, ...]
     writes: tuple[str, ...]
     parameters: tuple[Parameter, ...]
+    tagged: bool = True
+    """False for a lone notebook without a ``parameters`` cell (it takes no values)."""
 
 
 @dataclass
@@ -148,12 +155,14 @@ def _load_pipeline(folder: Path, root: Path) -> tuple[str, list[StepSpec]]:
 
 def _notebook_step(path: Path) -> StepSpec:
     try:
-        params = infer_parameters(read_notebook(path))
+        nb = read_notebook(path)
+        tagged = parameters_cell_index(nb) is not None
+        params = infer_parameters(nb) if tagged else []
     except MlopsError as exc:
         exc.message = f"{path.name}: {exc.message}"
         raise
     name = step_names([path.stem])[0]
-    return StepSpec(name, path, f"{path.stem}.ipynb", (), (), tuple(params))
+    return StepSpec(name, path, f"{path.stem}.ipynb", (), (), tuple(params), tagged)
 
 
 def _stamp(folder: Path) -> str:
@@ -208,7 +217,8 @@ def plan_run(
         raise UsageError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
     steps = {s.name: list(s.parameters) for s in specs}
-    typed = Checker(steps, from_text=False)
+    untagged = {s.name: s.notebook.relative_to(root_path).as_posix() for s in specs if not s.tagged}
+    typed = Checker(steps, from_text=False, untagged=untagged)
     base: StepValues = {}
     if is_pipeline:
         confine(folder / "params.yaml", root_path)  # a symlinked params.yaml must not lead out
@@ -223,7 +233,7 @@ def plan_run(
             base[spec.name] = typed.check(
                 {f"{spec.name}.{k}": v for k, v in values.items()}, what="params.yaml "
             ).get(spec.name, {})
-    text = Checker(steps, from_text=from_text)
+    text = Checker(steps, from_text=from_text, untagged=untagged)
     changed = text.check(flatten_values(overrides or {}, list(steps)))
     axes = text.check_grid(dict(grid or {}))
     sets = []
@@ -233,8 +243,7 @@ def plan_run(
             continue
         flat = flatten_values(param_set, list(steps))
         sets.append(typed.check(flat, what=f"parameter set {i}: "))
-    typed.name_errors += text.name_errors
-    typed.value_errors += text.value_errors
+    typed.absorb(text)
     typed.raise_errors()
     trials = expand(changed, axes, sets)
 

@@ -11,7 +11,9 @@
 
 A name is ``STEP.PARAM`` (that step) or ``PARAM`` (every step that has it).
 Every problem is collected, so the caller reports them all at once; nothing
-here raises for bad values except :func:`Checker.raise_errors`.
+here raises for bad values except :func:`Checker.raise_errors`. A step whose
+notebook has no ``parameters`` cell (``untagged``) takes no values: naming it
+is one error that says how to tag the cell.
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from typing import Any
 from jupyter_mlops.core.pipeline.params import Parameter, check_name, validate_overrides
 from jupyter_mlops.exceptions import InvalidValueError, UsageError
 
-__all__ = ["MAX_TRIALS", "Checker", "StepValues", "expand", "flatten_values", "merge"]
+__all__ = [
+    "MAX_TRIALS",
+    "Checker",
+    "StepValues",
+    "expand",
+    "flatten_values",
+    "merge",
+    "untagged_message",
+]
 
 MAX_TRIALS = 1000
 StepValues = dict[str, dict[str, Any]]
@@ -55,14 +65,47 @@ def flatten_values(document: Mapping[str, Any], steps: Sequence[str]) -> dict[st
     return flat
 
 
-class Checker:
-    """Checks parameter values against the steps' parameters, collecting every error."""
+def untagged_message(notebook: str) -> str:
+    """The error for values given to ``notebook``, which has no ``parameters`` cell."""
+    return (
+        f"notebook {notebook} has no cell tagged 'parameters'; tag the cell that assigns "
+        "them (JupyterLab: select it, open the property inspector, Add Tag 'parameters') "
+        "or run it without parameters (-p, --grid, -f)"
+    )
 
-    def __init__(self, steps: Mapping[str, list[Parameter]], *, from_text: bool = False) -> None:
+
+class Checker:
+    """Checks parameter values against the steps' parameters, collecting every error.
+
+    ``untagged``: ``{step: notebook}`` for steps whose notebook has no
+    ``parameters`` cell (they run as they are; any value for them is an error).
+    """
+
+    def __init__(
+        self,
+        steps: Mapping[str, list[Parameter]],
+        *,
+        from_text: bool = False,
+        untagged: Mapping[str, str] | None = None,
+    ) -> None:
         self.steps = dict(steps)
         self.from_text = from_text
+        self.untagged = dict(untagged or {})
         self.name_errors: list[str] = []
         self.value_errors: list[str] = []
+        self.reported: set[str] = set()  # untagged steps already named in an error
+
+    def absorb(self, other: Checker) -> None:
+        """Take ``other``'s errors into this checker (each message once)."""
+        self.name_errors = list(dict.fromkeys(self.name_errors + other.name_errors))
+        self.value_errors = list(dict.fromkeys(self.value_errors + other.value_errors))
+        self.reported |= other.reported
+
+    def _report_untagged(self, steps: list[str]) -> None:
+        for step in steps:
+            if step not in self.reported:
+                self.reported.add(step)
+                self.name_errors.append(untagged_message(self.untagged[step]))
 
     def valid_names(self) -> list[str]:
         """Every settable name, qualified by step when there is more than one step."""
@@ -73,6 +116,9 @@ class Checker:
     def _targets(self, name: str, what: str) -> list[tuple[str, str]]:
         if "." in name:
             step, param = name.split(".", 1)
+            if step in self.untagged:
+                self._report_untagged([step])
+                return []
             if step not in self.steps:
                 self.name_errors.append(
                     f"{what}{name!r}: unknown step {step!r} (steps: {', '.join(self.steps)})"
@@ -86,7 +132,9 @@ class Checker:
         targets = [
             (step, name) for step, params in self.steps.items() if name in {p.name for p in params}
         ]
-        if not targets:
+        if not targets and self.untagged and set(self.untagged) >= set(self.steps):
+            self._report_untagged(list(self.untagged))  # no step takes parameters at all
+        elif not targets:
             self.name_errors.append(f"{what}unknown parameter {name!r}")
         return targets
 
@@ -131,9 +179,11 @@ class Checker:
             return
         message = "; ".join(self.name_errors + self.value_errors)
         valid = ", ".join(self.valid_names()) or "(none)"
-        hint = f"valid parameters: {valid}"
+        hint: str | None = f"valid parameters: {valid}"
         if len(self.steps) > 1:
-            hint += " (a name without 'STEP.' sets it in every step that has it)"
+            hint = f"{hint} (a name without 'STEP.' sets it in every step that has it)"
+        if self.reported and not self.valid_names():
+            hint = None  # the message says what to do
         cls = UsageError if self.name_errors else InvalidValueError
         raise cls(f"invalid parameters: {message}", hint=hint)
 

@@ -13,6 +13,7 @@ from jupyter_mlops.core.pipeline import (
     tag_parameters_cell,
     validate_overrides,
 )
+from jupyter_mlops.core.pipeline.params import resolve_text
 from jupyter_mlops.exceptions import InvalidValueError, UsageError
 
 
@@ -178,6 +179,47 @@ def test_unknown_names_list_the_valid_ones_and_all_errors_come_at_once() -> None
     ):
         assert part in error.message
     assert error.hint == "valid parameters: cfg, flag, lr, m, n, name, xs, z"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5", 5),
+        ("-3", -3),
+        ("1.5", 1.5),
+        ("1e-3", 0.001),
+        ("True", True),
+        ("False", False),
+        ("None", None),
+        ("true", "true"),  # papermill: only the Python spellings
+        ("null", "null"),
+        ("007", 7),
+        ("[1, 2]", "[1, 2]"),
+        ("hello", "hello"),
+        ("", ""),
+    ],
+)
+def test_untyped_cli_values_are_read_as_papermill_reads_them(text: str, expected: object) -> None:
+    from papermill.cli import _resolve_type
+
+    assert _resolve_type(text) == expected  # the reference
+    assert type(_resolve_type(text)) is type(expected)
+    out = validate_overrides(PARAMS, {"z": text, "m": text}, from_text=True)
+    assert out == {"z": expected, "m": expected}
+    assert type(out["z"]) is type(expected)
+    assert resolve_text(text) == expected
+
+
+def test_untyped_values_from_json_and_typed_parameters_keep_their_rules() -> None:
+    # JSON bodies (the panel) and YAML files are typed already: nothing is re-read
+    assert validate_overrides(PARAMS, {"z": "5", "m": 5}) == {"z": "5", "m": 5}
+    # a typed parameter keeps its own reading of the text
+    assert validate_overrides(PARAMS, {"name": "5", "flag": "true"}, from_text=True) == {
+        "name": "5",
+        "flag": True,
+    }
+    with pytest.raises(InvalidValueError, match="z: nan is not JSON-like"):
+        validate_overrides(PARAMS, {"z": "nan"}, from_text=True)
 
 
 def test_soft_keywords_are_valid_names() -> None:

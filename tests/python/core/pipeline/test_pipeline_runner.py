@@ -127,10 +127,23 @@ def test_malformed_notebook(tmp_path: Path) -> None:
         plan_run("bad.ipynb", root=tmp_path)
 
 
-def test_no_parameters_cell(tmp_path: Path) -> None:
-    write_notebook(tmp_path / "plain.ipynb", notebook(None, "x = 1"))
-    with pytest.raises(UsageError, match="no cell tagged 'parameters'"):
-        plan_run("plain.ipynb", root=tmp_path)
+def test_no_parameters_cell_runs_as_it_is_and_takes_no_values(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "sub" / "plain.ipynb", notebook(None, "x = 1"))
+    plan = plan_run("sub/plain.ipynb", root=tmp_path)  # as papermill: nothing to inject
+    assert [e.parameters for e in plan.executions] == [{}]
+    message = "notebook sub/plain.ipynb has no cell tagged 'parameters'"
+    for kwargs in (
+        {"overrides": {"x": "2"}, "from_text": True},
+        {"overrides": {"plain.x": 2}},
+        {"grid": {"x": [1, 2]}},
+        {"param_sets": [{"x": 1}, {"y": 2}], "overrides": {"x": 1}},
+    ):
+        with pytest.raises(UsageError) as info:
+            plan_run("sub/plain.ipynb", root=tmp_path, **kwargs)  # type: ignore[arg-type]
+        assert info.value.message.count(message) == 1, info.value.message
+        assert "Add Tag 'parameters'" in info.value.message
+        assert "unknown parameter" not in info.value.message
+    assert not (tmp_path / "sub" / "outputs").exists()  # nothing written
 
 
 def test_not_a_pipeline_or_notebook(tmp_path: Path) -> None:
