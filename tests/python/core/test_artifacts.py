@@ -159,7 +159,7 @@ def _bad_calls(tmp_path: Path) -> list[tuple[str, Callable[[ArtifactQueue], None
         ("'..'", lambda q: q.log_artifact(file, "a/../../outside")),
         ("backslash", lambda q: q.log_artifact(file, "..\\outside")),
         ("is absolute", lambda q: q.log_artifact(file, "C:/temp")),
-        ("must be a path", lambda q: q.log_artifact(42)),  # type: ignore[arg-type]
+        ("must be a path", lambda q: q.log_artifact(42)),
         ("takes a folder", lambda q: q.log_artifacts(file)),
         ("does not exist", lambda q: q.log_artifacts(tmp_path / "nope")),
         ("'..'", lambda q: q.log_artifacts(folder, "..")),
@@ -167,7 +167,7 @@ def _bad_calls(tmp_path: Path) -> list[tuple[str, Callable[[ArtifactQueue], None
         ("is absolute", lambda q: q.log_text("x", "/tmp/t.txt")),
         ("names no file", lambda q: q.log_text("x", "dir/")),
         ("names no file", lambda q: q.log_text("x", "")),
-        ("must be a string", lambda q: q.log_text(b"x", "t.txt")),  # type: ignore[arg-type]
+        ("must be a string", lambda q: q.log_text(b"x", "t.txt")),
         ("could not serialize", lambda q: q.log_dict(circular, "d.json")),
         ("'..'", lambda q: q.log_dict({}, "../d.json")),
         ("unsupported figure", lambda q: q.log_figure(object(), "f.png")),
