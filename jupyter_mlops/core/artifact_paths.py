@@ -77,7 +77,7 @@ def _path_problem(form: str) -> str | None:
         return "it holds NUL or control characters"
     if "\\" in form:
         return "it holds a backslash"
-    if form.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", form):
+    if form.startswith("/") or re.match(r"^[A-Za-z]:", form):
         return "it is absolute"
     if ".." in form.split("/"):
         return "it holds a '..' segment"

@@ -32,6 +32,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_mlops.config import MlopsConfig
 from jupyter_mlops.core import artifact_browse
 from jupyter_mlops.core.query import validate_run_id
+from jupyter_mlops.exceptions import UsageError
 from jupyter_mlops.server.handlers import API_PREFIX, MlopsHandler
 
 __all__ = [
@@ -65,8 +66,19 @@ class _ArtifactHandler(MlopsHandler):
     auth_resource = "mlops:runs"
 
     def artifact_path(self) -> str | None:
-        """The ``path`` query argument as sent (validated by the core)."""
-        return self.get_query_argument("path", None)
+        """The ``path`` query argument, decoded once and otherwise as sent.
+
+        Not ``get_query_argument``: it turns NUL and control characters into spaces
+        and strips the ends, so ``ok.txt%00`` would quietly become ``ok.txt``; the
+        core refuses such paths instead.
+        """
+        values = self.request.query_arguments.get("path")
+        if not values:
+            return None
+        try:
+            return values[-1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError("The artifact path is not UTF-8 text.") from None
 
 
 class ArtifactsHandler(_ArtifactHandler):
