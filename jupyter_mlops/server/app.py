@@ -150,7 +150,13 @@ class MlopsService:
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
     def warm_up(self, log: logging.Logger | None = None) -> Future[Any]:
-        """Open the store in the background (imports MLflow, may create the SQLite schema)."""
+        """Open the store in the background (imports MLflow, may create the SQLite schema).
+
+        It opens the store as every other first user does (``query.connect``, that is
+        :func:`~jupyter_mlops.core.store.get_client`): a new SQLite store is created and
+        migrated under its lock file, so kernels that start runs at the same moment wait
+        for it instead of migrating it too.
+        """
         future = self._executor.submit(query.connect, self.tracking_uri)
 
         def report(done: Future[Any]) -> None:

@@ -6,6 +6,12 @@ name: step", "Online migration expected to match one row"). Here many real
 processes, and a real Jupyter server with a real kernel, first-use a store that
 does not exist yet, at the same moment: nobody sees an error.
 
+A second test starts a real Jupyter server (``ServerProcess`` of the fault
+tests) on a new empty folder and, as soon as it answers, three kernels that
+each run ``%load_ext jupyter_mlops`` + ``%mlops start``, all at the moment the
+server's warm-up creates the store file (when the kernels are ready before it
+does; on a slow machine they may come after the warm-up: then they just pass).
+
 Run as a script (``python test_new_store.py SPEC.json``) this file is the
 driver of :func:`test_16_processes_first_use_a_new_store_at_once`: the parent
 imports MLflow and jupyter_mlops once, forks one child per opener, releases
@@ -121,7 +127,13 @@ def _drive(spec_path: Path) -> None:
 if __name__ == "__main__":
     _drive(Path(sys.argv[1]))
 else:
+    from concurrent.futures import ThreadPoolExecutor
+
     import pytest
+    from promises import record
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
+    from fault_tools import ServerProcess, kernel_client
 
     pytestmark = pytest.mark.slow
 
@@ -170,3 +182,98 @@ else:
         assert {r.info.run_name for r in runs} == set(codes)
         assert {r.info.status for r in runs} == {"FINISHED"}
         assert len(client.search_experiments()) == 2  # Default and ours, each created once
+        record(
+            "load",
+            "16 processes first-use a brand-new SQLite store at once: 0 failures",
+            ok=True,
+            processes=16,
+            failures=0,
+            finished_runs=len(runs),
+        )
+
+    START_CELL = """
+%load_ext jupyter_mlops
+import mlflow, pathlib, time  # as in a kernel that imported MLflow already
+_db = pathlib.Path({db!r})
+_waited = not _db.exists()
+while not _db.exists():  # the server's warm-up has begun to create the store
+    time.sleep(0.001)
+%mlops start --experiment first-second
+print("waited" if _waited else "late")
+"""
+
+    def _ready_client(connection: Path, tries: int = 5) -> Any:
+        """``kernel_client``, tried again when the kernel's heartbeat is not up yet (a busy machine)."""
+        for attempt in range(tries):
+            try:
+                return kernel_client(connection)
+            except RuntimeError:  # "Kernel died before replying": no heartbeat yet
+                if attempt == tries - 1:
+                    raise
+                time.sleep(1)
+        return None
+
+    def _run_cell(client: Any, code: str, timeout: float = 180) -> tuple[str, str]:
+        """Run ``code`` in the kernel: the reply status and everything it printed."""
+        printed: list[str] = []
+
+        def collect(msg: dict[str, Any]) -> None:
+            content = msg["content"]
+            if msg["msg_type"] == "stream":
+                printed.append(content["text"])
+            elif msg["msg_type"] == "error":
+                printed.append(f"{content['ename']}: {content['evalue']}")
+
+        reply = client.execute_interactive(code, timeout=timeout, output_hook=collect)
+        return str(reply["content"]["status"]), "".join(printed)
+
+    def test_server_on_a_new_folder_whose_first_kernels_start_runs_at_once(
+        tmp_path: Path,
+    ) -> None:
+        folder = tmp_path / "server"
+        root = folder / "root"
+        uri = f"sqlite:///{root.resolve() / 'mlflow.db'}"  # the default store of a new folder
+        server = ServerProcess(folder, uri)
+        assert not (root / "mlflow.db").exists()
+        clients = []
+        try:
+            server.start()  # answers at once; warm-up and recovery open the store meanwhile
+            for _ in range(3):
+                _, connection = server.start_kernel()
+                clients.append(_ready_client(connection))
+            with ThreadPoolExecutor(len(clients)) as pool:  # all at the same moment
+                cell = START_CELL.format(db=str(root / "mlflow.db"))
+                outcomes = list(pool.map(lambda c: _run_cell(c, cell), clients))
+            for status, printed in outcomes:
+                assert status == "ok", printed
+                assert "Error" not in printed, printed
+            run_ids = []
+            for c in clients:
+                status, printed = _run_cell(
+                    c, "import jupyter_mlops; print(jupyter_mlops.active_run().run_id)"
+                )
+                assert status == "ok", printed
+                run_ids.append(printed.strip())
+            code, health = server.request("GET", "/jupyter-mlops/api/runs")
+        finally:
+            for c in clients:
+                c.stop_channels()
+            server.stop()
+        log = server.log_text()
+        assert "not usable yet" not in log, log[-4000:]  # the warm-up opened the store
+        assert "Traceback" not in log, log[-4000:]
+        assert code == 200, health
+
+        from mlflow import MlflowClient
+
+        store = MlflowClient(tracking_uri=uri)
+        assert {store.get_run(run_id).info.run_id for run_id in run_ids} == set(run_ids)
+        assert len(set(run_ids)) == 3
+        record(
+            "load",
+            "a server on a new folder whose first kernels start runs at once: 0 errors",
+            ok=True,
+            kernels=3,
+            kernels_before_the_store_file=sum("waited" in printed for _, printed in outcomes),
+            runs=len(set(run_ids)),
+        )
