@@ -30,7 +30,7 @@ from jupyter_mlops.exceptions import UsageError
 
 __all__ = ["DaskExecutor", "Executor", "LocalExecutor", "kill_trees", "make_executor"]
 
-DASK_HINT = "pip install 'jupyter-mlops[dask]'"
+DASK_HINT = "pip install 'distributed>=2024.1' (jupyter-mlops's [dask] extra)"
 
 
 def _failed(execution: Execution, error: str) -> ExecutionResult:
