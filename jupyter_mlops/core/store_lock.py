@@ -65,8 +65,10 @@ def _try_lock(fd: int) -> bool:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, timeout: float = OPEN_TIMEOUT) -> Iterator[bool]:
+def file_lock(path: Path, timeout: float | None = None) -> Iterator[bool]:
     """Hold an exclusive lock on ``path`` (created if needed) across processes.
+
+    ``timeout``: seconds to wait for another holder (None: :data:`OPEN_TIMEOUT`).
 
     Yields True once locked. Yields False, without locking, when the lock file
     cannot be created (a read-only folder: nobody can create a store there
@@ -80,6 +82,8 @@ def file_lock(path: Path, timeout: float = OPEN_TIMEOUT) -> Iterator[bool]:
         _log.debug("no lock file %s (%s): opening the store without it", path, exc)
         yield False
         return
+    if timeout is None:
+        timeout = OPEN_TIMEOUT
     try:
         deadline = time.monotonic() + timeout
         pause = 0.005
@@ -88,7 +92,7 @@ def file_lock(path: Path, timeout: float = OPEN_TIMEOUT) -> Iterator[bool]:
                 from jupyter_mlops.exceptions import StoreError
 
                 raise StoreError(
-                    f"Another process has been opening this store for over {timeout:.0f} s "
+                    f"Another process has been opening this store for over {timeout:g} s "
                     f"(it holds {path}).",
                     hint=f"find that process (fuser {path}) and stop it if it hangs, then retry",
                 )
@@ -100,7 +104,7 @@ def file_lock(path: Path, timeout: float = OPEN_TIMEOUT) -> Iterator[bool]:
 
 
 @contextlib.contextmanager
-def first_open(tracking_uri: str, timeout: float = OPEN_TIMEOUT) -> Iterator[None]:
+def first_open(tracking_uri: str, timeout: float | None = None) -> Iterator[None]:
     """Run the block (a process's first open of ``tracking_uri``) under the store's lock.
 
     For an embedded SQLite store the block runs while this process holds
