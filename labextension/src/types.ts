@@ -102,3 +102,89 @@ export interface IErrorBody {
   notebook?: string;
   cell_index?: number;
 }
+
+/** What a file is, for previews: `folder` only in listings. */
+export type ArtifactKind =
+  | 'folder'
+  | 'image'
+  | 'svg'
+  | 'html'
+  | 'text'
+  | 'binary';
+
+/** One entry of `GET /runs/{run_id}/artifacts`. */
+export interface IArtifactEntry {
+  /** Relative to the run's artifact root. */
+  path: string;
+  name: string;
+  is_dir: boolean;
+  /** Bytes; null for folders. */
+  size: number | null;
+  kind: ArtifactKind;
+  /** A folder holding an `MLmodel` (local stores). */
+  is_model: boolean;
+}
+
+/** One input, output or param of a model signature. */
+export interface IModelColumn {
+  name: string | null;
+  type: string;
+}
+
+/** What an `MLmodel` file says. */
+export interface IMlModel {
+  flavors: { name: string; details: Record<string, string> }[];
+  signature: {
+    inputs: IModelColumn[];
+    outputs: IModelColumn[];
+    params: IModelColumn[];
+  } | null;
+  model_id: string | null;
+  run_id: string | null;
+  created: string | null;
+  mlflow_version: string | null;
+}
+
+/** A model the run logged with MLflow 3's `log_model` (outside its artifact tree). */
+export interface ILoggedModel {
+  model_id: string;
+  name: string;
+  /** `models:/<model_id>` */
+  uri: string;
+  model: IMlModel | null;
+  error: string | null;
+}
+
+/** `GET /runs/{run_id}/artifacts?path=` */
+export interface IArtifactListing {
+  run_id: string;
+  path: string;
+  entries: IArtifactEntry[];
+  truncated: boolean;
+  /** This folder's `MLmodel`, when it is an MLflow model. */
+  model: IMlModel | null;
+  /** The run's logged models (root listing only). */
+  models: ILoggedModel[];
+}
+
+/** `GET /runs/{run_id}/artifacts/preview?path=` */
+export interface IArtifactPreview {
+  run_id: string;
+  path: string;
+  name: string;
+  kind: Exclude<ArtifactKind, 'folder'>;
+  media_type: string;
+  size: number;
+  /** Text files only (capped; see `truncated`). */
+  text: string | null;
+  truncated: boolean;
+  model: IMlModel | null;
+}
+
+/** `GET /mlflow-ui` */
+export interface IMlflowUi {
+  /** Base address of the MLflow UI, when configured. */
+  url: string | null;
+  /** `mlflow ui --backend-store-uri <store>` (credentials removed). */
+  command: string;
+}

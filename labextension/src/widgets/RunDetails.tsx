@@ -14,6 +14,7 @@ import type { EnvCompareModel } from '../envstate';
 import { mergeHistories } from '../model';
 import type { IRunDetail, RunsModel } from '../runsmodel';
 import type { IMetricPoint } from '../types';
+import { ArtifactsSection } from './artifacts';
 import { RunCompare } from './RunCompare';
 import { ErrorBox, KeyValueTable, Section, StatusBadge } from './common';
 import { RunEnvironmentSection } from './envdiff';
@@ -72,7 +73,7 @@ export function SelectionView(props: ISelectionViewProps): JSX.Element {
   );
 }
 
-/** One run: summary, a chart per metric, params, tags. */
+/** One run: summary, a chart per metric, params, tags, environment, artifacts. */
 export function RunDetails(props: {
   detail: IRunDetail;
   env?: EnvCompareModel;
@@ -144,6 +145,7 @@ export function RunDetails(props: {
         <KeyValueTable record={run.tags} testId="mlops-tags" />
       </Section>
       {props.env ? <RunEnvironmentSection model={props.env} run={run} /> : null}
+      <ArtifactsSection run={run} />
     </div>
   );
 }
