@@ -70,6 +70,16 @@ def executor_process() -> tuple[int, float] | None:
         return None
 
 
+def _executor_alive() -> bool:
+    """Whether the process that started this kernel (the executor) still runs."""
+    owner = executor_process()
+    if owner is None:
+        return False
+    from jupyter_mlops.core.recovery import owner_alive
+
+    return owner_alive(*owner)
+
+
 def pipeline_tracking_uri(default: str) -> str:
     """The execution run's store: ``$MLFLOW_TRACKING_URI`` (the runner sets it) or ``default``."""
     return os.environ.get("MLFLOW_TRACKING_URI") or default
@@ -101,7 +111,11 @@ def attached_run(
             hint="check that the tracking store is reachable (MLFLOW_TRACKING_URI)",
             run_id=run_id,
         ) from exc
-    if run.info.status in ("FINISHED", "FAILED", "KILLED"):  # SCHEDULED or RUNNING: ok
+    # SCHEDULED or RUNNING: ok. FINISHED while its executor lives: the notebook's own
+    # `with mlflow.start_run():` ended it (MLflow resumes $MLFLOW_RUN_ID); the executor
+    # sets the final status when the notebook is done.
+    ended = run.info.status in ("FINISHED", "FAILED", "KILLED")
+    if ended and not (run.info.status == "FINISHED" and _executor_alive()):
         raise UsageError(
             f"The pipeline run {run_id} is already over ({run.info.status}).",
             hint=f"this kernel belongs to a pipeline execution that is over; unset {ENV_RUN_ID}",

@@ -33,9 +33,11 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.core import context
+from jupyter_mlops.core import context, fluent
+from jupyter_mlops.core.adopt import adoptable_run, adopted_run, default_experiment
+from jupyter_mlops.core.adopt import mlflow_tracking_uri as fluent_tracking_uri
 from jupyter_mlops.core.attach import (
     attached_run,
     executor_process,
@@ -82,6 +84,21 @@ class RunInfo:
     run_name: str
     tracking_uri: str
     start_time: int
+
+
+@dataclass
+class _Frame:
+    """A run's tracking state, set aside while a run nested in it is active."""
+
+    active: RunInfo
+    spool: Spool
+    params: dict[str, str]
+    metric_keys: set[str]
+    env_job: EnvironmentJob | None
+    run_cost: RunCost | None
+    attached: bool
+    pushed: int | None
+    provisional: bool
 
 
 def _atexit_close(ref: weakref.ref[Tracker]) -> None:
@@ -141,6 +158,9 @@ class Tracker:
         self._metric_keys: set[str] = set()
         self._env_job: EnvironmentJob | None = None
         self._attached = False  # the active run is a pipeline execution's (core.attach)
+        self._pushed: int | None = None  # thread whose MLflow run stack holds the active run
+        self._provisional = False  # the active run was adopted by a log call, not a start
+        self._parents: list[_Frame] = []  # runs the active (nested) run is nested in
         self._closed = False
         self._pid = os.getpid()
         self._recovery = threading.Thread(
@@ -158,6 +178,13 @@ class Tracker:
             recover_orphans(self.spool_dir, tracking_uri=self.tracking_uri)
         except Exception as exc:  # recovery is best effort; the spools stay for next time
             _log.warning("jupyter-mlops: recovery of old spools failed: %s", exc)
+        try:  # runs MLflow itself made in kernels that died (core.mlflow_context)
+            client = get_client(self.tracking_uri)  # imports MLflow one thread at a time
+            from jupyter_mlops.core.mlflow_context import end_orphaned_runs
+
+            end_orphaned_runs(client)
+        except Exception as exc:
+            _log.debug("jupyter-mlops: no sweep of MLflow's orphaned runs: %s", exc)
 
     def wait_for_recovery(self, timeout: float | None = None) -> None:
         """Wait until the start-up replay of orphaned spools is done."""
@@ -167,8 +194,31 @@ class Tracker:
 
     @property
     def active(self) -> RunInfo | None:
-        """The active run, or None."""
+        """The active run, or None (a run MLflow's ``end_run`` ended is no longer active)."""
+        if self._pushed is not None:
+            self._sync_with_mlflow()
         return self._active
+
+    def _sync_with_mlflow(self) -> None:
+        """Close our side of a run that the user ended with ``mlflow.end_run()``."""
+        info = self._active
+        if info is None or self._pushed != threading.get_ident():
+            return
+        if fluent.active_run_id() is not None:
+            return
+        self._end_cost()  # without the lock: the meter's thread logs through it
+        with self._lock:
+            spool = self._spool
+            if self._active is not info or spool is None:
+                return
+            try:
+                spool.flush(self._wait_for_environment(self.end_timeout))
+            except MlopsError as exc:  # the spool stays; recovery delivers it after exit
+                _log.warning("jupyter-mlops: %s", exc)
+                spool.close()
+            else:
+                spool.close(delete=True)
+            self._pop_frame()
 
     def start_run(
         self,
@@ -179,106 +229,272 @@ class Tracker:
         tags: Mapping[str, str] | None = None,
         params: Mapping[str, object] | None = None,
         notebook: str | None = None,
+        nested: bool = False,
     ) -> RunInfo:
-        """Start a run and make it active.
+        """Start a run, make it active here and MLflow's active run in this thread.
 
-        The experiment defaults to ``$MLFLOW_EXPERIMENT_NAME``, else the
-        notebook's file stem, else ``Default``. Context tags (notebook, git,
+        If MLflow has an active run (``mlflow.start_run()``) or ``$MLFLOW_RUN_ID``
+        is set, that run is *adopted* instead (see :mod:`.adopt`). ``nested``
+        starts a child of the active run. The experiment defaults to the one
+        chosen with ``mlflow.set_experiment``, then ``$MLFLOW_EXPERIMENT_NAME``,
+        the notebook's file stem, ``Default``. Context tags (notebook, git,
         user, host, kernel, project) are added to ``tags``; ``params`` are
-        logged. Raises :class:`RunStateError` if a run is already active,
-        :class:`InvalidValueError` for bad tags or params (nothing is created)
-        and :class:`StoreError` if the store fails.
+        logged. Raises :class:`RunStateError` if a run is already active (and
+        ``nested`` is not set), :class:`InvalidValueError` for bad tags or
+        params (nothing is created) and :class:`StoreError` if the store fails.
         """
         with self._lock:
             if self._closed:
                 raise RunStateError("This tracker is closed.", hint="create a new Tracker")
-            if self._active is not None and not self._attached:
+            self._sync_with_mlflow()
+            if self._active is not None and self._provisional and not nested:
+                return self._complete_adoption(tags, params, notebook, project)
+            if self._active is not None and not self._attached and not nested:
                 raise RunStateError(
                     f"Run {self._active.run_name!r} ({self._active.run_id}) is already active.",
-                    hint="end it first with %mlops end or jupyter_mlops.end_run()",
+                    hint="end it first with %mlops end or jupyter_mlops.end_run(), "
+                    "or start a child run with %mlops start --nested",
                     run_id=self._active.run_id,
                 )
             user_tags = {check_key(k, "tag"): tag_value(k, v) for k, v in (tags or {}).items()}
             param_values = {
                 check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()
             }
-            if self._active is not None:  # attached already (a log before the start): same run
+            if self._active is not None and not nested:  # attached already: the same run
                 self.set_tags(user_tags)
                 self.log_params({k: v for k, v in param_values.items() if k not in self._params})
                 return self._active
-            attach_id = pipeline_run_id()
+            attach_id = pipeline_run_id() if not nested else None
             if attach_id is not None:  # under jupyter mlops run: the execution's run
                 return self._attach(attach_id, user_tags, param_values)
             nb = notebook if notebook is not None else context.notebook_path()
             project = project or self.project
-            name = (
-                experiment
-                or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-                or (Path(nb).stem if nb else None)
-                or "Default"
-            )
             run_tags = context.run_context_tags(notebook=nb, project=project)
             run_tags.update(user_tags)
             if project:
                 run_tags["mlops.project"] = project
-            try:
-                client = get_client(self.tracking_uri)
-                experiment_id = store_experiment_id(client, name, self.tracking_uri)
-                run = client.create_run(experiment_id, run_name=run_name, tags=run_tags)
-            except MlopsError:
-                raise
-            except Exception as exc:
-                if getattr(exc, "error_code", None) == "INVALID_PARAMETER_VALUE":
-                    raise InvalidValueError(str(exc), notebook=nb) from exc
-                raise StoreError(
-                    f"Could not start a run in {redact_uri(self.tracking_uri)}: {exc}",
-                    hint="check that the tracking store is reachable (MLFLOW_TRACKING_URI)",
-                    notebook=nb,
-                ) from exc
-            info = RunInfo(
-                run_id=run.info.run_id,
-                experiment_id=experiment_id,
-                experiment_name=name,
-                run_name=run.info.run_name or "",
-                tracking_uri=self.tracking_uri,
-                start_time=int(run.info.start_time),
-            )
-            try:
-                spool = Spool.create(
-                    self.spool_dir,
-                    info.run_id,
-                    self.tracking_uri,
-                    flush_interval=self.flush_interval,
-                    client=client,
-                )
-            except OSError as exc:  # no spool, no durable logging: do not leave the run RUNNING
-                client.set_terminated(info.run_id, "FAILED")
-                raise StoreError(
-                    f"Cannot write the metric spool in {self.spool_dir}: {exc}",
-                    hint="set JUPYTER_MLOPS_SPOOL_DIR (or c.MlopsConfig.spool_dir) to a "
-                    "writable folder",
-                    run_id=info.run_id,
-                ) from exc
-            self._active, self._spool = info, spool
-            self._params, self._metric_keys = dict(param_values), set()
-            if self.record_environment:  # in the background; flush and end_run wait for it
-                from jupyter_mlops.core.env_runs import EnvironmentJob
-
-                self._env_job = EnvironmentJob(client, info.run_id)
-            if param_values:
-                spool.append("".join(format_param(k, v) for k, v in param_values.items()))
-            if self.record_cost:  # measured on its own threads; start_run does not wait
-                from jupyter_mlops.core.run_cost import RunCost
-
-                run_id = info.run_id
-                self._run_cost = RunCost(
-                    lambda points: self._log_series(run_id, points),
-                    self.pricing,
-                    interval=self.cost_interval,
-                )
+            adopt_id = None if nested else adoptable_run()
+            if adopt_id is not None:
+                return self._adopt(adopt_id, run_tags, param_values, notebook=nb)
+            parent = fluent.active_run_id() or (self._active.run_id if self._active else None)
+            if nested:
+                if parent is None:
+                    raise RunStateError(
+                        "No active run to nest a child run in.",
+                        hint="start the parent run first (%mlops start), or leave out --nested",
+                    )
+                run_tags["mlflow.parentRunId"] = parent
+            client, info = self._create_run(experiment, run_name, run_tags, nb, parent)
+            self._activate(info, client, param_values, measure=not nested)
+            self._push_to_mlflow(info, nested=parent is not None and nested)
             return info
 
-    def _attach(self, run_id: str, tags: dict[str, str], params: dict[str, str]) -> RunInfo:
+    def _create_run(
+        self,
+        experiment: str | None,
+        run_name: str | None,
+        run_tags: dict[str, str],
+        nb: str | None,
+        parent: str | None,
+    ) -> tuple[Any, RunInfo]:
+        """Create the run in the store (with the lock); the client and its :class:`RunInfo`."""
+        try:
+            client = get_client(self.tracking_uri)
+            if experiment is None and parent is not None:  # a child goes with its parent
+                experiment_id = str(client.get_run(parent).info.experiment_id)
+                name = str(client.get_experiment(experiment_id).name)
+            else:
+                found, name = (None, experiment) if experiment else default_experiment(client, nb)
+                experiment_id = found or store_experiment_id(client, name, self.tracking_uri)
+            run = client.create_run(experiment_id, run_name=run_name, tags=run_tags)
+        except MlopsError:
+            raise
+        except Exception as exc:
+            if getattr(exc, "error_code", None) == "INVALID_PARAMETER_VALUE":
+                raise InvalidValueError(str(exc), notebook=nb) from exc
+            raise StoreError(
+                f"Could not start a run in {redact_uri(self.tracking_uri)}: {exc}",
+                hint="check that the tracking store is reachable (MLFLOW_TRACKING_URI)",
+                notebook=nb,
+            ) from exc
+        info = RunInfo(
+            run_id=run.info.run_id,
+            experiment_id=experiment_id,
+            experiment_name=name,
+            run_name=run.info.run_name or "",
+            tracking_uri=self.tracking_uri,
+            start_time=int(run.info.start_time),
+        )
+        return client, info
+
+    def _adopt(
+        self,
+        run_id: str,
+        run_tags: dict[str, str],
+        params: dict[str, str],
+        *,
+        notebook: str | None = None,
+        light: bool = False,
+    ) -> RunInfo:
+        """Make MLflow's run ``run_id`` ours too (with the lock): tags, params, environment, cost.
+
+        ``light`` (a log before any start): only a spool, so that the values land in it.
+        """
+        uri = fluent_tracking_uri(self.tracking_uri)
+        client = get_client(uri)
+        info, existing = adopted_run(client, run_id, uri)
+        clashes = sorted(k for k, v in params.items() if existing.get(k, v) != v)
+        if clashes:
+            _log.warning(
+                "jupyter-mlops: run %s already has other values for params %s; kept them",
+                run_id,
+                ", ".join(clashes),
+            )
+        new = {k: v for k, v in params.items() if k not in existing}
+        self._activate(info, client, new, measure=not light, known_params=existing)
+        if run_tags:
+            self.set_tags(run_tags)
+        if not light:
+            self._push_to_mlflow(info, nested=False)
+        else:
+            self._provisional = True
+            if fluent.active_run_id() == run_id:
+                self._pushed = threading.get_ident()  # MLflow's run already: MLflow may end it
+        return info
+
+    def _complete_adoption(
+        self,
+        tags: Mapping[str, str] | None,
+        params: Mapping[str, object] | None,
+        notebook: str | None,
+        project: str | None,
+    ) -> RunInfo:
+        """A start after a log adopted MLflow's run: add what a start adds (with the lock)."""
+        info, spool = self._active, self._spool
+        assert info is not None
+        assert spool is not None
+        user_tags = {check_key(k, "tag"): tag_value(k, v) for k, v in (tags or {}).items()}
+        nb = notebook if notebook is not None else context.notebook_path()
+        project = project or self.project
+        run_tags = context.run_context_tags(notebook=nb, project=project)
+        run_tags.update(user_tags)
+        if project:
+            run_tags["mlops.project"] = project
+        self.set_tags(run_tags)
+        values = {check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()}
+        self.log_params({k: v for k, v in values.items() if k not in self._params})
+        self._provisional = False
+        self._start_measuring(info, spool.client)
+        if fluent.active_run_id() is None:
+            self._push_to_mlflow(info, nested=False)
+        return info
+
+    @property
+    def provisional(self) -> bool:
+        """Whether the active run was adopted by a log call (a start completes the adoption)."""
+        return self._provisional
+
+    def _activate(
+        self,
+        info: RunInfo,
+        client: Any,
+        param_values: Mapping[str, str],
+        *,
+        measure: bool,
+        known_params: Mapping[str, str] | None = None,
+    ) -> None:
+        """Make ``info`` the active run (with the lock): spool, params, environment and cost."""
+        try:
+            spool = Spool.create(
+                self.spool_dir,
+                info.run_id,
+                info.tracking_uri,
+                flush_interval=self.flush_interval,
+                client=client,
+            )
+        except OSError as exc:  # no spool, no durable logging: do not leave the run RUNNING
+            if known_params is None:
+                client.set_terminated(info.run_id, "FAILED")
+            raise StoreError(
+                f"Cannot write the metric spool in {self.spool_dir}: {exc}",
+                hint="set JUPYTER_MLOPS_SPOOL_DIR (or c.MlopsConfig.spool_dir) to a "
+                "writable folder",
+                run_id=info.run_id,
+            ) from exc
+        self._push_frame()
+        self._active, self._spool = info, spool
+        self._params, self._metric_keys = {**(known_params or {}), **param_values}, set()
+        if param_values:
+            spool.append("".join(format_param(k, v) for k, v in param_values.items()))
+        if measure:
+            self._start_measuring(info, client)
+
+    def _start_measuring(self, info: RunInfo, client: Any) -> None:
+        """Record the active run's environment and cost, in the background (with the lock)."""
+        if self.record_environment:  # in the background; flush and end_run wait for it
+            from jupyter_mlops.core.env_runs import EnvironmentJob
+
+            self._env_job = EnvironmentJob(client, info.run_id)
+        if self.record_cost:  # measured on its own threads; start_run does not wait
+            from jupyter_mlops.core.run_cost import RunCost
+
+            run_id = info.run_id
+            self._run_cost = RunCost(
+                lambda points: self._log_series(run_id, points),
+                self.pricing,
+                interval=self.cost_interval,
+            )
+
+    def _push_to_mlflow(self, info: RunInfo, *, nested: bool) -> None:
+        """Make the active run MLflow's active run in this thread (a warning if MLflow refuses)."""
+        try:
+            fluent.push(info.run_id, info.experiment_id, info.tracking_uri, nested=nested)
+        except Exception as exc:
+            _log.warning(
+                "jupyter-mlops: run %s is not MLflow's active run (mlflow.* calls go elsewhere): %s",
+                info.run_id,
+                exc,
+            )
+            return
+        self._pushed = threading.get_ident()
+
+    def _push_frame(self) -> None:
+        """Set the active run's state aside (a nested run starts); with the lock."""
+        if self._active is None or self._spool is None:
+            return
+        self._parents.append(
+            _Frame(
+                self._active,
+                self._spool,
+                self._params,
+                self._metric_keys,
+                self._env_job,
+                self._run_cost,
+                self._attached,
+                self._pushed,
+                self._provisional,
+            )
+        )
+        self._env_job = self._run_cost = None
+        self._attached, self._pushed, self._provisional = False, None, False
+
+    def _pop_frame(self) -> None:
+        """The active run is over: its parent (if any) is active again; with the lock."""
+        self._active = self._spool = None
+        self._attached, self._pushed, self._provisional = False, None, False
+        self._params, self._metric_keys = {}, set()
+        self._env_job = self._run_cost = None
+        if self._parents:
+            frame = self._parents.pop()
+            self._active, self._spool = frame.active, frame.spool
+            self._params, self._metric_keys = frame.params, frame.metric_keys
+            self._env_job, self._run_cost = frame.env_job, frame.run_cost
+            self._attached, self._pushed = frame.attached, frame.pushed
+            self._provisional = frame.provisional
+
+    def _attach(
+        self, run_id: str, tags: dict[str, str], params: dict[str, str], *, push: bool = True
+    ) -> RunInfo:
         """Make the pipeline execution's run ``run_id`` active (see :mod:`.attach`); with the lock."""
         uri = pipeline_tracking_uri(self.tracking_uri)
         client = get_client(uri)
@@ -298,22 +514,32 @@ class Tracker:
                 hint="set JUPYTER_MLOPS_SPOOL_DIR to a writable folder",
                 run_id=run_id,
             ) from exc
+        self._push_frame()
         self._active, self._spool, self._attached = info, spool, True
         self._params, self._metric_keys = existing, set()
         new = {k: v for k, v in params.items() if k not in existing}
         if new:
             spool.append("".join(format_param(k, v) for k, v in new.items()))
             self._params.update(new)
+        if push and fluent.active_run_id() is None:  # the user's own run is never replaced
+            self._push_to_mlflow(info, nested=False)
         return info
 
     def _auto_attach(self) -> Spool:
-        """The active spool, attaching to the pipeline execution's run if there is one."""
+        """The active spool: a log before any start attaches to the pipeline execution's
+        run, or adopts MLflow's active run, if there is one."""
         with self._lock:
             if self._spool is None:
-                run_id = None if self._closed else pipeline_run_id()
-                if run_id is None:
+                if self._closed:
                     raise _no_run()
-                self._attach(run_id, {}, {})
+                run_id = pipeline_run_id()
+                if run_id is not None:
+                    self._attach(run_id, {}, {}, push=False)
+                else:
+                    adopt_id = adoptable_run()
+                    if adopt_id is None:
+                        raise _no_run()
+                    self._adopt(adopt_id, {}, {}, light=True)
             assert self._spool is not None
             return self._spool
 
@@ -441,10 +667,11 @@ class Tracker:
         return spool.pending() if spool is not None else 0
 
     def end_run(self, status: str = "FINISHED") -> RunInfo:
-        """Flush everything, mark the run ``status`` and make no run active.
+        """Flush everything, mark the run ``status`` (for MLflow too) and make no run active.
 
-        A pipeline execution's run (:mod:`.attach`) is flushed and detached only:
-        its status is the executor's to set.
+        After a nested run its parent is the active run again. A pipeline
+        execution's run (:mod:`.attach`) is flushed and detached only: its
+        status is the executor's to set.
 
         If the store cannot be reached, :class:`StoreError` is raised and the
         run stays active (its records stay spooled): call ``end_run`` again.
@@ -454,7 +681,7 @@ class Tracker:
             raise InvalidValueError(
                 f"Unknown run status {status!r}; use one of {', '.join(TERMINAL_STATUSES)}."
             )
-        if self._active is None:
+        if self.active is None:
             raise _no_run()
         self._end_cost()
         with self._lock:
@@ -468,7 +695,9 @@ class Tracker:
         spool.flush(self._wait_for_environment(timeout))
         try:
             if not self._attached:
-                spool.client.set_terminated(info.run_id, status)
+                on_stack = self._pushed == threading.get_ident()
+                if not (on_stack and fluent.end(info.run_id, status)):
+                    spool.client.set_terminated(info.run_id, status)
         except Exception as exc:
             raise StoreError(
                 f"Could not mark run {info.run_id} {status}: {exc}",
@@ -476,37 +705,39 @@ class Tracker:
                 run_id=info.run_id,
             ) from exc
         spool.close(delete=True)
-        self._active = self._spool = None
-        self._attached = False
-        self._params, self._metric_keys = {}, set()
+        self._pop_frame()
 
     def close(self) -> None:
-        """Flush and end an active run (``FINISHED``), stop the writer; called at exit.
+        """Flush and end the active runs (``FINISHED``, nested ones first); called at exit.
 
         If the store cannot be reached in time, the spool is left for the next
         tracker's recovery, which delivers it and ends the run ``FINISHED``.
         In a forked child (another pid) nothing is ended: the run is the parent's.
         """
-        if os.getpid() == self._pid and not self._closed and self._active is not None:
-            self._end_cost(self.close_timeout)
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            info, spool = self._active, self._spool
-            if info is None or spool is None:
-                return
-            if os.getpid() != self._pid:
+        while True:
+            if os.getpid() == self._pid and self._active is not None:
+                self._end_cost(self.close_timeout)
+            with self._lock:
+                info, spool = self._active, self._spool
+                if info is None or spool is None:
+                    return
+                if os.getpid() != self._pid:
+                    try:
+                        spool.flush(self.close_timeout)
+                    except MlopsError as exc:
+                        _log.warning("jupyter-mlops: %s", exc)
+                    return
+                if not self._attached:
+                    spool.mark_ended("FINISHED", time.time_ns() // 1_000_000)
                 try:
-                    spool.flush(self.close_timeout)
+                    self._finish(info, spool, "FINISHED", timeout=self.close_timeout)
                 except MlopsError as exc:
-                    _log.warning("jupyter-mlops: %s", exc)
-                return
-            if not self._attached:
-                spool.mark_ended("FINISHED", time.time_ns() // 1_000_000)
-            try:
-                self._finish(info, spool, "FINISHED", timeout=self.close_timeout)
-            except MlopsError as exc:
-                _log.warning("jupyter-mlops: %s; run %s is left for recovery.", exc, info.run_id)
-                spool.close()
-                self._active = self._spool = None
+                    _log.warning(
+                        "jupyter-mlops: %s; run %s is left for recovery.", exc, info.run_id
+                    )
+                    spool.close()
+                    self._pop_frame()

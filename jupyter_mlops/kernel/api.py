@@ -193,18 +193,34 @@ def start_run(
     project: str | None = None,
     tags: Mapping[str, str] | None = None,
     params: Mapping[str, object] | None = None,
+    nested: bool = False,
 ) -> ActiveRun:
-    """Start a run and make it the active one; use it as a context manager to end it.
+    """Start a run and make it the active one (MLflow's too); use it as a context manager.
 
-    The notebook's parameters (its ``parameters`` cell, or papermill's
-    injected cell) are logged as params; explicit ``params`` win. Raises
-    :class:`~jupyter_mlops.exceptions.RunStateError` if a run is already active.
+    If MLflow has an active run (``mlflow.start_run()``, ``$MLFLOW_RUN_ID``) it is
+    adopted instead of starting another. ``nested=True`` starts a child of the
+    active run. The notebook's parameters (its ``parameters`` cell, or
+    papermill's injected cell) are logged as params; explicit ``params`` win.
+    Raises :class:`~jupyter_mlops.exceptions.RunStateError` if a run is
+    already active and ``nested`` is not set.
     """
     merged = {**notebook_parameters(), **(params or {})}
     info = get_tracker().start_run(
-        experiment=experiment, run_name=run_name, project=project, tags=tags, params=merged
+        experiment=experiment,
+        run_name=run_name,
+        project=project,
+        tags=tags,
+        params=merged,
+        nested=nested,
     )
     return ActiveRun(info)
+
+
+def is_pipeline_run(info: RunInfo) -> bool:
+    """Whether ``info`` is the run of the pipeline execution this kernel belongs to."""
+    from jupyter_mlops.core.attach import pipeline_run_id
+
+    return info.run_id == pipeline_run_id()
 
 
 def end_run(status: str = "FINISHED") -> RunInfo:
@@ -213,7 +229,7 @@ def end_run(status: str = "FINISHED") -> RunInfo:
 
 
 def active_run() -> RunInfo | None:
-    """The active run of this process, or None."""
+    """The active run of this process, or None (also after ``mlflow.end_run()`` ended it)."""
     tracker = _tracker
     return tracker.active if tracker is not None else None
 

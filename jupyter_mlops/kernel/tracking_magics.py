@@ -88,28 +88,55 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _start_run(inv: Invocation) -> RunInfo:
+def _start_run(inv: Invocation, nested: bool = False) -> RunInfo:
     args = inv.args
     tags = parse_assignments(args.tag, "a tag", "--tag epic=MLOPS-12")
     from jupyter_mlops.kernel import api
 
     run = api.start_run(
-        experiment=args.experiment, run_name=args.run_name, project=args.project, tags=tags or None
+        experiment=args.experiment,
+        run_name=args.run_name,
+        project=args.project,
+        tags=tags or None,
+        nested=nested,
     )
     inv.magics.last_run = run.info
     return run.info
 
 
+def _start_options(parser: argparse.ArgumentParser) -> None:
+    _run_options(parser)
+    parser.add_argument(
+        "--nested",
+        action="store_true",
+        help="start a child run of the active run (MLflow's nested runs)",
+    )
+
+
 @subcommand(
     "start",
-    "start a run",
-    arguments=_run_options,
-    details="Parameters from the notebook's 'parameters' cell are recorded too.\n"
+    "start a run (or adopt MLflow's active run)",
+    arguments=_start_options,
+    details="Parameters from the notebook's 'parameters' cell are recorded too. The run is\n"
+    "MLflow's active run: mlflow.log_*, autolog and log_model land in it. If an MLflow run\n"
+    "is active already (mlflow.start_run(), $MLFLOW_RUN_ID), it is adopted instead.\n"
+    "Running the cell again while a run is active ends that run first (FINISHED).\n"
     "example: %mlops start --experiment churn --run-name baseline --tag epic=MLOPS-12",
 )
 def _start(inv: Invocation) -> None:
-    info = _start_run(inv)
-    print(f"Started: {_describe(info)}.\n{where_to_see(info)}")
+    from jupyter_mlops.kernel import api
+
+    current = api.active_run()
+    restart = not (inv.args.nested or api.get_tracker().provisional)
+    if current is not None and restart and not api.is_pipeline_run(current):
+        api.end_run("FINISHED")
+        print(f"Ended the active run {current.run_id} (FINISHED) to start a new one.")
+    from jupyter_mlops.core import fluent
+
+    before = fluent.active_run_id()
+    info = _start_run(inv, nested=inv.args.nested)
+    verb = "Adopted MLflow's active run" if info.run_id == before else "Started"
+    print(f"{verb}: {_describe(info)}.\n{where_to_see(info)}")
 
 
 def _end_options(parser: argparse.ArgumentParser) -> None:

@@ -170,10 +170,19 @@ class MlopsService:
 
     def _recover_sync(self) -> list[str]:
         from jupyter_mlops.core.recovery import recover_orphans
+        from jupyter_mlops.core.store import get_client
 
-        if not self.spool_dir:
-            return []
-        return recover_orphans(self.spool_dir, tracking_uri=self.tracking_uri, wait=0.0)
+        recovered = (
+            recover_orphans(self.spool_dir, tracking_uri=self.tracking_uri, wait=0.0)
+            if self.spool_dir
+            else []
+        )
+        if self.tracking_uri:  # runs MLflow itself made in kernels that died
+            client = get_client(self.tracking_uri)  # imports MLflow one thread at a time
+            from jupyter_mlops.core.mlflow_context import end_orphaned_runs
+
+            recovered += end_orphaned_runs(client)
+        return recovered
 
     def recover(self, log: logging.Logger | None = None) -> Future[list[str]]:
         """Replay spools of dead kernels and end their runs (KILLED), in the thread pool."""

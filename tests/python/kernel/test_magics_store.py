@@ -177,14 +177,32 @@ def test_open_without_any_run_is_a_friendly_error(ip: InteractiveShell, store: s
     assert isinstance(raised.value.error, RunStateError)
 
 
-def test_start_while_a_run_is_active_is_refused(ip: InteractiveShell, store: str) -> None:
+def test_start_again_ends_the_active_run_and_starts_a_new_one(
+    ip: InteractiveShell, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Re-running the start cell ("Run All" twice) must not fail the rest of the notebook."""
     ip.run_line_magic("mlops", "start --experiment twice")
+    first = api.active_run()
+    assert first is not None
+    ip.run_line_magic("mlops", "start --experiment twice")
+    second = api.active_run()
     try:
-        with pytest.raises(MlopsMagicError) as raised:
-            ip.run_line_magic("mlops", "start --experiment twice")
-        assert isinstance(raised.value.error, RunStateError)
+        assert second is not None
+        assert second.run_id != first.run_id
+        assert f"Ended the active run {first.run_id} (FINISHED)" in capsys.readouterr().out
+        assert MlflowClient(store).get_run(first.run_id).info.status == "FINISHED"
     finally:
         ip.run_line_magic("mlops", "end")
+
+
+def test_api_start_while_a_run_is_active_is_refused(ip: InteractiveShell, store: str) -> None:
+    """The Python API behaves as mlflow.start_run: a second start without nested raises."""
+    api.start_run(experiment="twice")
+    try:
+        with pytest.raises(RunStateError):
+            api.start_run(experiment="twice")
+    finally:
+        api.end_run()
 
 
 def test_log_without_a_run_is_a_friendly_error(ip: InteractiveShell, store: str) -> None:

@@ -1,0 +1,195 @@
+"""We are MLflow: ``%mlops`` and plain ``mlflow.*`` calls in one real kernel make one run.
+
+Each test drives a real ipykernel (``jupyter_client``) against a real SQLite
+store and counts the runs in the store afterwards: an MLflow call that split
+into another run, or a run left RUNNING, fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+from mlflow import MlflowClient
+from test_real_kernel import _execute
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def kernel(
+    tmp_path: Path, child_env: dict[str, str], new_store: Callable[[Path], Any]
+) -> Iterator[tuple[Any, Any, str]]:
+    """A real kernel on a fresh store: ``(manager, client, tracking uri)``."""
+    uri = new_store(tmp_path).uri
+    env = {
+        **child_env,
+        "MLFLOW_TRACKING_URI": uri,
+        "JUPYTER_MLOPS_SPOOL_DIR": str(tmp_path / "spool"),
+        "JUPYTER_MLOPS_ROOT_DIR": str(tmp_path),
+        "JUPYTER_MLOPS_PROJECT": "fluent",
+    }
+    for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        env.pop(name, None)
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=env)
+    try:
+        yield manager, client, uri
+    finally:
+        client.stop_channels()
+        if manager.is_alive():
+            manager.shutdown_kernel(now=True)
+
+
+def _run(client: Any, code: str) -> str:
+    """Run ``code``; fail the test on an error; the printed text."""
+    status, outputs = _execute(client, code)
+    text = "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
+    errors = [o for o in outputs if o["type"] == "error"]
+    assert status == "ok", (code, errors, text)
+    assert not errors, (code, errors, text)
+    return text
+
+
+def _all_runs(uri: str) -> list[Any]:
+    store = MlflowClient(uri)
+    ids = [e.experiment_id for e in store.search_experiments()]
+    return list(store.search_runs(ids))
+
+
+def test_autolog_inside_mlops_start_is_one_run(kernel: tuple[Any, Any, str]) -> None:
+    _, client, uri = kernel
+    _run(client, "%load_ext jupyter_mlops")
+    out = _run(client, "%mlops start --experiment churn --tag epic=MLOPS-7")
+    assert "Started" in out
+    _run(
+        client,
+        "import mlflow, mlflow.sklearn\n"
+        "from sklearn.datasets import load_iris\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "mlflow.sklearn.autolog(log_input_examples=False, silent=True)\n"
+        "X, y = load_iris(return_X_y=True)\n"
+        "model = LogisticRegression(max_iter=200).fit(X, y)\n"
+        "active = mlflow.active_run()\n"
+        "mlflow.log_metric('extra', 1.5)\n"
+        "mlflow.set_tag('by', 'mlflow')\n"
+        "mlflow.log_text('hello', 'notes/hello.txt')",
+    )
+    out = _run(
+        client,
+        "import jupyter_mlops as mlops\nprint(active.info.run_id == mlops.active_run().run_id)",
+    )
+    assert out.strip() == "True"
+    _run(client, "%mlops log ours=2")
+    _run(client, "%mlops end")
+    assert _run(client, "print(mlflow.active_run())").strip() == "None"
+
+    runs = _all_runs(uri)
+    assert len(runs) == 1, [(r.info.run_id, r.data.tags.get("mlflow.runName")) for r in runs]
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    data = run.data
+    assert {"extra", "ours", "training_score"} <= set(data.metrics)  # autolog's and ours
+    assert data.params.get("max_iter") == "200"  # autolog's params
+    assert data.tags["epic"] == "MLOPS-7"
+    assert data.tags["by"] == "mlflow"
+    assert data.tags["mlops.project"] == "fluent"
+    assert "mlops.env.hash" in data.tags  # our environment
+    assert "cost_usd" in data.metrics  # our cost
+    store = MlflowClient(uri)
+    artifacts = {a.path for a in store.list_artifacts(run.info.run_id)}
+    assert {"notes", "environment"} <= artifacts
+    models = store.search_logged_models(experiment_ids=[run.info.experiment_id])
+    assert [m.source_run_id for m in models] == [run.info.run_id]  # autolog's model, MLflow 3
+    assert store.get_experiment(run.info.experiment_id).name == "churn"
+
+
+def test_mlflow_run_first_is_adopted(kernel: tuple[Any, Any, str]) -> None:
+    _, client, uri = kernel
+    _run(client, "%load_ext jupyter_mlops\nimport mlflow")
+    _run(client, "mlflow.set_experiment('rev')\nrun = mlflow.start_run(run_name='theirs')")
+    _run(client, "%mlops log x=1")  # no RunStateError: logs into MLflow's run
+    out = _run(client, "%mlops start --tag who=us")
+    assert "Adopted MLflow's active run" in out
+    _run(client, "mlflow.log_metric('y', 2)\n%mlops log z=3 --step 1")
+    _run(client, "%mlops end")
+    assert _run(client, "print(mlflow.active_run())").strip() == "None"
+    runs = _all_runs(uri)
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["mlflow.runName"] == "theirs"
+    assert run.data.tags["who"] == "us"
+    assert {"x", "y", "z"} <= set(run.data.metrics)
+    assert "mlops.notebook" in run.data.tags or "mlops.host" in run.data.tags
+    assert MlflowClient(uri).get_experiment(run.info.experiment_id).name == "rev"
+
+
+def test_set_experiment_then_start_and_nested_and_rerun(kernel: tuple[Any, Any, str]) -> None:
+    _, client, uri = kernel
+    _run(client, "%load_ext jupyter_mlops\nimport mlflow\nmlflow.set_experiment('rev')")
+    _run(client, "%mlops start --run-name parent")
+    _run(client, "%mlops start --nested --run-name child\nmlflow.log_metric('c', 1)")
+    _run(client, "%mlops end")
+    _run(client, "mlflow.log_metric('p', 1)")  # the parent is MLflow's active run again
+    out = _run(client, "%mlops start --run-name again")  # re-running the start cell
+    assert "to start a new one" in out
+    _run(client, "%mlops end")
+    runs = {r.data.tags["mlflow.runName"]: r for r in _all_runs(uri)}
+    assert set(runs) == {"parent", "child", "again"}
+    assert all(r.info.status == "FINISHED" for r in runs.values())
+    assert runs["child"].data.tags["mlflow.parentRunId"] == runs["parent"].info.run_id
+    assert set(runs["child"].data.metrics) >= {"c"}
+    assert "p" in runs["parent"].data.metrics
+    names = {MlflowClient(uri).get_experiment(r.info.experiment_id).name for r in runs.values()}
+    assert names == {"rev"}
+
+
+def test_sigkill_after_fluent_calls_leaves_no_running_run(
+    kernel: tuple[Any, Any, str], tmp_path: Path
+) -> None:
+    manager, client, uri = kernel
+    _run(
+        client,
+        "import mlflow\nmlflow.start_run(run_name='outer')\n"
+        "mlflow.log_metric('a', 1)\nmlflow.start_run(nested=True, run_name='inner')\n"
+        "mlflow.log_param('b', 2)",
+    )
+    runs = _all_runs(uri)
+    assert {r.info.status for r in runs} == {"RUNNING"}
+    assert len(runs) == 2
+    owner = runs[0].data.tags["mlops.owner"]
+    assert owner.split(":")[1] == str(manager.provisioner.process.pid)
+    os.kill(manager.provisioner.process.pid, signal.SIGKILL)
+    manager.provisioner.process.wait()
+    # the next tracker's start-up recovery (a new kernel, the server's sweep) ends them
+    from jupyter_mlops.core.mlflow_context import end_orphaned_runs
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        end_orphaned_runs(MlflowClient(uri))
+        if all(r.info.status == "KILLED" for r in _all_runs(uri)):
+            break
+        time.sleep(1)
+    runs = _all_runs(uri)
+    assert {r.info.status for r in runs} == {"KILLED"}
+    assert all(r.data.tags["mlops.killed_reason"] == "process_died" for r in runs)
+
+
+def test_clean_shutdown_ends_every_mlflow_run(kernel: tuple[Any, Any, str]) -> None:
+    manager, client, uri = kernel
+    _run(
+        client,
+        "import mlflow\nmlflow.start_run(run_name='outer')\n"
+        "mlflow.start_run(nested=True, run_name='inner')\nmlflow.log_metric('a', 1)",
+    )
+    client.stop_channels()
+    manager.shutdown_kernel(now=False)
+    runs = _all_runs(uri)
+    assert len(runs) == 2
+    assert {r.info.status for r in runs} == {"FINISHED"}
