@@ -195,9 +195,9 @@ class ArtifactQueue:
         """Upload the notebook as saved (``<artifact_dir>/<name>.ipynb``) and its HTML report
         (``<artifact_dir>/<name>.html``), rendered by a detached worker process.
 
-        Returns once the notebook is staged (one file copy) and the worker started: the
-        upload and the rendering survive this process's exit; a worker that dies is
-        replaced by :func:`recover_artifacts`.
+        Returns once the notebook is staged (one file copy and an fsync); the worker is
+        started from a short thread. The upload and the rendering survive this process's
+        exit; a worker that dies (or never started) is replaced by :func:`recover_artifacts`.
         """
         src = source_path(notebook_path, "notebook_path")
         target = check_artifact_path(artifact_dir, "artifact_dir")
@@ -214,7 +214,13 @@ class ArtifactQueue:
             lambda dest: clone_or_copy(src, dest / f"{stem}.ipynb"),
             wake=False,
         )
-        start_report_worker(self.folder, entry_id, self.tracking_uri)
+        # starting a process costs milliseconds: a short non-daemon thread does it (the
+        # interpreter waits for it at exit); if this process dies first, recovery does
+        threading.Thread(
+            target=start_report_worker,
+            args=(self.folder, entry_id, self.tracking_uri),
+            name="jupyter-mlops-report-start",
+        ).start()
 
     @staticmethod
     def _write(path: Path, text: str) -> None:
