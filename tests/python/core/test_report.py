@@ -173,3 +173,25 @@ def test_a_notebook_that_does_not_render_is_kept_with_the_reason(
     assert set(stored(mlflow_store.client, queue.run_id)) == {"notebook/broken.ipynb"}
     reason = spool_dir / "unrecoverable" / queue.folder.name / entry.id / "reason.txt"
     assert "did not render" in reason.read_text()
+
+
+def test_worker_argv_holds_no_tracking_uri_and_no_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_mlops.core import artifact_delivery
+
+    seen: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        artifact_delivery.subprocess, "Popen", lambda argv, **kw: seen.append((argv, kw))
+    )
+    folder = tmp_path / "run.artifacts"
+    (folder / "entries" / "e1").mkdir(parents=True)
+    uri = "http://alice:s3cr3t-pw@127.0.0.1:9/?token=abc"
+    assert artifact_delivery.start_report_worker(folder, "e1", uri) is True
+    ((argv, kw),) = seen
+    assert isinstance(argv, list)
+    assert not kw.get("shell")
+    assert not any("s3cr3t" in arg or "token" in arg for arg in argv)
+    assert kw["env"][artifact_delivery.URI_ENV] == uri
+    assert kw["start_new_session"] is True
+    assert kw["stdin"] == kw["stdout"] == kw["stderr"] == artifact_delivery.subprocess.DEVNULL
