@@ -3,7 +3,8 @@
 MLflow calls every registered *run context provider* (entry point group
 ``mlflow.run_context_provider``, a public MLflow extension point) when its
 fluent API creates a run: ``mlflow.start_run()``, ``mlflow.log_metric`` without
-a run, ``autolog``. In a Jupyter kernel, :class:`KernelRunContext` adds
+a run, ``autolog``. In a Jupyter kernel, our provider
+(:class:`jupyter_mlops.mlflow_plugin.KernelRunContext`) adds
 
 * our context tags (notebook path, git, user, host, kernel id, project), so a
   run that MLflow made is as findable in the panel as one of ours;
@@ -29,7 +30,14 @@ import sys
 import threading
 from typing import Any
 
-__all__ = ["OWNER_TAG", "KernelRunContext", "end_orphaned_runs", "owner_tag"]
+__all__ = [
+    "EXECUTION_TAG",
+    "OWNER_TAG",
+    "end_orphaned_runs",
+    "in_kernel",
+    "kernel_run_tags",
+    "owner_tag",
+]
 
 OWNER_TAG = "mlops.owner"
 EXECUTION_TAG = "mlops.pipeline.execution"
@@ -38,7 +46,7 @@ _exit_hook = threading.Lock()
 _exit_registered = False
 
 
-def _in_kernel() -> bool:
+def in_kernel() -> bool:
     """Whether this process is a Jupyter kernel (ipykernel) or a pipeline execution's kernel."""
     if os.environ.get("JUPYTER_MLOPS_RUN_ID"):
         return True
@@ -80,37 +88,26 @@ def _register_exit_hook() -> None:
             _exit_registered = True
 
 
-try:
-    from mlflow.tracking.context.abstract_context import RunContextProvider
-except ImportError:  # pragma: no cover - mlflow is a dependency; only loaded by MLflow itself
-    RunContextProvider = object  # type: ignore[misc,assignment]
+def kernel_run_tags() -> dict[str, str]:
+    """The tags :class:`jupyter_mlops.mlflow_plugin.KernelRunContext` adds (see module doc)."""
+    from jupyter_mlops.core import context
 
-
-class KernelRunContext(RunContextProvider):
-    """Tags for runs that MLflow's fluent API creates in a Jupyter kernel (see module doc)."""
-
-    def in_context(self) -> bool:
-        return _in_kernel()
-
-    def tags(self) -> dict[str, str]:
-        from jupyter_mlops.core import context
-
-        _register_exit_hook()
-        tags: dict[str, str] = {}
-        try:
-            project = os.environ.get("JUPYTER_MLOPS_PROJECT") or None
-            tags.update(context.run_context_tags(project=project))
-        except Exception as exc:  # context is a bonus; never fail MLflow's start_run
-            _log.debug("jupyter-mlops: no context tags for MLflow's run: %s", exc)
-        try:
-            tags[OWNER_TAG] = owner_tag()
-        except Exception as exc:
-            _log.debug("jupyter-mlops: no owner tag for MLflow's run: %s", exc)
-        execution = os.environ.get("JUPYTER_MLOPS_RUN_ID", "").strip()
-        if execution:
-            tags["mlflow.parentRunId"] = execution
-            tags[EXECUTION_TAG] = execution
-        return tags
+    _register_exit_hook()
+    tags: dict[str, str] = {}
+    try:
+        project = os.environ.get("JUPYTER_MLOPS_PROJECT") or None
+        tags.update(context.run_context_tags(project=project))
+    except Exception as exc:  # context is a bonus; never fail MLflow's start_run
+        _log.debug("jupyter-mlops: no context tags for MLflow's run: %s", exc)
+    try:
+        tags[OWNER_TAG] = owner_tag()
+    except Exception as exc:
+        _log.debug("jupyter-mlops: no owner tag for MLflow's run: %s", exc)
+    execution = os.environ.get("JUPYTER_MLOPS_RUN_ID", "").strip()
+    if execution:
+        tags["mlflow.parentRunId"] = execution
+        tags[EXECUTION_TAG] = execution
+    return tags
 
 
 def _owner_gone(owner: str, host: str) -> bool:

@@ -54,6 +54,16 @@ _log = logging.getLogger("jupyter_mlops.pipeline")
 _MAX_ERROR = 2000
 
 
+def _startup_env() -> dict[str, str]:
+    """``$PYTHONSTARTUP`` for a tracked execution's kernel (the user's own is chained)."""
+    startup = Path(__file__).resolve().parents[2] / "kernel" / "pipeline_startup.py"
+    env = {"PYTHONSTARTUP": str(startup)}
+    user = os.environ.get("PYTHONSTARTUP")
+    if user and Path(user) != startup:
+        env["JUPYTER_MLOPS_USER_STARTUP"] = user
+    return env
+
+
 def _brace_safe(path: str) -> str:
     """``path`` unchanged by papermill's ``str.format`` of paths with the parameters."""
     return path.replace("{", "{{").replace("}", "}}")
@@ -135,13 +145,15 @@ def execute(execution: Execution) -> ExecutionResult:
         kernel_env = {str(k): str(v) for k, v in execution.env.items()}
         if tracking is not None:
             kernel_env.setdefault("JUPYTER_MLOPS_SPOOL_DIR", str(tracking.spool_dir))
+            kernel_env.update(_startup_env())
         from jupyter_mlops.core.pipeline.kernel import KernelSession
 
         session = KernelSession(
             kernel_env,
             timeout=execution.timeout,
             on_start=tracking.kernel_started if tracking is not None else None,
-            unset=("JUPYTER_MLOPS_RUN_ID",),  # an untracked execution inside a tracked kernel
+            # an untracked execution inside a tracked kernel or an MLflow run
+            unset=("JUPYTER_MLOPS_RUN_ID", "MLFLOW_RUN_ID"),
         )
         session.start_watchdog()
         import papermill

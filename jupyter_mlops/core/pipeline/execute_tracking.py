@@ -250,6 +250,7 @@ class ExecutionTracking:
             ("delivering the notebook's spooled records", self._deliver),
             ("logging the executed notebook", lambda: self._log_notebook(result.output)),
             ("logging the cost", lambda: self._log_cost(metrics, tags, result.ended)),
+            ("ending the runs the notebook left running", lambda: self._end_left(result)),
             ("reading the metrics", lambda: self._read_metrics(result)),
         )
         for what, step in steps:
@@ -284,6 +285,28 @@ class ExecutionTracking:
             metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
             tags=[RunTag(k, v) for k, v in tags.items()],
         )
+
+    def _end_left(self, result: ExecutionResult) -> None:
+        """End the runs MLflow made in the kernel and left RUNNING, with the execution's status.
+
+        The kernel is shut down without running its exit handlers (``immediate``),
+        so MLflow cannot end them itself; they carry ``mlops.pipeline.execution``
+        (:mod:`jupyter_mlops.core.mlflow_context`).
+        """
+        from jupyter_mlops.core.mlflow_context import EXECUTION_TAG
+
+        ids = [str(e.experiment_id) for e in self.client.search_experiments()]
+        if not ids:
+            return
+        left = self.client.search_runs(
+            ids,
+            filter_string=f"attributes.status = 'RUNNING' and tags.`{EXECUTION_TAG}` = "
+            f"'{self.run_id}'",
+            max_results=1000,
+        )
+        status = result.status if result.status in ("FINISHED", "FAILED", "KILLED") else "KILLED"
+        for run in left:
+            self.client.set_terminated(run.info.run_id, status)
 
     def _read_metrics(self, result: ExecutionResult) -> None:
         run = self.client.get_run(self.run_id)

@@ -38,9 +38,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.core.pipeline.executors import Executor, make_executor
+from jupyter_mlops.core.pipeline.mlflow_calls import declared_experiment
 from jupyter_mlops.core.pipeline.model import (
     FINISHED,
     KILLED,
@@ -155,6 +157,9 @@ class _Run:
             env = {
                 **execution.env,
                 "JUPYTER_MLOPS_RUN_ID": run_id,
+                # MLflow's own calls in the notebook resume the execution's run
+                # (mlflow.start_run, log_*, autolog), as under `mlflow run`
+                "MLFLOW_RUN_ID": run_id,
                 "MLFLOW_TRACKING_URI": tracking_uri,
                 "MLFLOW_EXPERIMENT_ID": experiment_id,
             }
@@ -279,7 +284,8 @@ def run_plan(
         prepare(plan)
         client = connect(tracking_uri)
         with _mlflow_errors():
-            experiment_id = store_experiment_id(client, experiment or plan.name, tracking_uri)
+            name = experiment or declared_experiment(Path(e.notebook) for e in plan.executions)
+            experiment_id = store_experiment_id(client, name or plan.name, tracking_uri)
         run = _Run(plan, client, pool, emit)
     except BaseException:
         pool.close()
