@@ -15,6 +15,7 @@ processes first use the store at the same moment.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import threading
@@ -108,20 +109,37 @@ def get_client(tracking_uri: str) -> MlflowClient:
     cached: the next call tries again.
     """
     import_mlflow()
+    cached: MlflowClient | None = _clients.get(tracking_uri)
+    if cached is not None:
+        return cached
+    from jupyter_mlops.core.store_lock import embedded_store_path
+
+    embedded = embedded_store_path(tracking_uri) is not None
+    if embedded:
+        _import_sqlite_store()
     with _lock:
         client = _clients.get(tracking_uri)
         if client is None:
-            client = _open_client(tracking_uri)
+            client = _open_client(tracking_uri, embedded)
             _clients[tracking_uri] = client
         return client
 
 
-def _open_client(tracking_uri: str) -> MlflowClient:
+_SQLITE_STORE_MODULES = ("mlflow.store.db.utils", "mlflow.store.tracking.sqlalchemy_store")
+
+
+def _import_sqlite_store() -> None:
+    """Import MLflow's SQL store (SQLAlchemy, alembic: seconds) before taking the store's lock."""
+    with contextlib.suppress(ImportError):  # moved in another MLflow: more time under the lock
+        import_mlflow(*_SQLITE_STORE_MODULES)
+
+
+def _open_client(tracking_uri: str, embedded: bool) -> MlflowClient:
     from mlflow import MlflowClient
 
-    from jupyter_mlops.core.store_lock import embedded_store_path, first_open
+    from jupyter_mlops.core.store_lock import first_open
 
-    if embedded_store_path(tracking_uri) is None:
+    if not embedded:
         return MlflowClient(tracking_uri=tracking_uri)  # a server orders its own schema changes
     with first_open(tracking_uri):
         client = MlflowClient(tracking_uri=tracking_uri)  # builds the store: creates, migrates

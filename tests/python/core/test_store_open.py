@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_child_env
 
 from jupyter_mlops.core import store_lock
 from jupyter_mlops.core.store import get_client
@@ -93,7 +92,6 @@ def test_a_store_being_created_elsewhere_is_waited_for_not_opened(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env=make_child_env(),
     )
     try:
         assert holder.stdout is not None
