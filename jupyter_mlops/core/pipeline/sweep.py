@@ -66,11 +66,14 @@ def flatten_values(document: Mapping[str, Any], steps: Sequence[str]) -> dict[st
 
 
 def untagged_message(notebook: str) -> str:
-    """The error for values given to ``notebook``, which has no ``parameters`` cell."""
+    """The error for values given to ``notebook``, which has no ``parameters`` cell.
+
+    No ``"; "`` inside: the REST ``errors`` list splits a plan's message there.
+    """
     return (
-        f"notebook {notebook} has no cell tagged 'parameters'; tag the cell that assigns "
-        "them (JupyterLab: select it, open the property inspector, Add Tag 'parameters') "
-        "or run it without parameters (-p, --grid, -f)"
+        f"notebook {notebook} has no cell tagged 'parameters', so it takes no values: tag the "
+        "cell that assigns them (JupyterLab: select it, open the property inspector, Add Tag "
+        "'parameters') or run it without parameters (-p, --grid, -f)"
     )
 
 
