@@ -16,8 +16,8 @@ panel's sandboxed frame), else as an attachment, like every file that is not an
 image or text, and like anything with ``download=1``.
 
 Each method is ``@tornado.web.authenticated`` then ``@authorized`` (``mlops:runs``,
-``read``); the raw route also checks the XSRF token of cookie-authenticated
-requests, like jupyter_server's ``/files``. The work runs in the extension's thread pool
+``read``); the raw route also checks cookie-authenticated requests for the XSRF
+token or a same-origin referer, like jupyter_server's ``/files``. The work runs in the extension's thread pool
 (:mod:`jupyter_mlops.core.artifact_browse`). Imported by :mod:`.handlers`, which
 lists these routes in ``default_handlers``.
 """
@@ -115,7 +115,7 @@ class ArtifactRawHandler(_ArtifactHandler):
     @authorized
     async def get(self, run_id: str) -> None:
         # like jupyter_server's /files: a cookie-authenticated GET also needs the XSRF
-        # token (``_xsrf`` argument; token-authenticated requests are exempt)
+        # token (``_xsrf``) or a same-origin Referer; token-authenticated requests are exempt
         self.check_xsrf_cookie()
         validate_run_id(run_id)
         download = self.get_query_argument("download", "") not in ("", "0")

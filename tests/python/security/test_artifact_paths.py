@@ -166,3 +166,29 @@ def test_core_refuses_corpus(mlflow_store: Any, world: World, path: str) -> None
             call(client, world.run_id, path)
         assert refused.value.http_status in {400, 403, 404}
         assert leaked(str(refused.value), world) == []
+
+
+async def test_raw_route_checks_origin_with_a_cookie(
+    fetch: Any, world: World, jp_http_port: int
+) -> None:
+    """Like jupyter_server's ``/files``: a cookie-only GET of a file needs the XSRF token or a
+    same-origin referer (what a browser sends for the panel's ``<img>`` and frame)."""
+    first = await fetch(f"{API}/health", auth=True)
+    cookie = next(
+        header.split(";", 1)[0]
+        for header in first.headers.get_list("Set-Cookie")
+        if header.startswith("username-")
+    )
+    url = f"{API}/runs/{world.run_id}/artifacts/raw?path=ok.txt"
+    for headers in ({"Cookie": cookie}, {"Cookie": cookie, "Referer": "https://evil.example/"}):
+        refused = await fetch(url, headers=headers)
+        assert refused.code == 403, headers
+        assert b"fine" not in refused.body
+    same_origin = {"Cookie": cookie, "Referer": f"http://127.0.0.1:{jp_http_port}/lab"}
+    xsrf = "2|abcdef01|0123456789abcdef0123456789abcdef|1700000000"
+    for target, headers in (
+        (url, same_origin),
+        (f"{url}&_xsrf={quote(xsrf)}", {"Cookie": f"{cookie}; _xsrf={xsrf}"}),
+    ):
+        allowed = await fetch(target, headers=headers)
+        assert (allowed.code, allowed.body) == (200, b"fine")
