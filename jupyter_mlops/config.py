@@ -92,6 +92,12 @@ class MlopsConfig(Configurable):
         "'mlflow ui --backend-store-uri ...' command for this store.",
     ).tag(config=True)
 
+    notebook_report = Bool(
+        help="When a run ends, log the notebook as saved (notebook/<name>.ipynb) and an HTML "
+        "report of it rendered with nbconvert (notebook/<name>.html), in the background. "
+        "Default: $JUPYTER_MLOPS_NOTEBOOK_REPORT (0/false turns it off), else on.",
+    ).tag(config=True)
+
     flush_interval = Float(
         0.5,
         help="Seconds between background deliveries of spooled metrics to the store.",
@@ -195,6 +201,15 @@ class MlopsConfig(Configurable):
     @default("cost_catalogue_file")
     def _default_cost_catalogue_file(self) -> str:
         return os.environ.get(ENV_COST_CATALOGUE, "")
+
+    @default("notebook_report")
+    def _default_notebook_report(self) -> bool:
+        return os.environ.get("JUPYTER_MLOPS_NOTEBOOK_REPORT", "1").strip().lower() not in (
+            "0",
+            "false",
+            "no",
+            "off",
+        )
 
     @default("mlflow_ui_url")
     def _default_mlflow_ui_url(self) -> str:

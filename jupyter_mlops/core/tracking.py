@@ -63,6 +63,7 @@ from jupyter_mlops.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from jupyter_mlops.core.artifacts import ArtifactQueue
     from jupyter_mlops.core.cost.pricing import PricingModel
     from jupyter_mlops.core.env_runs import EnvironmentJob
     from jupyter_mlops.core.run_cost import RunCost
@@ -99,6 +100,7 @@ class _Frame:
     attached: bool
     pushed: int | None
     provisional: bool
+    artifacts: ArtifactQueue | None
 
 
 def _atexit_close(ref: weakref.ref[Tracker]) -> None:
@@ -130,6 +132,9 @@ class Tracker:
     """Seconds ``close`` (interpreter exit) waits; a kernel is killed soon after it exits."""
     record_environment = True
     """Log the environment with every run (``environment/environment.yml``, ``mlops.env.hash``)."""
+    record_notebook = True
+    """Log the notebook as saved and its nbconvert HTML report when a run ends
+    (``notebook/<name>.ipynb`` and ``.html``, rendered off the caller's path)."""
     record_cost = True
     """Measure every run's compute cost in this process tree (:mod:`~jupyter_mlops.core.run_cost`):
     ``system/...`` series while it runs, cost metrics and pricing tags at its end."""
@@ -160,6 +165,7 @@ class Tracker:
         self._attached = False  # the active run is a pipeline execution's (core.attach)
         self._pushed: int | None = None  # thread whose MLflow run stack holds the active run
         self._provisional = False  # the active run was adopted by a log call, not a start
+        self._artifacts: ArtifactQueue | None = None  # the active run's, made on first use
         self._parents: list[_Frame] = []  # runs the active (nested) run is nested in
         self._closed = False
         self._pid = os.getpid()
@@ -473,9 +479,11 @@ class Tracker:
                 self._attached,
                 self._pushed,
                 self._provisional,
+                self._artifacts,
             )
         )
         self._env_job = self._run_cost = None
+        self._artifacts = None
         self._attached, self._pushed, self._provisional = False, None, False
 
     def _pop_frame(self) -> None:
@@ -484,6 +492,7 @@ class Tracker:
         self._attached, self._pushed, self._provisional = False, None, False
         self._params, self._metric_keys = {}, set()
         self._env_job = self._run_cost = None
+        self._artifacts = None
         if self._parents:
             frame = self._parents.pop()
             self._active, self._spool = frame.active, frame.spool
@@ -491,6 +500,7 @@ class Tracker:
             self._env_job, self._run_cost = frame.env_job, frame.run_cost
             self._attached, self._pushed = frame.attached, frame.pushed
             self._provisional = frame.provisional
+            self._artifacts = frame.artifacts
 
     def _attach(
         self, run_id: str, tags: dict[str, str], params: dict[str, str], *, push: bool = True
@@ -645,6 +655,31 @@ class Tracker:
         if lines:
             spool.append("".join(lines))
 
+    # -- artifacts (durable, uploaded in the background: core.artifacts) ------------------
+
+    def notebook_file(self) -> Path | None:
+        """The notebook this process runs, if it is a saved ``.ipynb`` (for its report)."""
+        nb = context.notebook_file()
+        return nb if nb is not None and nb.suffix == ".ipynb" and nb.is_file() else None
+
+    def artifacts(self) -> ArtifactQueue:
+        """The active run's artifact queue (made on first use; attaches/adopts like a log)."""
+        with self._lock:
+            spool = self._require_spool()
+            info = self._active
+            assert info is not None
+            if self._artifacts is None or self._artifacts.run_id != info.run_id:
+                from jupyter_mlops.core.artifacts import ArtifactQueue
+
+                self._artifacts = ArtifactQueue(
+                    self.spool_dir,
+                    info.run_id,
+                    info.tracking_uri,
+                    client=spool.client,
+                    flush_interval=self.flush_interval,
+                )
+            return self._artifacts
+
     # -- flushing and ending --------------------------------------------------------------
 
     def _wait_for_environment(self, timeout: float | None) -> float | None:
@@ -657,9 +692,11 @@ class Tracker:
     def flush(self, timeout: float | None = 30.0) -> None:
         """Block until everything logged so far is in the store (:class:`StoreError` on timeout)."""
         timeout = self._wait_for_environment(timeout)
-        spool = self._spool
+        spool, queue, start = self._spool, self._artifacts, time.monotonic()
         if spool is not None:
             spool.flush(timeout)
+        if queue is not None:
+            queue.flush(None if timeout is None else max(0.0, timeout - (time.monotonic() - start)))
 
     def pending_count(self) -> int:
         """Records of the active run not yet in the store (0 without a run)."""
@@ -692,7 +729,10 @@ class Tracker:
             return info
 
     def _finish(self, info: RunInfo, spool: Spool, status: str, timeout: float) -> None:
+        start = time.monotonic()
         spool.flush(self._wait_for_environment(timeout))
+        if self._artifacts is not None:
+            self._artifacts.flush(max(0.0, timeout - (time.monotonic() - start)))
         try:
             if not self._attached:
                 on_stack = self._pushed == threading.get_ident()
@@ -705,7 +745,27 @@ class Tracker:
                 run_id=info.run_id,
             ) from exc
         spool.close(delete=True)
+        self._report(info, spool)
         self._pop_frame()
+
+    def _report(self, info: RunInfo, spool: Spool) -> None:
+        """The notebook as saved and its HTML report on an ended top-level run (in the background)."""
+        queue = self._artifacts
+        try:
+            nb = None if self._attached or self._parents else self.notebook_file()
+            if nb is not None and self.record_notebook:
+                if queue is None:
+                    from jupyter_mlops.core.artifacts import ArtifactQueue
+
+                    queue = ArtifactQueue(
+                        self.spool_dir, info.run_id, info.tracking_uri, client=spool.client
+                    )
+                queue.log_report(nb)
+        except MlopsError as exc:
+            _log.warning("jupyter-mlops: no notebook report for run %s: %s", info.run_id, exc)
+        finally:
+            if queue is not None:
+                queue.close()
 
     def close(self) -> None:
         """Flush and end the active runs (``FINISHED``, nested ones first); called at exit.

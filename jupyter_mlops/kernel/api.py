@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping
@@ -43,10 +44,16 @@ __all__ = [
     "end_run",
     "flush",
     "get_tracker",
+    "is_pipeline_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_text",
     "set_tag",
     "set_tags",
     "start_run",
@@ -76,6 +83,7 @@ def get_tracker() -> Tracker:
             )
             if not config.cost_enabled:
                 _tracker.record_cost = False
+            _tracker.record_notebook = config.notebook_report
         return _tracker
 
 
@@ -264,6 +272,40 @@ def set_tag(key: str, value: object) -> None:
 def set_tags(tags: Mapping[str, object]) -> None:
     """Set several tags on the active run."""
     (_tracker or get_tracker()).set_tags(tags)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    """Log a local file as an artifact of the active run (as ``mlflow.log_artifact``).
+
+    The file is copied into the durable spool and uploaded in the background: the
+    call returns at once, a later change to the file does not matter, and nothing
+    is lost if the store is away or the kernel dies (it is uploaded later).
+    """
+    (_tracker or get_tracker()).artifacts().log_artifact(local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    """Log every file of a local folder as artifacts (as ``mlflow.log_artifacts``)."""
+    (_tracker or get_tracker()).artifacts().log_artifacts(local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    """Log ``text`` as the artifact ``artifact_file`` (as ``mlflow.log_text``)."""
+    (_tracker or get_tracker()).artifacts().log_text(text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str) -> None:
+    """Log a dict as JSON or YAML, by the file's extension (as ``mlflow.log_dict``)."""
+    (_tracker or get_tracker()).artifacts().log_dict(dictionary, artifact_file)
+
+
+def log_figure(
+    figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
+) -> None:
+    """Log a matplotlib or plotly figure as ``artifact_file`` (as ``mlflow.log_figure``)."""
+    (_tracker or get_tracker()).artifacts().log_figure(
+        figure, artifact_file, save_kwargs=save_kwargs
+    )
 
 
 def flush(timeout: float | None = 30) -> None:

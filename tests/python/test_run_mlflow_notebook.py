@@ -96,6 +96,8 @@ def test_mlflow_calls_land_in_the_execution_run(tmp_path: Path) -> None:
     assert [m.source_run_id for m in models] == [step.info.run_id]
     # mlflow.set_experiment('diabetes-ridge') is where the runs went, so MLflow could resume
     assert client.get_experiment(step.info.experiment_id).name == "diabetes-ridge"
+    notebook = {a.path for a in client.list_artifacts(step.info.run_id, "notebook")}
+    assert notebook == {"notebook/ridge.ipynb", "notebook/ridge.html"}  # executed + report
     forgotten = by_type["forgotten"]
     assert forgotten.data.tags["mlflow.parentRunId"] == step.info.run_id
     assert forgotten.data.metrics["inner"] == 3.0

@@ -269,8 +269,18 @@ class ExecutionTracking:
             )
 
     def _log_notebook(self, output: str | None) -> None:
-        if output and os.path.exists(output):
-            self.client.log_artifact(self.run_id, output, artifact_path="notebook")
+        """The executed notebook and its nbconvert HTML report (``notebook/<step>.html``)."""
+        if not (output and os.path.exists(output)):
+            return
+        self.client.log_artifact(self.run_id, output, artifact_path="notebook")
+        import tempfile
+
+        from jupyter_mlops.core.report import render_report
+
+        with tempfile.TemporaryDirectory(prefix="jupyter-mlops-report-") as folder:
+            html = Path(folder) / (Path(output).stem + ".html")
+            render_report(Path(output), html)
+            self.client.log_artifact(self.run_id, str(html), artifact_path="notebook")
 
     def _log_cost(
         self, metrics: dict[str, float], tags: dict[str, str], ended: float | None

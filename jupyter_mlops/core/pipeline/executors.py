@@ -69,6 +69,7 @@ def warm_up(tracking_uri: str | None) -> int:  # pragma: no cover - runs in the 
         importlib.import_module("jupyter_mlops.core.pipeline.execute")
         importlib.import_module("papermill")
         importlib.import_module("nbclient")
+        importlib.import_module("nbconvert")  # the execution's HTML report
         new_sqlite = (tracking_uri or "").startswith("sqlite:///") and not os.path.exists(
             (tracking_uri or "")[len("sqlite:///") :].split("?", 1)[0]
         )

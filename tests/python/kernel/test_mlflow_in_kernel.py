@@ -193,3 +193,78 @@ def test_clean_shutdown_ends_every_mlflow_run(kernel: tuple[Any, Any, str]) -> N
     runs = _all_runs(uri)
     assert len(runs) == 2
     assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+def test_artifacts_and_the_notebook_report(
+    tmp_path: Path, child_env: dict[str, str], new_store: Callable[[Path], Any]
+) -> None:
+    """Our artifact API uploads in the background; the ended run gets the notebook + report."""
+    import json
+
+    uri = new_store(tmp_path).uri
+    notebook = tmp_path / "analysis.ipynb"
+    notebook.write_text(
+        json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "metadata": {},
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "metadata": {},
+                        "execution_count": 1,
+                        "source": "print('accuracy is high')",
+                        "outputs": [
+                            {"output_type": "stream", "name": "stdout", "text": "accuracy 0.97\n"}
+                        ],
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    env = {
+        **child_env,
+        "MLFLOW_TRACKING_URI": uri,
+        "JUPYTER_MLOPS_SPOOL_DIR": str(tmp_path / "spool"),
+        "JUPYTER_MLOPS_ROOT_DIR": str(tmp_path),
+        "JPY_SESSION_NAME": str(notebook),
+    }
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=env)
+    try:
+        _run(client, "%load_ext jupyter_mlops\n%mlops start --experiment reports")
+        _run(
+            client,
+            "import jupyter_mlops as mlops, matplotlib\nmatplotlib.use('Agg')\n"
+            "import matplotlib.pyplot as plt\n"
+            "fig, ax = plt.subplots(); ax.plot([1, 2, 3])\n"
+            "mlops.log_figure(fig, 'plots/curve.png')\n"
+            "mlops.log_text('hello', 'notes/hello.txt')\n"
+            "mlops.log_dict({'k': [1, 2]}, 'conf/settings.yaml')\n"
+            "mlops.log_artifact('data.csv', 'data')\n",
+        )
+        _run(client, "import os; os.remove('data.csv')")  # the staged copy is what uploads
+        _run(client, "%mlops end")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    store = MlflowClient(uri)
+    (run,) = _all_runs(uri)
+
+    def paths(folder: str) -> set[str]:
+        return {a.path for a in store.list_artifacts(run.info.run_id, folder)}
+
+    assert paths("plots") == {"plots/curve.png"}
+    assert paths("data") == {"data/data.csv"}
+    assert store.download_artifacts(run.info.run_id, "conf/settings.yaml", str(tmp_path / "dl"))
+    assert (tmp_path / "dl" / "settings.yaml").read_text().startswith("k:")
+    deadline = time.monotonic() + 180  # a detached worker renders the report
+    while time.monotonic() < deadline and len(paths("notebook")) < 2:
+        time.sleep(1)
+    assert paths("notebook") == {"notebook/analysis.ipynb", "notebook/analysis.html"}
+    html = Path(store.download_artifacts(run.info.run_id, "notebook/analysis.html", str(tmp_path)))
+    text = html.read_text(encoding="utf-8")
+    assert "accuracy 0.97" in text
+    assert "<script" not in text
