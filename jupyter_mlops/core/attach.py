@@ -115,7 +115,8 @@ def attached_run(
     # `with mlflow.start_run():` ended it (MLflow resumes $MLFLOW_RUN_ID); the executor
     # sets the final status when the notebook is done.
     ended = run.info.status in ("FINISHED", "FAILED", "KILLED")
-    if ended and not (run.info.status == "FINISHED" and _executor_alive()):
+    step = run.data.tags.get("mlops.runType") == "pipeline-step"
+    if ended and not (run.info.status == "FINISHED" and step and _executor_alive()):
         raise UsageError(
             f"The pipeline run {run_id} is already over ({run.info.status}).",
             hint=f"this kernel belongs to a pipeline execution that is over; unset {ENV_RUN_ID}",

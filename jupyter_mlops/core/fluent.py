@@ -21,6 +21,9 @@ import os
 import sys
 from typing import Any
 
+# the experiment push() made MLflow's active one (not the user's choice)
+_experiment_set: str | None = None
+
 __all__ = [
     "active_run_id",
     "end",
@@ -61,18 +64,22 @@ def env_run_id() -> str | None:
 
 
 def env_experiment_id() -> str | None:
-    """``$MLFLOW_EXPERIMENT_ID``: set by ``mlflow.set_experiment`` (or the caller), or None."""
+    """``$MLFLOW_EXPERIMENT_ID`` as the user set it (``mlflow.set_experiment``), or None.
+
+    The value :func:`push` itself had to set is not the user's choice.
+    """
     value = os.environ.get("MLFLOW_EXPERIMENT_ID", "").strip()
-    return value or None
+    return value if value and value != _experiment_set else None
 
 
 def push(run_id: str, experiment_id: str, tracking_uri: str, *, nested: bool = False) -> None:
     """Make ``run_id`` MLflow's active run in this thread (``mlflow.start_run(run_id=...)``).
 
     MLflow's tracking URI is set to ``tracking_uri`` first, so that the run is
-    found and every later fluent call goes to the same store; MLflow's active
-    experiment follows the run's (``mlflow.start_run`` refuses a run of
-    another experiment than the one ``mlflow.set_experiment`` chose).
+    found and every later fluent call goes to the same store. When MLflow's
+    active experiment (``mlflow.set_experiment``) is another one, MLflow refuses
+    to resume the run: then the active experiment becomes the run's, and
+    :func:`env_experiment_id` no longer counts it as the user's choice.
     """
     from jupyter_mlops.core.store import import_mlflow
 
@@ -83,9 +90,16 @@ def push(run_id: str, experiment_id: str, tracking_uri: str, *, nested: bool = F
         return
     if mlflow.get_tracking_uri() != tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
-    if env_experiment_id() not in (None, experiment_id):
+    try:
+        mlflow.start_run(run_id=run_id, nested=nested, log_system_metrics=False)
+    except mlflow.exceptions.MlflowException as exc:
+        if "does not match" not in str(exc):
+            raise
+        # MLflow's active experiment (set_experiment) is another one: follow the run's
+        global _experiment_set
         mlflow.set_experiment(experiment_id=experiment_id)
-    mlflow.start_run(run_id=run_id, nested=nested, log_system_metrics=False)
+        _experiment_set = experiment_id
+        mlflow.start_run(run_id=run_id, nested=nested, log_system_metrics=False)
 
 
 def _descends_from(mlflow: Any, run_id: str, ancestor: str) -> bool:

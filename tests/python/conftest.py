@@ -14,8 +14,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 MLOPS_ENV = (
     "MLFLOW_TRACKING_URI",
+    # MLflow's fluent API sets these in os.environ (set_experiment, start_run)
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_RUN_ID",
     "JUPYTER_MLOPS_ROOT_DIR",
     "JUPYTER_MLOPS_PROJECT",
     "JUPYTER_MLOPS_COST_BUDGETS",
@@ -48,6 +53,22 @@ def _isolated_mlops_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     from jupyter_mlops.core.tracking import Tracker
 
     monkeypatch.setattr(Tracker, "record_cost", False)
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_run_left_active() -> Iterator[None]:
+    """End the MLflow runs a test left active in this process (our runs are MLflow's too)."""
+    yield
+    import sys
+
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is None or not hasattr(mlflow, "active_run"):
+        return
+    for _ in range(16):
+        if mlflow.active_run() is None:
+            return
+        with contextlib.suppress(Exception):  # its store may be gone: MLflow pops it first
+            mlflow.end_run()
 
 
 @dataclass

@@ -122,7 +122,8 @@ def test_success_tracks_everything_in_the_child_run(
     assert set(result.cost) >= {"cost_usd", "cpu_core_hours"}
     assert result.cost["cost_usd"] == metrics["cost_usd"]
     artifacts = {a.path for a in client.list_artifacts(execution.run_id, "notebook")}
-    assert artifacts == {f"notebook/{Path(execution.output).name}"}
+    stem = Path(execution.output).stem
+    assert artifacts == {f"notebook/{stem}.ipynb", f"notebook/{stem}.html"}  # + its report
     env_files = {a.path for a in client.list_artifacts(execution.run_id, "environment")}
     assert "environment/environment.yml" in env_files
     assert not list(Path(os.environ["JUPYTER_MLOPS_SPOOL_DIR"]).glob("*.jsonl"))
@@ -140,7 +141,12 @@ def test_cell_error_fails_with_the_cell_index_and_keeps_the_output(
     saved = json.loads(Path(execution.output).read_text(encoding="utf-8"))
     assert any(o.get("ename") == "ValueError" for c in saved["cells"] for o in c.get("outputs", []))
     listed = mlflow_store.client.list_artifacts(execution.run_id, "notebook")
-    assert [a.path for a in listed] == [f"notebook/{Path(execution.output).name}"]
+    stem = Path(execution.output).stem
+    assert sorted(a.path for a in listed) == [f"notebook/{stem}.html", f"notebook/{stem}.ipynb"]
+    report = mlflow_store.client.download_artifacts(
+        execution.run_id, f"notebook/{stem}.html", str(Path(execution.output).parent)
+    )
+    assert "ValueError" in Path(report).read_text(encoding="utf-8")  # the failure is in it
 
 
 def test_a_killed_kernel_is_killed_and_what_it_logged_is_kept(
