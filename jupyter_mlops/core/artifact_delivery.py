@@ -9,6 +9,7 @@ entry is rendered only by the holder of its ``report-<id>.lock``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -183,7 +184,7 @@ def spawn_report_worker(folder: Path, entry_id: str, tracking_uri: str, lock_fd:
     env[URI_ENV] = tracking_uri
     argv = [sys.executable, "-m", "jupyter_mlops.core.report", "--queue", str(folder)]
     argv += ["--entry", entry_id, "--lock-fd", str(lock_fd)]
-    subprocess.Popen(
+    starter = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -193,6 +194,9 @@ def spawn_report_worker(folder: Path, entry_id: str, tracking_uri: str, lock_fd:
         pass_fds=(lock_fd,),
         start_new_session=True,
     )
+    # the worker forks itself away and this first process exits at once: reap it
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        starter.wait(timeout=30)
 
 
 def start_report_worker(folder: Path, entry_id: str, uri: str) -> bool:

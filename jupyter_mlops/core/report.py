@@ -172,6 +172,19 @@ def run_report_entry(
     return True
 
 
+def _detach() -> None:
+    """Leave the starting process's tree (fork; the parent exits at once).
+
+    The worker then belongs to no kernel: its rendering is not metered as the
+    kernel's or the next run's compute, and the kernel has nothing to reap.
+    The inherited entry lock stays held by this (the child's) copy of the fd.
+    """
+    if not hasattr(os, "fork"):
+        return
+    if os.fork() > 0:
+        os._exit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The report worker (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.core.report")
@@ -179,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entry", required=True, help="the report entry's id")
     parser.add_argument("--lock-fd", type=int, default=None, help="inherited entry lock")
     args = parser.parse_args(argv)
+    _detach()
     folder = Path(args.queue)
     uri = os.environ.pop(URI_ENV, None)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -128,6 +129,14 @@ def test_log_report_uploads_notebook_and_html_from_a_detached_worker(
     queue.close()  # the kernel's run ends at once; the worker goes on alone
 
     client = mlflow_store.client
+    # while the worker renders (it uploads the notebook first), it is not in the caller's
+    # process tree: its work is not metered as the kernel's compute
+    _wait_for(lambda: "notebook/train.ipynb" in stored(client, queue.run_id))
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            assert "jupyter_mlops.core.report" not in " ".join(child.cmdline())
     _wait_for(lambda: "notebook/train.html" in stored(client, queue.run_id))
     files = stored(client, queue.run_id)
     assert set(files) == {"notebook/train.ipynb", "notebook/train.html"}
@@ -181,9 +190,15 @@ def test_worker_argv_holds_no_tracking_uri_and_no_shell(
     from jupyter_mlops.core import artifact_delivery
 
     seen: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr(
-        artifact_delivery.subprocess, "Popen", lambda argv, **kw: seen.append((argv, kw))
-    )
+
+    class Started:
+        def __init__(self, argv: Any, **kw: Any) -> None:
+            seen.append((argv, kw))
+
+        def wait(self, timeout: float | None = None) -> int:
+            return 0
+
+    monkeypatch.setattr(artifact_delivery.subprocess, "Popen", Started)
     folder = tmp_path / "run.artifacts"
     (folder / "entries" / "e1").mkdir(parents=True)
     uri = "http://alice:s3cr3t-pw@127.0.0.1:9/?token=abc"
