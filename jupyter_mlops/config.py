@@ -204,12 +204,9 @@ class MlopsConfig(Configurable):
 
     @default("notebook_report")
     def _default_notebook_report(self) -> bool:
-        return os.environ.get("JUPYTER_MLOPS_NOTEBOOK_REPORT", "1").strip().lower() not in (
-            "0",
-            "false",
-            "no",
-            "off",
-        )
+        from jupyter_mlops.core.report import reports_enabled
+
+        return reports_enabled()
 
     @default("mlflow_ui_url")
     def _default_mlflow_ui_url(self) -> str:

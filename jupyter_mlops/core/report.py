@@ -60,6 +60,17 @@ _PATIENCE = 600.0  # seconds a worker keeps retrying an unreachable store before
 # the entry to recover_artifacts
 
 
+ENV_REPORT = "JUPYTER_MLOPS_NOTEBOOK_REPORT"
+
+
+def reports_enabled() -> bool:
+    """Whether runs get notebook reports: ``$JUPYTER_MLOPS_NOTEBOOK_REPORT`` (0/false/no/off: no).
+
+    The default of ``c.MlopsConfig.notebook_report``, and what pipeline executions follow.
+    """
+    return os.environ.get(ENV_REPORT, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def render_report(notebook: Path, html_out: Path) -> None:
     """Render ``notebook`` to ``html_out`` (replaced atomically) with nbconvert's lab template.
 

@@ -49,6 +49,9 @@ def _isolated_mlops_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.setenv("JUPYTER_MLOPS_SPOOL_DIR", str(tmp_path / "default-spool"))
     # nor the user's real cost ledger: servers started by tests book their kernels' cost
     monkeypatch.setenv("JUPYTER_MLOPS_COST_LEDGER", f"sqlite:///{tmp_path / 'cost.db'}")
+    # notebook reports (a process rendering with nbconvert per ended run) only where a test
+    # asks for them: servers and kernels started by tests inherit this
+    monkeypatch.setenv("JUPYTER_MLOPS_NOTEBOOK_REPORT", "0")
     # runs measure their compute cost only where a test asks for it (exact metric sets elsewhere)
     from jupyter_mlops.core.tracking import Tracker
 

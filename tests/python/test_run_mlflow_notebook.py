@@ -74,7 +74,10 @@ def _runs(root: Path) -> list[Any]:
     return list(client.search_runs(ids))
 
 
-def test_mlflow_calls_land_in_the_execution_run(tmp_path: Path) -> None:
+def test_mlflow_calls_land_in_the_execution_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_MLOPS_NOTEBOOK_REPORT", "1")  # the execution's report too
     root = tmp_path / "project"
     root.mkdir()
     _notebook(root / "ridge.ipynb")

@@ -275,7 +275,10 @@ class ExecutionTracking:
         self.client.log_artifact(self.run_id, output, artifact_path="notebook")
         import tempfile
 
-        from jupyter_mlops.core.report import render_report
+        from jupyter_mlops.core.report import render_report, reports_enabled
+
+        if not reports_enabled():
+            return
 
         with tempfile.TemporaryDirectory(prefix="jupyter-mlops-report-") as folder:
             html = Path(folder) / (Path(output).stem + ".html")

@@ -231,6 +231,7 @@ def test_artifacts_and_the_notebook_report(
         "JUPYTER_MLOPS_SPOOL_DIR": str(tmp_path / "spool"),
         "JUPYTER_MLOPS_ROOT_DIR": str(tmp_path),
         "JPY_SESSION_NAME": str(notebook),
+        "JUPYTER_MLOPS_NOTEBOOK_REPORT": "1",
     }
     manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=env)
     try:

@@ -85,8 +85,9 @@ TRACKED_CELLS = (
 
 
 def test_success_tracks_everything_in_the_child_run(
-    make_execution: Make, mlflow_store: Any
+    make_execution: Make, mlflow_store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("JUPYTER_MLOPS_NOTEBOOK_REPORT", "1")  # with the execution's report
     execution = make_execution(
         "lr = 0.1\nname = 'a'",
         *TRACKED_CELLS,
@@ -130,8 +131,9 @@ def test_success_tracks_everything_in_the_child_run(
 
 
 def test_cell_error_fails_with_the_cell_index_and_keeps_the_output(
-    make_execution: Make, mlflow_store: Any
+    make_execution: Make, mlflow_store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("JUPYTER_MLOPS_NOTEBOOK_REPORT", "1")  # with the execution's report
     execution = make_execution("x = 1", "y = x + 1", "raise ValueError(f'bad {y}')", "z = 3")
     result = execute(execution)
 
