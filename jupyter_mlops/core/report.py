@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,21 +73,31 @@ def reports_enabled() -> bool:
     return os.environ.get(ENV_REPORT, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+_exporter_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _exporter() -> Any:
+    """One HTML exporter per process: building its template environment costs more than
+    rendering a notebook (a warm pipeline worker renders many)."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(  # type: ignore[no-untyped-call]
+        template_name="lab",
+        template_file=_TEMPLATE,
+        extra_loaders=[DictLoader({_TEMPLATE: _TEMPLATE_SOURCE})],
+    )
+
+
 def render_report(notebook: Path, html_out: Path) -> None:
     """Render ``notebook`` to ``html_out`` (replaced atomically) with nbconvert's lab template.
 
     Nothing is executed and no script is added; raises nbconvert's or nbformat's error
     for a file that is not a notebook.
     """
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
-        template_name="lab",
-        template_file=_TEMPLATE,
-        extra_loaders=[DictLoader({_TEMPLATE: _TEMPLATE_SOURCE})],
-    )
-    body, _ = exporter.from_filename(str(notebook))
+    with _exporter_lock:
+        body, _ = _exporter().from_filename(str(notebook))
     html_out = Path(html_out)
     tmp = html_out.with_name(f".{html_out.name}.{os.getpid()}.tmp")
     tmp.write_text(body, encoding="utf-8")
