@@ -66,14 +66,7 @@ def adopted_run(client: Any, run_id: str, tracking_uri: str) -> tuple[RunInfo, d
             hint="restore it (mlflow runs restore) or unset MLFLOW_RUN_ID",
             run_id=run_id,
         )
-    info = RunInfo(
-        run_id=run_id,
-        experiment_id=str(run.info.experiment_id),
-        experiment_name=str(experiment.name),
-        run_name=run.info.run_name or "",
-        tracking_uri=tracking_uri,
-        start_time=int(run.info.start_time),
-    )
+    info = RunInfo.of(run, experiment, tracking_uri)
     return info, {str(k): str(v) for k, v in run.data.params.items()}
 
 

@@ -61,33 +61,14 @@ _log = logging.getLogger("jupyter_mlops.spool")
 class ArtifactHealth(StoreHealth):
     """:class:`StoreHealth` with the artifact queue's words: one warning per outage."""
 
-    def failed(self, exc: BaseException) -> bool:
-        """Record a failed upload (warn if it starts an outage); returns False."""
-        self.failures += 1
-        self.last_error = scrub_error(f"{type(exc).__name__}: {exc}")
-        if not self.in_outage:
-            self.in_outage = True
-            _log.warning(
-                "jupyter-mlops: cannot upload artifacts to the tracking store %s (%s). They are "
-                "kept in %s and will be uploaded when the store is reachable again.",
-                redact_uri(self.tracking_uri),
-                self.last_error,
-                self.spool_path,
-            )
-        return False
-
-    def succeeded(self, run_id: str) -> None:
-        """Record a successful upload (say once that an outage is over)."""
-        if self.in_outage:
-            _log.warning(
-                "jupyter-mlops: the tracking store %s is reachable again; "
-                "uploading the pending artifacts of run %s.",
-                redact_uri(self.tracking_uri),
-                run_id,
-            )
-        self.in_outage = False
-        self.failures = 0
-        self.last_error = None
+    down_message = (
+        "jupyter-mlops: cannot upload artifacts to the tracking store %s (%s). They are "
+        "kept in %s and will be uploaded when the store is reachable again."
+    )
+    up_message = (
+        "jupyter-mlops: the tracking store %s is reachable again; "
+        "uploading the pending artifacts of run %s."
+    )
 
 
 def report_lock_path(folder: Path, entry_id: str) -> Path:

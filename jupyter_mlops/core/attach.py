@@ -122,12 +122,5 @@ def attached_run(
             hint=f"this kernel belongs to a pipeline execution that is over; unset {ENV_RUN_ID}",
             run_id=run_id,
         )
-    info = RunInfo(
-        run_id=run_id,
-        experiment_id=str(run.info.experiment_id),
-        experiment_name=str(experiment.name),
-        run_name=run.info.run_name or "",
-        tracking_uri=tracking_uri,
-        start_time=int(run.info.start_time),
-    )
+    info = RunInfo.of(run, experiment, tracking_uri)
     return info, {str(k): str(v) for k, v in run.data.params.items()}

@@ -77,6 +77,17 @@ class StoreHealth:
         self.in_outage = False
         self.last_error: str | None = None
 
+    down_message = (
+        "jupyter-mlops: cannot deliver to the tracking store %s (%s). Metrics are kept "
+        "in %s and will be delivered when the store is reachable again."
+    )
+    """The outage warning: store, error, spool path (subclasses say it for their records)."""
+    up_message = (
+        "jupyter-mlops: the tracking store %s is reachable again; "
+        "delivering the pending metrics of run %s."
+    )
+    """The end-of-outage message: store, run id."""
+
     def failed(self, exc: BaseException) -> bool:
         """Record a failed delivery (warn if it starts an outage); returns False."""
         from jupyter_mlops.core.store import redact_uri
@@ -86,8 +97,7 @@ class StoreHealth:
         if not self.in_outage:
             self.in_outage = True
             _log.warning(
-                "jupyter-mlops: cannot deliver to the tracking store %s (%s). Metrics are kept "
-                "in %s and will be delivered when the store is reachable again.",
+                self.down_message,
                 redact_uri(self.tracking_uri),
                 self.last_error,
                 self.spool_path,
@@ -99,12 +109,7 @@ class StoreHealth:
         from jupyter_mlops.core.store import redact_uri
 
         if self.in_outage:
-            _log.warning(
-                "jupyter-mlops: the tracking store %s is reachable again; "
-                "delivering the pending metrics of run %s.",
-                redact_uri(self.tracking_uri),
-                run_id,
-            )
+            _log.warning(self.up_message, redact_uri(self.tracking_uri), run_id)
         self.in_outage = False
         self.failures = 0
         self.last_error = None

@@ -86,6 +86,18 @@ class RunInfo:
     tracking_uri: str
     start_time: int
 
+    @classmethod
+    def of(cls, run: Any, experiment: Any, tracking_uri: str) -> RunInfo:
+        """The identity of an existing MLflow ``run`` of ``experiment``."""
+        return cls(
+            run_id=str(run.info.run_id),
+            experiment_id=str(run.info.experiment_id),
+            experiment_name=str(experiment.name),
+            run_name=run.info.run_name or "",
+            tracking_uri=tracking_uri,
+            start_time=int(run.info.start_time),
+        )
+
 
 @dataclass
 class _Frame:
