@@ -78,7 +78,10 @@ def test_autolog_inside_mlops_start_is_one_run(kernel: tuple[Any, Any, str]) -> 
         "active = mlflow.active_run()\n"
         "mlflow.log_metric('extra', 1.5)\n"
         "mlflow.set_tag('by', 'mlflow')\n"
-        "mlflow.log_text('hello', 'notes/hello.txt')",
+        "mlflow.log_text('hello', 'notes/hello.txt')\n"
+        "mlflow.log_table({'a': [1, 2], 'b': [3, 4]}, 'tables/t.json')\n"
+        "import mlflow.data, pandas as pd\n"
+        "mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame(X[:5]), name='iris5'))",
     )
     out = _run(
         client,
@@ -103,7 +106,8 @@ def test_autolog_inside_mlops_start_is_one_run(kernel: tuple[Any, Any, str]) -> 
     assert "cost_usd" in data.metrics  # our cost
     store = MlflowClient(uri)
     artifacts = {a.path for a in store.list_artifacts(run.info.run_id)}
-    assert {"notes", "environment"} <= artifacts
+    assert {"notes", "environment", "tables"} <= artifacts
+    assert "iris5" in {d.dataset.name for d in run.inputs.dataset_inputs}  # log_input
     models = store.search_logged_models(experiment_ids=[run.info.experiment_id])
     assert [m.source_run_id for m in models] == [run.info.run_id]  # autolog's model, MLflow 3
     assert store.get_experiment(run.info.experiment_id).name == "churn"
