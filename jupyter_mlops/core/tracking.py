@@ -285,12 +285,7 @@ class Tracker:
             attach_id = pipeline_run_id() if not nested else None
             if attach_id is not None:  # under jupyter mlops run: the execution's run
                 return self._attach(attach_id, user_tags, param_values)
-            nb = notebook if notebook is not None else context.notebook_path()
-            project = project or self.project
-            run_tags = context.run_context_tags(notebook=nb, project=project)
-            run_tags.update(user_tags)
-            if project:
-                run_tags["mlops.project"] = project
+            nb, run_tags = self._run_tags(notebook, project, user_tags)
             adopt_id = None if nested else adoptable_run()
             if adopt_id is not None:
                 return self._adopt(adopt_id, run_tags, param_values, notebook=nb)
@@ -306,6 +301,18 @@ class Tracker:
             self._activate(info, client, param_values, measure=not nested)
             self._push_to_mlflow(info, nested=parent is not None and nested)
             return info
+
+    def _run_tags(
+        self, notebook: str | None, project: str | None, user_tags: Mapping[str, str]
+    ) -> tuple[str | None, dict[str, str]]:
+        """The notebook and the tags a start puts on its run: context, the user's, the project."""
+        nb = notebook if notebook is not None else context.notebook_path()
+        project = project or self.project
+        run_tags = context.run_context_tags(notebook=nb, project=project)
+        run_tags.update(user_tags)
+        if project:
+            run_tags["mlops.project"] = project
+        return nb, run_tags
 
     def _create_run(
         self,
@@ -392,13 +399,7 @@ class Tracker:
         assert info is not None
         assert spool is not None
         user_tags = {check_key(k, "tag"): tag_value(k, v) for k, v in (tags or {}).items()}
-        nb = notebook if notebook is not None else context.notebook_path()
-        project = project or self.project
-        run_tags = context.run_context_tags(notebook=nb, project=project)
-        run_tags.update(user_tags)
-        if project:
-            run_tags["mlops.project"] = project
-        self.set_tags(run_tags)
+        self.set_tags(self._run_tags(notebook, project, user_tags)[1])
         values = {check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()}
         self.log_params({k: v for k, v in values.items() if k not in self._params})
         self._provisional = False
@@ -681,16 +682,19 @@ class Tracker:
             info = self._active
             assert info is not None
             if self._artifacts is None or self._artifacts.run_id != info.run_id:
-                from jupyter_mlops.core.artifacts import ArtifactQueue
-
-                self._artifacts = ArtifactQueue(
-                    self.spool_dir,
-                    info.run_id,
-                    info.tracking_uri,
-                    client=spool.client,
-                    flush_interval=self.flush_interval,
-                )
+                self._artifacts = self._new_queue(info, spool)
             return self._artifacts
+
+    def _new_queue(self, info: RunInfo, spool: Spool) -> ArtifactQueue:
+        from jupyter_mlops.core.artifacts import ArtifactQueue
+
+        return ArtifactQueue(
+            self.spool_dir,
+            info.run_id,
+            info.tracking_uri,
+            client=spool.client,
+            flush_interval=self.flush_interval,
+        )
 
     # -- flushing and ending --------------------------------------------------------------
 
@@ -766,12 +770,7 @@ class Tracker:
         try:
             nb = None if self._attached or self._parents else self.notebook_file()
             if nb is not None and self.record_notebook:
-                if queue is None:
-                    from jupyter_mlops.core.artifacts import ArtifactQueue
-
-                    queue = ArtifactQueue(
-                        self.spool_dir, info.run_id, info.tracking_uri, client=spool.client
-                    )
+                queue = queue or self._new_queue(info, spool)
                 queue.log_report(nb)
         except MlopsError as exc:
             _log.warning("jupyter-mlops: no notebook report for run %s: %s", info.run_id, exc)
