@@ -64,6 +64,7 @@ from jupyter_mlops.core.artifact_staging import (
     split_artifact_file,
     try_lock,
 )
+from jupyter_mlops.core.delivery import reset_writer_state
 from jupyter_mlops.core.spool_format import process_create_time
 from jupyter_mlops.core.store import redact_uri
 from jupyter_mlops.exceptions import InvalidValueError, RunStateError, StoreError
@@ -76,11 +77,7 @@ _live_queues: weakref.WeakSet[ArtifactQueue] = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     """A forked child has no writer thread and must not inherit locks held by one."""
     for queue in list(_live_queues):
-        queue._append_lock = threading.Lock()
-        queue._deliver_lock = threading.Lock()
-        queue._wake = threading.Event()
-        queue._progress = threading.Condition()
-        queue._thread = None
+        reset_writer_state(queue)
 
 
 if hasattr(os, "register_at_fork"):

@@ -59,6 +59,18 @@ _log = logging.getLogger("jupyter_mlops.spool")
 _delivering = threading.local()
 
 
+def reset_writer_state(writer: Any) -> None:
+    """In a forked child: fresh locks and events for a spool or artifact queue, no writer thread.
+
+    The child has no writer thread and must not inherit locks held by one.
+    """
+    writer._append_lock = threading.Lock()
+    writer._deliver_lock = threading.Lock()
+    writer._wake = threading.Event()
+    writer._progress = threading.Condition()
+    writer._thread = None
+
+
 def scrub_error(message: str, limit: int = 300) -> str:
     """First line of an error message, without URL credentials, at most ``limit`` characters."""
     message = _CREDENTIALS_RE.sub(r"\1", message.strip().split("\n", 1)[0])

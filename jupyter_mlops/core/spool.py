@@ -42,6 +42,7 @@ from jupyter_mlops.core.delivery import (
     is_permanent_error,
     make_sender,
     quiet_store_errors,
+    reset_writer_state,
     scrub_error,
 )
 from jupyter_mlops.core.spool_format import (
@@ -93,11 +94,7 @@ def _before_fork() -> None:
 def _after_fork_in_child() -> None:
     """A forked child has no writer thread and must not inherit locks held by one."""
     for spool in list(_live_spools):
-        spool._append_lock = threading.Lock()
-        spool._deliver_lock = threading.Lock()
-        spool._wake = threading.Event()
-        spool._progress = threading.Condition()
-        spool._thread = None
+        reset_writer_state(spool)
 
 
 if hasattr(os, "register_at_fork"):
