@@ -37,6 +37,7 @@ __all__ = [
     "in_kernel",
     "kernel_run_tags",
     "owner_tag",
+    "running_runs",
 ]
 
 OWNER_TAG = "mlops.owner"
@@ -123,22 +124,28 @@ def _owner_gone(owner: str, host: str) -> bool:
     return not owner_alive(pid, started)
 
 
+def running_runs(client: Any, tag_filter: str, *, max_runs: int = 1000) -> list[Any]:
+    """The RUNNING runs of every experiment that match ``tag_filter`` (an MLflow filter)."""
+    ids = [str(e.experiment_id) for e in client.search_experiments()]
+    if not ids:
+        return []
+    return list(
+        client.search_runs(
+            ids,
+            filter_string=f"attributes.status = 'RUNNING' and {tag_filter}",
+            max_results=max_runs,
+        )
+    )
+
+
 def end_orphaned_runs(client: Any, *, max_runs: int = 1000) -> list[str]:
     """End ``KILLED`` the RUNNING runs made by MLflow in kernels of this host that are gone.
 
     Returns their ids. Runs whose owner is another host, or alive, are left alone.
     """
     host = socket.gethostname()
-    experiments = client.search_experiments()
-    ids = [str(e.experiment_id) for e in experiments]
-    if not ids:
-        return []
     pattern = host.replace("'", "") + ":%"
-    runs = client.search_runs(
-        ids,
-        filter_string=f"attributes.status = 'RUNNING' and tags.`{OWNER_TAG}` LIKE '{pattern}'",
-        max_results=max_runs,
-    )
+    runs = running_runs(client, f"tags.`{OWNER_TAG}` LIKE '{pattern}'", max_runs=max_runs)
     ended: list[str] = []
     for run in runs:
         owner = run.data.tags.get(OWNER_TAG, "")

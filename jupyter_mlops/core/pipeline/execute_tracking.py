@@ -306,17 +306,9 @@ class ExecutionTracking:
         so MLflow cannot end them itself; they carry ``mlops.pipeline.execution``
         (:mod:`jupyter_mlops.core.mlflow_context`).
         """
-        from jupyter_mlops.core.mlflow_context import EXECUTION_TAG
+        from jupyter_mlops.core.mlflow_context import EXECUTION_TAG, running_runs
 
-        ids = [str(e.experiment_id) for e in self.client.search_experiments()]
-        if not ids:
-            return
-        left = self.client.search_runs(
-            ids,
-            filter_string=f"attributes.status = 'RUNNING' and tags.`{EXECUTION_TAG}` = "
-            f"'{self.run_id}'",
-            max_results=1000,
-        )
+        left = running_runs(self.client, f"tags.`{EXECUTION_TAG}` = '{self.run_id}'")
         status = result.status if result.status in ("FINISHED", "FAILED", "KILLED") else "KILLED"
         for run in left:
             self.client.set_terminated(run.info.run_id, status)
