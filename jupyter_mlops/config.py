@@ -204,7 +204,7 @@ class MlopsConfig(Configurable):
 
     @default("notebook_report")
     def _default_notebook_report(self) -> bool:
-        from jupyter_mlops.core.report import reports_enabled
+        from jupyter_mlops.core.tracking.report import reports_enabled
 
         return reports_enabled()
 
@@ -222,13 +222,13 @@ class MlopsConfig(Configurable):
 
     def resolved_tracking_uri(self) -> str:
         """The tracking URI in force: config, then ``MLFLOW_TRACKING_URI``, then the embedded store."""
-        from jupyter_mlops.core.store import resolve_tracking_uri
+        from jupyter_mlops.core.tracking.store import resolve_tracking_uri
 
         return resolve_tracking_uri(self.tracking_uri or None, Path(self.root_dir))
 
     def resolved_project(self) -> str:
         """The project in force: config, then ``JUPYTER_MLOPS_PROJECT``, then git repo or folder name."""
-        from jupyter_mlops.core.context import default_project
+        from jupyter_mlops.core.tracking.context import default_project
 
         return self.project or os.environ.get(ENV_PROJECT) or default_project(Path(self.root_dir))
 

@@ -2,7 +2,7 @@
 
 * ``mlflow.run_context_provider``: :class:`KernelRunContext` tags the runs that
   MLflow's fluent API creates in a Jupyter kernel (our context, an owner, the
-  pipeline execution); see :mod:`jupyter_mlops.core.mlflow_context`.
+  pipeline execution); see :mod:`jupyter_mlops.core.tracking.mlflow_context`.
 
 MLflow imports this module while it loads its own providers; it must stay cheap.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mlflow.tracking.context.abstract_context import RunContextProvider
 
-from jupyter_mlops.core.mlflow_context import in_kernel, kernel_run_tags
+from jupyter_mlops.core.tracking.mlflow_context import in_kernel, kernel_run_tags
 
 __all__ = ["KernelRunContext"]
 

@@ -1,6 +1,6 @@
 """The public Python API (``jupyter_mlops.start_run``, ``log_metric``, ...).
 
-A process-wide :class:`~jupyter_mlops.core.tracking.Tracker` is built on first
+A process-wide :class:`~jupyter_mlops.core.tracking.tracker.Tracker` is built on first
 use from :class:`~jupyter_mlops.config.MlopsConfig` (tracking URI, spool folder
 and project from config and environment, which the server exports to its
 kernels). Importing this module is cheap: MLflow is imported by the first
@@ -28,9 +28,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.core import context
-from jupyter_mlops.core.tracking import RunInfo, Tracker
-from jupyter_mlops.core.validation import MAX_PARAM_LENGTH
+from jupyter_mlops.core.tracking import context
+from jupyter_mlops.core.tracking.tracker import RunInfo, Tracker
+from jupyter_mlops.core.tracking.validation import MAX_PARAM_LENGTH
 from jupyter_mlops.exceptions import MlopsError
 
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ def start_run(
 
 def is_pipeline_run(info: RunInfo) -> bool:
     """Whether ``info`` is the run of the pipeline execution this kernel belongs to."""
-    from jupyter_mlops.core.attach import pipeline_run_id
+    from jupyter_mlops.core.tracking.attach import pipeline_run_id
 
     return info.run_id == pipeline_run_id()
 

@@ -41,10 +41,10 @@ def budget_warnings(config: MlopsConfig | None = None, *, consumer: str | None =
     config = config or MlopsConfig()
     if not config.cost_enabled or not config.cost_budgets:
         return []
-    from jupyter_mlops.core.context import kernel_id
     from jupyter_mlops.core.cost.budgets import BudgetMonitor, parse_budgets
     from jupyter_mlops.core.cost.engine import build_pricing
     from jupyter_mlops.core.cost.ledger import Ledger, default_ledger_url
+    from jupyter_mlops.core.tracking.context import kernel_id
 
     url = config.cost_ledger_url or default_ledger_url()
     if url == "memory" or not _ledger_exists(url):

@@ -16,8 +16,8 @@ from jupyter_mlops.exceptions import MlopsError, UsageError
 from jupyter_mlops.kernel.magics import Invocation, subcommand
 
 if TYPE_CHECKING:
-    from jupyter_mlops.core.env_runs import SnapshotSource
     from jupyter_mlops.core.environment import EnvironmentDiff, EnvironmentSnapshot
+    from jupyter_mlops.core.environment.run_record import SnapshotSource
 
 __all__: list[str] = []
 
@@ -57,7 +57,7 @@ def _print(text: str) -> None:
 
 
 def _client() -> Any:
-    from jupyter_mlops.core.query import connect
+    from jupyter_mlops.core.tracking.query import connect
     from jupyter_mlops.kernel import api
 
     return connect(api.get_tracker().tracking_uri)
@@ -77,9 +77,9 @@ def _summary(snapshot: EnvironmentSnapshot) -> str:
 
 def _last_run_drift(current: EnvironmentSnapshot) -> tuple[str, EnvironmentDiff | None, str]:
     """``(message, drift or None, label)`` against the newest run of this notebook."""
-    from jupyter_mlops.core import context
-    from jupyter_mlops.core.env_runs import latest_notebook_environment
     from jupyter_mlops.core.environment import check_drift
+    from jupyter_mlops.core.environment.run_record import latest_notebook_environment
+    from jupyter_mlops.core.tracking import context
 
     notebook = context.notebook_path()
     if notebook is None:
@@ -133,15 +133,15 @@ def _snapshot(inv: Invocation) -> None:
 
 
 def _current_source() -> SnapshotSource:
-    from jupyter_mlops.core.env_runs import SnapshotSource
     from jupyter_mlops.core.environment import take_snapshot
+    from jupyter_mlops.core.environment.run_record import SnapshotSource
 
     return SnapshotSource("current", take_snapshot(include_platform=False))
 
 
 def _diff(inv: Invocation) -> None:
-    from jupyter_mlops.core.env_runs import resolve_snapshot
     from jupyter_mlops.core.environment import diff_snapshots
+    from jupyter_mlops.core.environment.run_record import resolve_snapshot
 
     targets = inv.args.targets
     if not 1 <= len(targets) <= 2:
@@ -155,8 +155,8 @@ def _diff(inv: Invocation) -> None:
 
 
 def _check(inv: Invocation) -> None:
-    from jupyter_mlops.core.env_runs import resolve_snapshot
     from jupyter_mlops.core.environment import check_drift
+    from jupyter_mlops.core.environment.run_record import resolve_snapshot
 
     targets = inv.args.targets
     if len(targets) > 1:

@@ -24,7 +24,7 @@ def _mlops_install_resume() -> None:
         return
 
     def resume(*_: object) -> None:
-        from jupyter_mlops.core import fluent
+        from jupyter_mlops.core.tracking import fluent
 
         if not os.environ.get("MLFLOW_RUN_ID") and fluent.active_run_id() is None:
             os.environ["MLFLOW_RUN_ID"] = run_id

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from jupyter_mlops.core.store import redact_uri
+from jupyter_mlops.core.tracking.store import redact_uri
 from jupyter_mlops.exceptions import MlopsError, RunStateError, UsageError
 from jupyter_mlops.kernel.magics import (
     Invocation,
@@ -131,7 +131,7 @@ def _start(inv: Invocation) -> None:
     if current is not None and restart and not api.is_pipeline_run(current):
         api.end_run("FINISHED")
         print(f"Ended the active run {current.run_id} (FINISHED) to start a new one.")
-    from jupyter_mlops.core import fluent
+    from jupyter_mlops.core.tracking import fluent
 
     before = fluent.active_run_id()
     info = _start_run(inv, nested=inv.args.nested)

@@ -180,7 +180,7 @@ class RunView(widgets.VBox):  # type: ignore[misc]
                 return
 
     def _read(self) -> _Snapshot:
-        from jupyter_mlops.core import query
+        from jupyter_mlops.core.tracking import query
         from jupyter_mlops.kernel import api
 
         active = api.active_run()

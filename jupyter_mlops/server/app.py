@@ -47,9 +47,9 @@ from jupyter_mlops.config import (
     MlopsConfig,
     cost_settings,
 )
-from jupyter_mlops.core import query
-from jupyter_mlops.core.readcache import ReadCache
-from jupyter_mlops.core.store import redact_uri
+from jupyter_mlops.core.tracking import query
+from jupyter_mlops.core.tracking.readcache import ReadCache
+from jupyter_mlops.core.tracking.store import redact_uri
 
 if TYPE_CHECKING:
     import logging
@@ -131,7 +131,7 @@ class MlopsService:
 
         The questions the panel polls, on the embedded store, get the answer computed
         at the store's current version when there is one, and identical questions in
-        flight share one computation (:mod:`jupyter_mlops.core.readcache`).
+        flight share one computation (:mod:`jupyter_mlops.core.tracking.readcache`).
         """
         loop = asyncio.get_running_loop()
         job = functools.partial(self._call_sync, fn, *args, **kwargs)
@@ -153,7 +153,7 @@ class MlopsService:
         """Open the store in the background (imports MLflow, may create the SQLite schema).
 
         It opens the store as every other first user does (``query.connect``, that is
-        :func:`~jupyter_mlops.core.store.get_client`): a new SQLite store is created and
+        :func:`~jupyter_mlops.core.tracking.store.get_client`): a new SQLite store is created and
         migrated under its lock file, so kernels that start runs at the same moment wait
         for it instead of migrating it too.
         """
@@ -169,8 +169,8 @@ class MlopsService:
         return future
 
     def _recover_sync(self) -> list[str]:
-        from jupyter_mlops.core.recovery import recover_orphans
-        from jupyter_mlops.core.store import get_client
+        from jupyter_mlops.core.tracking.recovery import recover_orphans
+        from jupyter_mlops.core.tracking.store import get_client
 
         recovered = (
             recover_orphans(self.spool_dir, tracking_uri=self.tracking_uri, wait=0.0)
@@ -179,7 +179,7 @@ class MlopsService:
         )
         if self.tracking_uri:  # runs MLflow itself made in kernels that died
             client = get_client(self.tracking_uri)  # imports MLflow one thread at a time
-            from jupyter_mlops.core.mlflow_context import end_orphaned_runs
+            from jupyter_mlops.core.tracking.mlflow_context import end_orphaned_runs
 
             recovered += end_orphaned_runs(client)
         return recovered

@@ -18,7 +18,7 @@ image or text, and like anything with ``download=1``.
 Each method is ``@tornado.web.authenticated`` then ``@authorized`` (``mlops:runs``,
 ``read``); the raw route also checks cookie-authenticated requests for the XSRF
 token or a same-origin referer, like jupyter_server's ``/files``. The work runs in the extension's thread pool
-(:mod:`jupyter_mlops.core.artifact_browse`). Imported by :mod:`.handlers`, which
+(:mod:`jupyter_mlops.core.artifacts.browse`). Imported by :mod:`.handlers`, which
 lists these routes in ``default_handlers``.
 """
 
@@ -31,8 +31,8 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 
 from jupyter_mlops.config import MlopsConfig
-from jupyter_mlops.core import artifact_browse
-from jupyter_mlops.core.query import validate_run_id
+from jupyter_mlops.core.artifacts import browse as artifact_browse
+from jupyter_mlops.core.tracking.query import validate_run_id
 from jupyter_mlops.exceptions import UsageError
 from jupyter_mlops.server.handlers import API_PREFIX, MlopsHandler
 

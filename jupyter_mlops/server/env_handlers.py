@@ -9,7 +9,7 @@
 
 Each method is ``@tornado.web.authenticated`` then ``@authorized`` on
 ``mlops:environment``; the work runs in the extension's thread pool
-(:mod:`jupyter_mlops.core.env_runs`). Imported by :mod:`.handlers`, which
+(:mod:`jupyter_mlops.core.environment.run_record`). Imported by :mod:`.handlers`, which
 lists these routes in ``default_handlers``.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from jupyter_mlops.core import env_runs
-from jupyter_mlops.core.query import validate_run_id
+from jupyter_mlops.core.environment import run_record as env_runs
+from jupyter_mlops.core.tracking.query import validate_run_id
 from jupyter_mlops.exceptions import NotFoundError, UsageError
 from jupyter_mlops.server.handlers import API_PREFIX, MlopsHandler
 

@@ -1,6 +1,6 @@
 """REST handlers under ``/jupyter-mlops/api/`` (contract: ``api/openapi.yaml``).
 
-Each method parses its input, runs one ``jupyter_mlops.core.query`` function in
+Each method parses its input, runs one ``jupyter_mlops.core.tracking.query`` function in
 the extension's thread pool and finishes with JSON. Errors are turned into
 responses in one place, :mod:`jupyter_mlops.server.errors`.
 
@@ -20,7 +20,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from jupyter_mlops.core import query
+from jupyter_mlops.core.tracking import query
 from jupyter_mlops.exceptions import UsageError
 from jupyter_mlops.server import errors
 from jupyter_mlops.server.app import SERVICE_SETTING, MlopsService

@@ -53,7 +53,7 @@ def _isolated_mlops_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     # asks for them: servers and kernels started by tests inherit this
     monkeypatch.setenv("JUPYTER_MLOPS_NOTEBOOK_REPORT", "0")
     # runs measure their compute cost only where a test asks for it (exact metric sets elsewhere)
-    from jupyter_mlops.core.tracking import Tracker
+    from jupyter_mlops.core.tracking.tracker import Tracker
 
     monkeypatch.setattr(Tracker, "record_cost", False)
 

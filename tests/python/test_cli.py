@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import jupyter_mlops
-from jupyter_mlops.cli import COMMANDS, main
+from jupyter_mlops.cli.main import COMMANDS, main
 
 PACKAGE_PARENT = str(Path(jupyter_mlops.__file__).resolve().parents[1])
 
@@ -205,7 +205,7 @@ def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_help_imports_neither_mlflow_nor_jupyter_server() -> None:
     result = _python(
         "import sys\n"
-        "from jupyter_mlops.cli import main\n"
+        "from jupyter_mlops.cli.main import main\n"
         "for argv in (['--help'], ['runs', '--help'], ['--version']):\n"
         "    try:\n"
         "        main(argv)\n"
@@ -220,7 +220,7 @@ def test_help_imports_neither_mlflow_nor_jupyter_server() -> None:
 
 def test_module_entry_point_exit_code(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops.cli", "runs", "--root-dir", str(tmp_path)],
+        [sys.executable, "-m", "jupyter_mlops.cli.main", "runs", "--root-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": PACKAGE_PARENT},

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlops.cli import COMMANDS, main
+from jupyter_mlops.cli.main import COMMANDS, main
 from jupyter_mlops.core.cost import Ledger, Totals
 
 

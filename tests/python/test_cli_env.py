@@ -14,10 +14,10 @@ import yaml
 from env_canaries import leaks, plant_canaries, write_dist
 
 import jupyter_mlops
-from jupyter_mlops.cli import COMMANDS, main
-from jupyter_mlops.core.env_runs import log_environment
+from jupyter_mlops.cli.main import COMMANDS, main
 from jupyter_mlops.core.environment import content_hash, take_snapshot
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.environment.run_record import log_environment
+from jupyter_mlops.core.tracking.tracker import Tracker
 
 PACKAGE_PARENT = str(Path(jupyter_mlops.__file__).resolve().parents[1])
 
@@ -82,7 +82,7 @@ def test_env_group_and_every_command_have_help(capsys: pytest.CaptureFixture[str
 def test_help_imports_nothing_heavy() -> None:
     code = (
         "import json, sys\n"
-        "from jupyter_mlops.cli import main\n"
+        "from jupyter_mlops.cli.main import main\n"
         "codes = [main([*argv, '--help']) for argv in (['env'], ['env', 'snapshot'], "
         "['env', 'diff'], ['env', 'check'])]\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('mlflow', 'yaml') "

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import jupyter_mlops
-from jupyter_mlops.cli import COMMANDS, main
+from jupyter_mlops.cli.main import COMMANDS, main
 
 REPO = Path(__file__).resolve().parents[2]
 EXPORTED = REPO / "examples" / "pipeline" / "exported"
@@ -218,7 +218,7 @@ def test_params_without_parameters_cell_exits_2(
 def test_help_imports_nothing_heavy() -> None:
     code = (
         "import sys\n"
-        "from jupyter_mlops.cli import main\n"
+        "from jupyter_mlops.cli.main import main\n"
         "for argv in (['export', '--help'], ['params', '--help']):\n"
         "    try:\n"
         "        main(argv)\n"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from jupyter_mlops.cli import COMMANDS, main
+from jupyter_mlops.cli.main import COMMANDS, main
 from jupyter_mlops.core.pipeline import export_pipeline
 
 PREP = "rows: int = 3\nseed = 1\n"
@@ -85,7 +85,7 @@ def cli_env(root: Path) -> dict[str, str]:
 
 def run_cli(root: Path, *argv: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops.cli", "run", *argv],
+        [sys.executable, "-m", "jupyter_mlops.cli.main", "run", *argv],
         cwd=root,
         env=cli_env(root),
         capture_output=True,
@@ -266,7 +266,16 @@ def test_interrupt_marks_runs_killed(root: Path) -> None:
     import psutil
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_mlops.cli", "run", "modes.ipynb", "-p", "mode", "sleep"],
+        [
+            sys.executable,
+            "-m",
+            "jupyter_mlops.cli.main",
+            "run",
+            "modes.ipynb",
+            "-p",
+            "mode",
+            "sleep",
+        ],
         cwd=root,
         env=cli_env(root),
         stdout=subprocess.PIPE,

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 import jupyter_mlops
-from jupyter_mlops.cli import main as cli_main
+from jupyter_mlops.cli.main import main as cli_main
 
 pytestmark = pytest.mark.slow
 

@@ -54,8 +54,8 @@ def probe(imports: str, names: tuple[str, ...]) -> dict[str, list[str]]:
 
 def test_core_imports_no_adapter_framework() -> None:
     data = probe(_WALK_CORE, ADAPTER_MODULES)
-    assert "jupyter_mlops.core.store" in data["modules"]
-    assert "jupyter_mlops.core.query" in data["modules"]
+    assert "jupyter_mlops.core.tracking.store" in data["modules"]
+    assert "jupyter_mlops.core.tracking.query" in data["modules"]
     assert data["loaded"] == [], f"jupyter_mlops.core imports {data['loaded']}"
 
 

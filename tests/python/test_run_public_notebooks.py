@@ -57,7 +57,7 @@ def _run(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def mlops_run(root: Path, notebook: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return _run(root, "jupyter_mlops.cli", "run", notebook, *args, "--format", "json")
+    return _run(root, "jupyter_mlops.cli.main", "run", notebook, *args, "--format", "json")
 
 
 def papermill_run(

@@ -31,7 +31,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-from jupyter_mlops.core.urls import SSH_SCHEMES, strip_url_credentials
+from jupyter_mlops.core.redact import SSH_SCHEMES, strip_url_credentials
 
 __all__ = [
     "MIN_SECRET_LENGTH",

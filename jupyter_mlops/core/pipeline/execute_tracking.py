@@ -18,7 +18,7 @@ terminal status from the result. Here, in the worker:
 
 Every step warns and goes on when the store fails: tracking never changes an
 execution's status. One ``MlflowClient`` per store and process
-(:func:`~jupyter_mlops.core.store.get_client`), one pricing per process.
+(:func:`~jupyter_mlops.core.tracking.store.get_client`), one pricing per process.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.core.store import get_client, redact_uri
+from jupyter_mlops.core.tracking.store import get_client, redact_uri
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.meter import ProcessMeter
@@ -69,7 +69,7 @@ def _process_pricing() -> PricingModel:
     global _pricing
     with _cache_lock:
         if _pricing is None:
-            from jupyter_mlops.core.run_cost import default_pricing
+            from jupyter_mlops.core.cost.run_cost import default_pricing
 
             _pricing = default_pricing()
         return _pricing
@@ -88,7 +88,7 @@ def _process_snapshot() -> EnvironmentSnapshot:
 
 
 def _warn(what: str, run_id: str, exc: BaseException) -> None:
-    from jupyter_mlops.core.delivery import scrub_error
+    from jupyter_mlops.core.tracking.delivery import scrub_error
 
     _log.warning("jupyter-mlops: %s of run %s failed: %s", what, run_id, scrub_error(str(exc)))
 
@@ -112,8 +112,8 @@ def deliver_leftover_spool(folder: Path, run_id: str, tracking_uri: str, client:
     it at the same time. Does not end the run. False when the store refused or
     the spool's owner still runs (its own writer delivers it then).
     """
-    from jupyter_mlops.core.recovery import _LOCK_NAME, _dir_lock, owner_alive
-    from jupyter_mlops.core.spool import META_SUFFIX, Spool, SpoolMeta
+    from jupyter_mlops.core.tracking.recovery import _LOCK_NAME, _dir_lock, owner_alive
+    from jupyter_mlops.core.tracking.spool import META_SUFFIX, Spool, SpoolMeta
 
     meta_path = folder / f"{run_id}{META_SUFFIX}"
     if not meta_path.exists():
@@ -167,7 +167,7 @@ class ExecutionTracking:
             return
         global _env_warned
         try:
-            from jupyter_mlops.core.env_runs import log_environment
+            from jupyter_mlops.core.environment.run_record import log_environment
 
             log_environment(self.client, self.run_id, _process_snapshot())
         except Exception as exc:
@@ -178,7 +178,7 @@ class ExecutionTracking:
     def _log_params_and_tags(self) -> None:
         from mlflow.entities import Param, RunTag
 
-        from jupyter_mlops.core.validation import param_value
+        from jupyter_mlops.core.tracking.validation import param_value
         from jupyter_mlops.exceptions import InvalidValueError
 
         ex = self.execution
@@ -221,7 +221,7 @@ class ExecutionTracking:
         if meter is None:
             return {}, {}
         from jupyter_mlops.core.cost.metrics import pricing_tags, run_cost_metrics
-        from jupyter_mlops.core.run_cost import advice_tags
+        from jupyter_mlops.core.cost.run_cost import advice_tags
 
         totals = meter.stop()
         tags = pricing_tags(meter.pricing)
@@ -275,7 +275,7 @@ class ExecutionTracking:
         self.client.log_artifact(self.run_id, output, artifact_path="notebook")
         import tempfile
 
-        from jupyter_mlops.core.report import render_report, reports_enabled
+        from jupyter_mlops.core.tracking.report import render_report, reports_enabled
 
         if not reports_enabled():
             return
@@ -304,9 +304,9 @@ class ExecutionTracking:
 
         The kernel is shut down without running its exit handlers (``immediate``),
         so MLflow cannot end them itself; they carry ``mlops.pipeline.execution``
-        (:mod:`jupyter_mlops.core.mlflow_context`).
+        (:mod:`jupyter_mlops.core.tracking.mlflow_context`).
         """
-        from jupyter_mlops.core.mlflow_context import EXECUTION_TAG, running_runs
+        from jupyter_mlops.core.tracking.mlflow_context import EXECUTION_TAG, running_runs
 
         left = running_runs(self.client, f"tags.`{EXECUTION_TAG}` = '{self.run_id}'")
         status = result.status if result.status in ("FINISHED", "FAILED", "KILLED") else "KILLED"

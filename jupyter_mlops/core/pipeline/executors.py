@@ -74,7 +74,7 @@ def warm_up(tracking_uri: str | None) -> int:  # pragma: no cover - runs in the 
             (tracking_uri or "")[len("sqlite:///") :].split("?", 1)[0]
         )
         if tracking_uri and not new_sqlite:
-            from jupyter_mlops.core.store import get_client
+            from jupyter_mlops.core.tracking.store import get_client
 
             get_client(tracking_uri)
     return os.getpid()

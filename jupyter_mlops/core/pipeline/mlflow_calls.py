@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from jupyter_mlops.core.context import _parse_lenient
+from jupyter_mlops.core.tracking.context import _parse_lenient
 
 __all__ = ["declared_experiment", "declared_experiments"]
 

@@ -53,7 +53,7 @@ from jupyter_mlops.core.pipeline.model import (
     worst_status,
 )
 from jupyter_mlops.core.pipeline.plan import RunPlan, plan_run, prepare
-from jupyter_mlops.core.store import experiment_id as store_experiment_id
+from jupyter_mlops.core.tracking.store import experiment_id as store_experiment_id
 
 __all__ = ["PipelineResult", "RunPlan", "plan_run", "run_plan"]
 
@@ -76,7 +76,7 @@ class PipelineResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (without the executions' environment)."""
-        from jupyter_mlops.core.store import redact_uri
+        from jupyter_mlops.core.tracking.store import redact_uri
 
         def shown(execution: Execution) -> dict[str, Any]:
             uri = execution.tracking_uri
@@ -180,11 +180,11 @@ class _Run:
         self.emit(ProgressEvent("finished", execution=execution, result=result))
 
     def _record(self, run_id: str, result: ExecutionResult) -> None:
-        from jupyter_mlops.core.query import _mlflow_errors
+        from jupyter_mlops.core.tracking.query import _mlflow_errors
 
         with _mlflow_errors(run_id=run_id):
             if result.status != FINISHED:
-                from jupyter_mlops.core.query import scrub_credentials
+                from jupyter_mlops.core.tracking.query import scrub_credentials
 
                 tags = {"mlops.status.reason": result.reason or "error"}
                 if result.error:
@@ -274,7 +274,7 @@ def run_plan(
     the executor cannot start; KeyboardInterrupt is raised again after the
     runs are marked KILLED.
     """
-    from jupyter_mlops.core.query import _mlflow_errors, connect
+    from jupyter_mlops.core.tracking.query import _mlflow_errors, connect
 
     emit: EventCallback = on_event or (lambda event: None)
     pool = make_executor(executor, workers, scheduler)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.tracking.tracker import Tracker
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

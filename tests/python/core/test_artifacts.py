@@ -19,8 +19,8 @@ from urllib.request import url2pathname
 
 import pytest
 
-from jupyter_mlops.core.artifact_staging import try_lock
-from jupyter_mlops.core.artifacts import ArtifactQueue, recover_artifacts
+from jupyter_mlops.core.artifacts.queue import ArtifactQueue, recover_artifacts
+from jupyter_mlops.core.artifacts.staging import try_lock
 from jupyter_mlops.exceptions import InvalidValueError, RunStateError, StoreError
 
 
@@ -284,8 +284,8 @@ def test_close_removes_the_folder_and_delete_discards(
 CRASHER = """
 import os, sys
 from pathlib import Path
-from jupyter_mlops.core.artifacts import ArtifactQueue
-from jupyter_mlops.core.artifact_staging import try_lock
+from jupyter_mlops.core.artifacts.queue import ArtifactQueue
+from jupyter_mlops.core.artifacts.staging import try_lock
 uri, spool_dir, run_id, source = sys.argv[1:5]
 queue = ArtifactQueue(Path(spool_dir), run_id, uri, flush_interval=0.01)
 assert try_lock(queue.folder / ".lock") is not None  # as if busy: the writer must wait
@@ -325,7 +325,7 @@ def test_sigkill_right_after_the_call_then_recovery_in_another_process(
 
     code = """
     import sys
-    from jupyter_mlops.core.recovery import recover_orphans
+    from jupyter_mlops.core.tracking.recovery import recover_orphans
     print(recover_orphans(sys.argv[1], tracking_uri=sys.argv[2]))
     """
     out = run_python(code, str(spool_dir), mlflow_store.uri).stdout

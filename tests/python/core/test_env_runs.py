@@ -16,7 +16,6 @@ import pytest
 import yaml
 from env_canaries import leaks, plant_canaries, write_dist
 
-from jupyter_mlops.core import env_runs
 from jupyter_mlops.core.environment import (
     HASH_TAG,
     PipPackage,
@@ -25,7 +24,8 @@ from jupyter_mlops.core.environment import (
     take_snapshot,
     write_snapshot,
 )
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.environment import run_record as env_runs
+from jupyter_mlops.core.tracking.tracker import Tracker
 from jupyter_mlops.exceptions import NotFoundError, UsageError
 
 

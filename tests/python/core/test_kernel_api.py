@@ -153,8 +153,8 @@ def test_importing_the_api_and_core_is_cheap(run_python: Callable[..., Any]) -> 
         import sys
         import jupyter_mlops
         import jupyter_mlops.kernel.api
-        import jupyter_mlops.core.context, jupyter_mlops.core.delivery, jupyter_mlops.core.recovery
-        import jupyter_mlops.core.spool, jupyter_mlops.core.tracking, jupyter_mlops.core.validation
+        import jupyter_mlops.core.tracking.context, jupyter_mlops.core.tracking.delivery, jupyter_mlops.core.tracking.recovery
+        import jupyter_mlops.core.tracking.spool, jupyter_mlops.core.tracking.tracker, jupyter_mlops.core.tracking.validation
         heavy = ("mlflow", "IPython", "tornado", "jupyter_server", "ipywidgets", "sqlalchemy")
         print(sorted(m for m in heavy if m in sys.modules))
         """

@@ -15,18 +15,18 @@ from typing import Any
 
 import pytest
 
-from jupyter_mlops.core.spool import (
+from jupyter_mlops.core.tracking.spool import (
     Spool,
     SpoolMeta,
     format_metric,
     process_create_time,
     recover_orphans,
 )
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.tracking.tracker import Tracker
 
 CRASHER = """
 import sys
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.tracking.tracker import Tracker
 tracker = Tracker(sys.argv[1], sys.argv[2], flush_interval=0.02)
 info = tracker.start_run(experiment="crash")
 print(info.run_id, flush=True)

@@ -14,10 +14,10 @@ from urllib.request import url2pathname
 
 import pytest
 
-from jupyter_mlops.core import artifacts
-from jupyter_mlops.core.artifact_staging import read_manifest
-from jupyter_mlops.core.artifacts import ArtifactQueue, recover_artifacts
-from jupyter_mlops.core.report import render_report, run_report_entry, snapshot_notebook
+from jupyter_mlops.core.artifacts import queue as artifacts
+from jupyter_mlops.core.artifacts.queue import ArtifactQueue, recover_artifacts
+from jupyter_mlops.core.artifacts.staging import read_manifest
+from jupyter_mlops.core.tracking.report import render_report, run_report_entry, snapshot_notebook
 
 CANARY = "secret123-canary"
 
@@ -136,7 +136,7 @@ def test_log_report_uploads_notebook_and_html_from_a_detached_worker(
 
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            assert "jupyter_mlops.core.report" not in " ".join(child.cmdline())
+            assert "jupyter_mlops.core.tracking.report" not in " ".join(child.cmdline())
     _wait_for(lambda: "notebook/train.html" in stored(client, queue.run_id))
     files = stored(client, queue.run_id)
     assert set(files) == {"notebook/train.ipynb", "notebook/train.html"}
@@ -187,7 +187,7 @@ def test_a_notebook_that_does_not_render_is_kept_with_the_reason(
 def test_worker_argv_holds_no_tracking_uri_and_no_shell(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jupyter_mlops.core import artifact_delivery
+    from jupyter_mlops.core.artifacts import delivery as artifact_delivery
 
     seen: list[tuple[Any, dict[str, Any]]] = []
 

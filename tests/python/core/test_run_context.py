@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlops.core import context
+from jupyter_mlops.core.tracking import context
 
 SECRET_URL = "https://user:secret@example.com/r.git"
 

@@ -10,9 +10,9 @@ import pytest
 
 from jupyter_mlops.core.cost import PricingModel, ProcessMeter, lifetime_cost
 from jupyter_mlops.core.cost.metrics import PRICING_TAG
+from jupyter_mlops.core.cost.run_cost import RunCost
 from jupyter_mlops.core.cost.sources import ProcessTreeSource
-from jupyter_mlops.core.run_cost import RunCost
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.tracking.tracker import Tracker
 
 COST_METRICS = {
     "cost_usd",

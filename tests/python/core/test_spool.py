@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from mlflow.entities import Metric
 
-from jupyter_mlops.core.delivery import BatchSender, SqliteFastSender, make_sender
-from jupyter_mlops.core.spool import (
+from jupyter_mlops.core.tracking.delivery import BatchSender, SqliteFastSender, make_sender
+from jupyter_mlops.core.tracking.spool import (
     Spool,
     format_metric,
     format_param,
@@ -232,7 +232,7 @@ def test_records_for_a_deleted_run_are_set_aside(
 def test_a_large_delivered_spool_file_is_emptied(
     mlflow_store: Any, spool_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jupyter_mlops.core import spool as spool_module
+    from jupyter_mlops.core.tracking import spool as spool_module
 
     monkeypatch.setattr(spool_module, "_COMPACT_BYTES", 1000)
     run_id = _new_run(mlflow_store)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.tracking.tracker import Tracker
 from jupyter_mlops.exceptions import StoreError
 
 

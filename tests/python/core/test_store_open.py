@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from jupyter_mlops.core import store_lock
-from jupyter_mlops.core.store import get_client
-from jupyter_mlops.core.store_lock import embedded_store_path, file_lock, lock_path
+from jupyter_mlops.core.tracking import store_lock
+from jupyter_mlops.core.tracking.store import get_client
+from jupyter_mlops.core.tracking.store_lock import embedded_store_path, file_lock, lock_path
 from jupyter_mlops.exceptions import StoreError
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.tracking.tracker import Tracker
 from jupyter_mlops.exceptions import InvalidValueError, RunStateError, UsageError
 
 
@@ -193,7 +193,7 @@ def test_interpreter_exit_flushes_and_finishes_the_run(
 ) -> None:
     out = run_python(
         f"""
-        from jupyter_mlops.core.tracking import Tracker
+        from jupyter_mlops.core.tracking.tracker import Tracker
         tracker = Tracker({mlflow_store.uri!r}, {str(spool_dir)!r}, flush_interval=60)
         info = tracker.start_run(experiment="atexit")
         for step in range(500):
@@ -211,8 +211,8 @@ def test_interpreter_exit_flushes_and_finishes_the_run(
 RACER = """
 import json, sys, time
 from pathlib import Path
-from jupyter_mlops.core.store import get_client
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.tracking.store import get_client
+from jupyter_mlops.core.tracking.tracker import Tracker
 uri, spool, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 get_client(uri).search_experiments()  # imports and connections done before the race
 tracker = Tracker(uri, Path(spool), flush_interval=60)

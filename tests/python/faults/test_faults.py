@@ -250,7 +250,7 @@ def test_tracking_server_outage_delivers_everything_and_warns_once(
 ) -> None:
     import logging
 
-    from jupyter_mlops.core.tracking import Tracker
+    from jupyter_mlops.core.tracking.tracker import Tracker
 
     mlflow_server = MlflowServer(tmp_path)
     mlflow_server.start()
@@ -482,7 +482,7 @@ def test_timed_out_pipeline_execution_is_killed_and_keeps_its_metrics(tmp_path: 
     (root / "sleepy.ipynb").write_text(json.dumps(notebook))
     uri = f"sqlite:///{root / 'mlflow.db'}"
     done = subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops.cli", "run", "sleepy.ipynb", "--timeout", "20"],
+        [sys.executable, "-m", "jupyter_mlops.cli.main", "run", "sleepy.ipynb", "--timeout", "20"],
         cwd=root,
         env=child_env(MLFLOW_TRACKING_URI=uri, JUPYTER_MLOPS_SPOOL_DIR=str(tmp_path / "spool")),
         capture_output=True,
@@ -526,7 +526,7 @@ def test_timed_out_pipeline_execution_is_killed_and_keeps_its_metrics(tmp_path: 
 STALE_OWNER = """
 import fcntl, os, sys, time
 from pathlib import Path
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.tracking.tracker import Tracker
 spool = Path(sys.argv[2])
 tracker = Tracker(sys.argv[1], spool, flush_interval=3600)  # nothing delivered before the kill
 tracker.record_environment = False
@@ -545,7 +545,7 @@ time.sleep(600)
 def test_stale_lock_and_spool_of_a_dead_process_are_recovered(
     tmp_path: Path, new_store: Callable[[Path], Any]
 ) -> None:
-    from jupyter_mlops.core.tracking import Tracker
+    from jupyter_mlops.core.tracking.tracker import Tracker
 
     store = new_store(tmp_path / "store")
     spool = tmp_path / "spool"
@@ -593,8 +593,8 @@ def test_stale_lock_and_spool_of_a_dead_process_are_recovered(
 
 CONCURRENT_FIRST_USE = """
 import sys, threading
-from jupyter_mlops.core import query
-from jupyter_mlops.core.recovery import recover_orphans
+from jupyter_mlops.core.tracking import query
+from jupyter_mlops.core.tracking.recovery import recover_orphans
 uri, spool = sys.argv[1], sys.argv[2]
 assert "mlflow" not in sys.modules
 start, results = threading.Barrier(2), {}
@@ -629,7 +629,12 @@ def test_store_warm_up_and_recovery_sweep_may_first_import_mlflow_at_once(
     ``mlflow`` and every later sweep of that server failed: the runs of dead kernels stayed
     RUNNING for good (found by the server SIGKILL test above).
     """
-    from jupyter_mlops.core.spool import Spool, SpoolMeta, format_metric, process_create_time
+    from jupyter_mlops.core.tracking.spool import (
+        Spool,
+        SpoolMeta,
+        format_metric,
+        process_create_time,
+    )
 
     store = new_store(tmp_path / "store")
     spool_dir = tmp_path / "spool"

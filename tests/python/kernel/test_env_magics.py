@@ -12,8 +12,8 @@ from env_canaries import leaks, plant_canaries
 from IPython.core.interactiveshell import InteractiveShell
 from mlflow import MlflowClient
 
-from jupyter_mlops.core.env_runs import log_environment
 from jupyter_mlops.core.environment import content_hash, take_snapshot
+from jupyter_mlops.core.environment.run_record import log_environment
 from jupyter_mlops.exceptions import MlopsError, UsageError
 from jupyter_mlops.kernel import api
 from jupyter_mlops.kernel.magics import MlopsMagicError
@@ -218,7 +218,7 @@ def test_load_ext_stays_light(child_env: dict[str, str]) -> None:
         "shell.run_line_magic('load_ext', 'jupyter_mlops')\n"
         "shell.run_line_magic('mlops', 'env --help')\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('mlflow', 'yaml') "
-        "or m.startswith(('jupyter_mlops.core.environment.', 'jupyter_mlops.core.env_runs')))\n"
+        "or m.startswith(('jupyter_mlops.core.environment.', 'jupyter_mlops.core.environment.run_record')))\n"
         "print(json.dumps(heavy))\n"
     )
     proc = subprocess.run(

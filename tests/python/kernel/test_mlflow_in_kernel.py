@@ -172,7 +172,7 @@ def test_sigkill_after_fluent_calls_leaves_no_running_run(
     os.kill(manager.provisioner.process.pid, signal.SIGKILL)
     manager.provisioner.process.wait()
     # the next tracker's start-up recovery (a new kernel, the server's sweep) ends them
-    from jupyter_mlops.core.mlflow_context import end_orphaned_runs
+    from jupyter_mlops.core.tracking.mlflow_context import end_orphaned_runs
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -534,8 +534,8 @@ def test_reused_panel_answers_follow_every_commit(
     store has not committed anything since (any process), never stale."""
     import asyncio
 
-    from jupyter_mlops.core import query
-    from jupyter_mlops.core.readcache import ReadCache
+    from jupyter_mlops.core.tracking import query
+    from jupyter_mlops.core.tracking.readcache import ReadCache
 
     store = new_store(tmp_path / "store")
     add_run(store.client, "exp", name="first")

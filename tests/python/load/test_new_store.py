@@ -49,7 +49,7 @@ def _wait(path: Path, timeout: float = BARRIER_TIMEOUT) -> None:
 def _open_and_run(kind: str, name: str, uri: str, spool_dir: Path) -> str:
     """First use of the store in this process, one of three ways; the run id (FINISHED)."""
     if kind == "tracker":
-        from jupyter_mlops.core.tracking import Tracker
+        from jupyter_mlops.core.tracking.tracker import Tracker
 
         tracker = Tracker(uri, spool_dir, flush_interval=0.1)
         info = tracker.start_run(experiment=EXPERIMENT, run_name=name)
@@ -63,7 +63,7 @@ def _open_and_run(kind: str, name: str, uri: str, spool_dir: Path) -> str:
         jupyter_mlops.log_metric("m", 1.0, step=0)
         jupyter_mlops.end_run()
         return str(run.run_id)
-    from jupyter_mlops.core.store import experiment_id, get_client
+    from jupyter_mlops.core.tracking.store import experiment_id, get_client
 
     client = get_client(uri)
     created = client.create_run(experiment_id(client, EXPERIMENT, uri), run_name=name)
@@ -97,7 +97,7 @@ def _drive(spec_path: Path) -> None:
     import mlflow  # noqa: F401 - imported once, before the fork, never used to open the store
 
     import jupyter_mlops  # noqa: F401
-    import jupyter_mlops.core.tracking as tracking
+    import jupyter_mlops.core.tracking.tracker as tracking
 
     tracking.Tracker.record_cost = False
     out = Path(spec["out"])

@@ -45,7 +45,7 @@ def _wait(path: Path, timeout: float = BARRIER_TIMEOUT) -> None:
 
 
 def _tracker(spec: dict[str, Any], writer: dict[str, Any]) -> dict[str, Any]:
-    from jupyter_mlops.core.tracking import Tracker
+    from jupyter_mlops.core.tracking.tracker import Tracker
 
     Tracker.record_cost = False  # the cost meter's system/... series are not part of the count
     tracker = Tracker(spec["uri"], Path(spec["spool_dir"]), flush_interval=0.2)
@@ -57,7 +57,7 @@ def _tracker(spec: dict[str, Any], writer: dict[str, Any]) -> dict[str, Any]:
 
 
 def _attach(spec: dict[str, Any], writer: dict[str, Any]) -> dict[str, Any]:
-    from jupyter_mlops.core.tracking import Tracker
+    from jupyter_mlops.core.tracking.tracker import Tracker
 
     os.environ["JUPYTER_MLOPS_RUN_ID"] = writer["run_id"]
     os.environ["MLFLOW_TRACKING_URI"] = spec["uri"]
@@ -148,7 +148,7 @@ def main() -> None:
     import mlflow
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # noqa: F401
 
-    import jupyter_mlops.core.tracking
+    import jupyter_mlops.core.tracking.tracker
 
     if any(w["kind"] == "execute" for w in spec["writers"]):
         import papermill  # noqa: F401

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import pytest
 from promises import record
 
-from jupyter_mlops.core import artifact_browse
+from jupyter_mlops.core.artifacts import browse as artifact_browse
 from jupyter_mlops.exceptions import MlopsError
 
 pytestmark = pytest.mark.slow

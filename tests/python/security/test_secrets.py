@@ -39,7 +39,7 @@ import pytest
 from env_canaries import Canaries, plant_canaries
 from promises import record
 
-from jupyter_mlops.cli import main
+from jupyter_mlops.cli.main import main
 
 ENV_NAMES = ("MLOPS_CANARY_TOKEN", "MLOPS_CANARY_KEY", "AWS_SECRET_ACCESS_KEY", "JUPYTER_TOKEN")
 SKIP_DIRS = {".git", "canary-site"}  # the planted secrets themselves (git config, install records)
@@ -239,7 +239,7 @@ def test_no_canary_anywhere(
         monkeypatch.delenv("JUPYTER_MLOPS_ROOT_DIR")
         # (b) a 2-trial sweep on 2 workers, in a subprocess
         sweep = subprocess.run(
-            [sys.executable, "-m", "jupyter_mlops.cli", "run", "sweep.ipynb", *SWEEP_ARGS],
+            [sys.executable, "-m", "jupyter_mlops.cli.main", "run", "sweep.ipynb", *SWEEP_ARGS],
             cwd=work,
             capture_output=True,
             text=True,

@@ -1,4 +1,4 @@
-"""``jupyter_mlops.core.query`` on its own: filter building, order-by allow-list, shapes, errors.
+"""``jupyter_mlops.core.tracking.query`` on its own: filter building, order-by allow-list, shapes, errors.
 
 (The read-side library under the REST API and the CLI; its HTTP behaviour is in
 ``test_server_routes.py``.)
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_mlops.core import query
+from jupyter_mlops.core.tracking import query
 from jupyter_mlops.exceptions import NotFoundError, StoreError, UsageError
 
 

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 import pytest
 from jupyter_server.auth import Authorizer
 
-from jupyter_mlops.core import artifact_browse
-from jupyter_mlops.core.artifact_browse import PREVIEW_BYTES
+from jupyter_mlops.core.artifacts import browse as artifact_browse
+from jupyter_mlops.core.artifacts.browse import PREVIEW_BYTES
 
 pytestmark = pytest.mark.slow
 

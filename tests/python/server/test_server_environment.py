@@ -14,9 +14,9 @@ import pytest
 from env_canaries import leaks, plant_canaries, write_dist
 from jupyter_server.auth import Authorizer
 
-from jupyter_mlops.core.env_runs import log_environment
 from jupyter_mlops.core.environment import content_hash, take_snapshot
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.environment.run_record import log_environment
+from jupyter_mlops.core.tracking.tracker import Tracker
 
 pytestmark = pytest.mark.slow
 

@@ -25,7 +25,7 @@ def killed_run(mlflow_store: Any, tmp_path: Path) -> tuple[str, int]:
         f"""
         import sys, time
         from pathlib import Path
-        from jupyter_mlops.core.tracking import Tracker
+        from jupyter_mlops.core.tracking.tracker import Tracker
         tracker = Tracker({mlflow_store.uri!r}, Path({str(spool)!r}), flush_interval=3600)
         info = tracker.start_run(experiment="killed")
         for step in range(500):

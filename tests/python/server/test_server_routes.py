@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_mlops.core import query
+from jupyter_mlops.core.tracking import query
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from pipeline_helpers import notebook, write_notebook
 
 from jupyter_mlops.core.pipeline.execute import execute
 from jupyter_mlops.core.pipeline.model import Execution
-from jupyter_mlops.core.tracking import Tracker
+from jupyter_mlops.core.tracking.tracker import Tracker
 
 pytestmark = pytest.mark.slow
 

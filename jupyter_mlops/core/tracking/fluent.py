@@ -81,7 +81,7 @@ def push(run_id: str, experiment_id: str, tracking_uri: str, *, nested: bool = F
     to resume the run: then the active experiment becomes the run's, and
     :func:`env_experiment_id` no longer counts it as the user's choice.
     """
-    from jupyter_mlops.core.store import import_mlflow
+    from jupyter_mlops.core.tracking.store import import_mlflow
 
     import_mlflow()
     import mlflow

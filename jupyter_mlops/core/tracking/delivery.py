@@ -102,7 +102,7 @@ class StoreHealth:
 
     def failed(self, exc: BaseException) -> bool:
         """Record a failed delivery (warn if it starts an outage); returns False."""
-        from jupyter_mlops.core.store import redact_uri
+        from jupyter_mlops.core.tracking.store import redact_uri
 
         self.failures += 1
         self.last_error = scrub_error(f"{type(exc).__name__}: {exc}")
@@ -118,7 +118,7 @@ class StoreHealth:
 
     def succeeded(self, run_id: str) -> None:
         """Record a successful delivery (say once that an outage is over)."""
-        from jupyter_mlops.core.store import redact_uri
+        from jupyter_mlops.core.tracking.store import redact_uri
 
         if self.in_outage:
             _log.warning(self.up_message, redact_uri(self.tracking_uri), run_id)
@@ -156,7 +156,7 @@ def _fail_fast_http() -> None:
     wrapped there: on a thread inside :func:`quiet_store_errors` the request is tried
     once; everywhere else (the user's own MLflow calls) nothing changes.
     """
-    from jupyter_mlops.core.store import import_mlflow
+    from jupyter_mlops.core.tracking.store import import_mlflow
 
     import_mlflow("mlflow.utils.rest_utils")
     from mlflow.utils import rest_utils
@@ -348,7 +348,7 @@ class SqliteFastSender(BatchSender):
 
 def make_sender(client: Any) -> BatchSender:
     """The fastest correct sender for ``client``'s store (see the module docstring)."""
-    from jupyter_mlops.core.store import import_mlflow
+    from jupyter_mlops.core.tracking.store import import_mlflow
 
     try:
         import_mlflow("mlflow.store.tracking.sqlalchemy_store")  # one thread at a time

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.core.spool_format import write_atomic
+from jupyter_mlops.core.tracking.spool_format import write_atomic
 from jupyter_mlops.exceptions import InvalidValueError
 
 __all__ = [
@@ -233,7 +233,7 @@ def clone_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> N
 def try_lock(path: Path) -> int | None:
     """An open descriptor holding an exclusive ``flock`` on ``path``, or None if held elsewhere.
 
-    The same lock as :mod:`jupyter_mlops.core.recovery` uses; the operating system
+    The same lock as :mod:`jupyter_mlops.core.tracking.recovery` uses; the operating system
     drops it when every descriptor sharing it is closed (its holders died).
     """
     try:

@@ -8,7 +8,7 @@ expected to match one row". :func:`first_open` serializes that first open
 across processes with an exclusive lock on a file beside the database
 (``mlflow.db.lock``): the first holder creates and migrates the schema, each
 later one finds it complete. Holding the lock costs one open per store and
-process, after which nothing is locked (:func:`~jupyter_mlops.core.store.get_client`
+process, after which nothing is locked (:func:`~jupyter_mlops.core.tracking.store.get_client`
 keeps its client for the life of the process).
 
 Only embedded stores are locked: a tracking server or a database server

@@ -9,7 +9,7 @@ A record acknowledged by :meth:`Spool.append` is never lost:
   kernel panic within the OS write-back delay can lose the newest lines.
 * A daemon thread wakes every ``flush_interval`` seconds (or when asked), reads
   the complete lines after the *committed offset*, sends them (see
-  :mod:`jupyter_mlops.core.delivery`) and then records the new offset in a
+  :mod:`jupyter_mlops.core.tracking.delivery`) and then records the new offset in a
   sidecar file, written atomically (temp file + ``os.replace``). A torn last
   line (a write cut by a crash) is left alone until it is complete.
 * If the store fails, one warning is logged per outage and another when it is
@@ -17,7 +17,7 @@ A record acknowledged by :meth:`Spool.append` is never lost:
 * Replaying after a crash may resend the chunk that was in flight; that is
   harmless (identical metric rows are stored once, params and tags idempotent).
 
-Files for run ``R`` in the spool folder (format: :mod:`jupyter_mlops.core.spool_format`):
+Files for run ``R`` in the spool folder (format: :mod:`jupyter_mlops.core.tracking.spool_format`):
 ``R.jsonl`` (records), ``R.offset``
 (committed byte offset), ``R.meta.json`` (run id, credential-free tracking
 URI, owner pid, process start time, host) and, only if the store rejected
@@ -37,7 +37,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.core.delivery import (
+from jupyter_mlops.core.tracking.delivery import (
     StoreHealth,
     is_permanent_error,
     make_sender,
@@ -45,7 +45,7 @@ from jupyter_mlops.core.delivery import (
     reset_writer_state,
     scrub_error,
 )
-from jupyter_mlops.core.spool_format import (
+from jupyter_mlops.core.tracking.spool_format import (
     META_SUFFIX,
     OFFSET_SUFFIX,
     REJECTED_SUFFIX,
@@ -61,7 +61,7 @@ from jupyter_mlops.core.spool_format import (
     read_chunks,
     write_atomic,
 )
-from jupyter_mlops.core.store import redact_uri
+from jupyter_mlops.core.tracking.store import redact_uri
 from jupyter_mlops.exceptions import RunStateError, StoreError
 
 __all__ = [
@@ -209,7 +209,7 @@ class Spool:
     def client(self) -> Any:
         """The ``MlflowClient`` this spool delivers with."""
         if self._client is None:
-            from jupyter_mlops.core.store import get_client
+            from jupyter_mlops.core.tracking.store import get_client
 
             self._client = get_client(self.tracking_uri)
         return self._client
@@ -435,7 +435,7 @@ class Spool:
 
 
 def recover_orphans(spool_dir: Path | str, **kwargs: Any) -> list[str]:
-    """Replay spools of dead processes; see :func:`jupyter_mlops.core.recovery.recover_orphans`."""
-    from jupyter_mlops.core.recovery import recover_orphans as _recover
+    """Replay spools of dead processes; see :func:`jupyter_mlops.core.tracking.recovery.recover_orphans`."""
+    from jupyter_mlops.core.tracking.recovery import recover_orphans as _recover
 
     return _recover(spool_dir, **kwargs)

@@ -1,6 +1,6 @@
 """A tracked run's compute cost: measured from ``start_run`` to ``end_run`` in the run's process.
 
-The :class:`~jupyter_mlops.core.tracking.Tracker` makes one :class:`RunCost`
+The :class:`~jupyter_mlops.core.tracking.tracker.Tracker` makes one :class:`RunCost`
 per run. It builds the pricing and a
 :class:`~jupyter_mlops.core.cost.meter.ProcessMeter` on a background thread
 (``start_run`` stays fast: psutil, NVML and the price catalogue load there),

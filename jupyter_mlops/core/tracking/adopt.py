@@ -2,9 +2,9 @@
 
 When the user has started an MLflow run already (``mlflow.start_run()``, or
 ``$MLFLOW_RUN_ID`` set by ``mlflow run`` or a scheduler), a
-:class:`~jupyter_mlops.core.tracking.Tracker` start *adopts* that run: it
+:class:`~jupyter_mlops.core.tracking.tracker.Tracker` start *adopts* that run: it
 records our context tags, environment and cost on it and logs into it; no
-second run is created. See :mod:`jupyter_mlops.core.fluent` for the other
+second run is created. See :mod:`jupyter_mlops.core.tracking.fluent` for the other
 direction (our run becomes MLflow's active run).
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.core import fluent
+from jupyter_mlops.core.tracking import fluent
 from jupyter_mlops.exceptions import MlopsError, StoreError, UsageError
 
 if TYPE_CHECKING:
-    from jupyter_mlops.core.tracking import RunInfo
+    from jupyter_mlops.core.tracking.tracker import RunInfo
 
 __all__ = ["adoptable_run", "adopted_run", "default_experiment", "mlflow_tracking_uri"]
 
@@ -45,8 +45,8 @@ def adopted_run(client: Any, run_id: str, tracking_uri: str) -> tuple[RunInfo, d
 
     :class:`StoreError` when it cannot be read, :class:`UsageError` when it is deleted.
     """
-    from jupyter_mlops.core.store import redact_uri
-    from jupyter_mlops.core.tracking import RunInfo
+    from jupyter_mlops.core.tracking.store import redact_uri
+    from jupyter_mlops.core.tracking.tracker import RunInfo
 
     try:
         run = client.get_run(run_id)

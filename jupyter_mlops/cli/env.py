@@ -1,6 +1,6 @@
 """``jupyter mlops env snapshot|diff|check``: environment snapshots on the command line.
 
-Registered into :data:`jupyter_mlops.cli.COMMANDS` on import (``cli`` imports
+Registered into :data:`jupyter_mlops.cli.main.COMMANDS` on import (``cli`` imports
 this module). Only the standard library is imported here; the snapshot
 library, and MLflow for run ids, load inside the commands, so ``--help`` stays fast.
 
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.cli import FORMAT, _client, _print_json, arg, command, group
+from jupyter_mlops.cli.main import FORMAT, _client, _print_json, arg, command, group
 from jupyter_mlops.exceptions import NotFoundError, PathError, UsageError
 
 if TYPE_CHECKING:
@@ -110,8 +110,8 @@ def cmd_env_snapshot(args: argparse.Namespace) -> int:
 )
 def cmd_env_diff(args: argparse.Namespace) -> int:
     """``jupyter mlops env diff``."""
-    from jupyter_mlops.core.env_runs import resolve_snapshot
     from jupyter_mlops.core.environment import diff_snapshots, render_diff_table
+    from jupyter_mlops.core.environment.run_record import resolve_snapshot
 
     def connect() -> Any:
         return _client(args)

@@ -1,6 +1,6 @@
 """``jupyter mlops cost report``: compute cost from the cost ledger on the command line.
 
-Registered into :data:`jupyter_mlops.cli.COMMANDS` on import (``cli`` imports
+Registered into :data:`jupyter_mlops.cli.main.COMMANDS` on import (``cli`` imports
 this module). Only the standard library is imported here; the ledger
 (SQLAlchemy) loads inside the command, so ``--help`` stays fast.
 
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from jupyter_mlops.cli import arg, command, group
+from jupyter_mlops.cli.main import arg, command, group
 from jupyter_mlops.exceptions import StoreError
 
 __all__ = ["cmd_cost_report", "ledger_url"]

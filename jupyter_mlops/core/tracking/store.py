@@ -8,7 +8,7 @@ Python's import deadlock detection, which hands one thread a half-initialised
 module and leaves ``mlflow`` broken in that process for good.
 
 The first :func:`get_client` of an embedded SQLite store in a process opens it
-under a cross-process lock (:mod:`~jupyter_mlops.core.store_lock`): MLflow
+under a cross-process lock (:mod:`~jupyter_mlops.core.tracking.store_lock`): MLflow
 creates and migrates a new store's schema on that open, once, however many
 processes first use the store at the same moment.
 """
@@ -74,7 +74,7 @@ def resolve_tracking_uri(explicit: str | None, root_dir: Path) -> str:
 
 def redact_uri(uri: str) -> str:
     """``uri`` with any user:password, token segment or secret parameter removed."""
-    from jupyter_mlops.core.urls import strip_url_credentials
+    from jupyter_mlops.core.redact import strip_url_credentials
 
     return strip_url_credentials(uri)
 
@@ -105,14 +105,14 @@ def get_client(tracking_uri: str) -> MlflowClient:
     The first call for a URI opens the store; for an embedded SQLite store it
     does so under the store's lock file (``mlflow.db.lock``), so a new store's
     schema is created and migrated by one process while the others wait
-    (:func:`~jupyter_mlops.core.store_lock.first_open`). A failed open is not
+    (:func:`~jupyter_mlops.core.tracking.store_lock.first_open`). A failed open is not
     cached: the next call tries again.
     """
     import_mlflow()
     cached: MlflowClient | None = _clients.get(tracking_uri)
     if cached is not None:
         return cached
-    from jupyter_mlops.core.store_lock import embedded_store_path
+    from jupyter_mlops.core.tracking.store_lock import embedded_store_path
 
     embedded = embedded_store_path(tracking_uri) is not None
     if embedded:
@@ -137,7 +137,7 @@ def _import_sqlite_store() -> None:
 def _open_client(tracking_uri: str, embedded: bool) -> MlflowClient:
     from mlflow import MlflowClient
 
-    from jupyter_mlops.core.store_lock import first_open
+    from jupyter_mlops.core.tracking.store_lock import first_open
 
     if not embedded:
         return MlflowClient(tracking_uri=tracking_uri)  # a server orders its own schema changes

@@ -4,7 +4,7 @@
   (and ``environment/platform.yml``) as artifacts, ``mlops.env.hash`` and the
   other ``mlops.env.*`` tags. :class:`EnvironmentJob` does it in a one-off
   background thread for :meth:`Tracker.start_run
-  <jupyter_mlops.core.tracking.Tracker.start_run>`; failures warn once per
+  <jupyter_mlops.core.tracking.tracker.Tracker.start_run>`; failures warn once per
   process and never fail the run.
 * :func:`load_run_environment` reads a run's snapshot back from its artifacts;
   :func:`latest_notebook_environment` finds the newest run of a notebook that has one.
@@ -30,7 +30,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from jupyter_mlops.core.query import TAG_NOTEBOOK, _like_literal, _mlflow_errors, validate_run_id
+from jupyter_mlops.core.tracking.query import (
+    TAG_NOTEBOOK,
+    _like_literal,
+    _mlflow_errors,
+    validate_run_id,
+)
 from jupyter_mlops.exceptions import NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -103,8 +108,8 @@ class EnvironmentJob:
         try:
             log_environment(client, self.run_id)
         except Exception as exc:
-            from jupyter_mlops.core.delivery import scrub_error
             from jupyter_mlops.core.environment import scrub
+            from jupyter_mlops.core.tracking.delivery import scrub_error
 
             message = scrub(scrub_error(str(exc) or type(exc).__name__))
             level = logging.DEBUG if EnvironmentJob._warned else logging.WARNING
@@ -188,7 +193,7 @@ def latest_notebook_environment(
     Looks at the ``max_runs`` newest runs of that notebook tagged with an
     environment hash, in every active experiment; None when there is none.
     """
-    from jupyter_mlops.core.query import list_experiments
+    from jupyter_mlops.core.tracking.query import list_experiments
 
     ids = [exp["experiment_id"] for exp in list_experiments(client)["experiments"]]
     if not ids:

@@ -91,7 +91,7 @@ def _register_exit_hook() -> None:
 
 def kernel_run_tags() -> dict[str, str]:
     """The tags :class:`jupyter_mlops.mlflow_plugin.KernelRunContext` adds (see module doc)."""
-    from jupyter_mlops.core import context
+    from jupyter_mlops.core.tracking import context
 
     _register_exit_hook()
     tags: dict[str, str] = {}
@@ -112,7 +112,7 @@ def kernel_run_tags() -> dict[str, str]:
 
 
 def _owner_gone(owner: str, host: str) -> bool:
-    from jupyter_mlops.core.recovery import owner_alive
+    from jupyter_mlops.core.tracking.recovery import owner_alive
 
     parts = owner.rsplit(":", 2)
     if len(parts) != 3 or parts[0] != host:

@@ -1,7 +1,7 @@
 """Browse a run's artifacts: list one folder, preview a file, open a file to stream it.
 
 Every path is relative to the run's artifact root and confined to it
-(:mod:`jupyter_mlops.core.artifact_paths`):
+(:mod:`jupyter_mlops.core.artifacts.paths`):
 :func:`clean_path` refuses, with a :class:`~jupyter_mlops.exceptions.UsageError`
 (HTTP 400): absolute paths, ``..`` segments (also percent-encoded, once or
 more: ``%2e%2e``, ``%252e%252e``), backslashes, NUL and control characters. A
@@ -14,7 +14,7 @@ Local artifact stores (``file://`` URIs and plain paths, the embedded store's
 default) are read in place after confinement. Other stores (S3, ``mlflow-artifacts:``,
 ...) are listed with ``MlflowClient.list_artifacts`` and a file is fetched with
 ``MlflowClient.download_artifacts`` into a temporary folder, after its listed
-size was checked against a cap. Models: :mod:`jupyter_mlops.core.artifact_models`.
+size was checked against a cap. Models: :mod:`jupyter_mlops.core.artifacts.models`.
 
 ::
 
@@ -35,15 +35,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from jupyter_mlops.core.artifact_models import MLMODEL_FILE, parse_mlmodel, run_logged_models
-from jupyter_mlops.core.artifact_paths import (
+from jupyter_mlops.core.artifacts.models import MLMODEL_FILE, parse_mlmodel, run_logged_models
+from jupyter_mlops.core.artifacts.paths import (
     artifact_kind,
     clean_path,
     confine,
     local_root,
     media_type,
 )
-from jupyter_mlops.core.query import _mlflow_errors, validate_run_id
+from jupyter_mlops.core.tracking.query import _mlflow_errors, validate_run_id
 from jupyter_mlops.exceptions import NotFoundError, PathError, UsageError
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def list_artifacts(
     """One folder of run ``run_id``'s artifacts: folders first, then files, by name.
 
     ``{"run_id", "path", "entries", "truncated", "model", "models"}``: ``model`` is the
-    :func:`~jupyter_mlops.core.artifact_models.parse_mlmodel` summary when this folder is
+    :func:`~jupyter_mlops.core.artifacts.models.parse_mlmodel` summary when this folder is
     an MLflow model (holds ``MLmodel``); ``models`` (root only) are the models the run
     logged with MLflow 3's ``log_model``, which live outside its artifact tree.
     ``direct=False`` goes through MLflow's artifact API even for a local store.
@@ -332,7 +332,7 @@ def preview_artifact(
 def mlflow_ui_info(ui_url: str, tracking_uri: str) -> dict[str, Any]:
     """``{"url", "command"}``: the MLflow UI base URL (``None`` when not configured) and the
     ``mlflow ui`` command that serves this store (credentials removed from the URI)."""
-    from jupyter_mlops.core.store import redact_uri
+    from jupyter_mlops.core.tracking.store import redact_uri
 
     url = ui_url.strip().rstrip("/")
     web = bool(url) and urlparse(url).scheme in ("http", "https")  # never javascript: or data:

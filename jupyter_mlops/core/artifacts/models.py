@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from jupyter_mlops.core.artifact_paths import MLMODEL_FILE, local_root
+from jupyter_mlops.core.artifacts.paths import MLMODEL_FILE, local_root
 from jupyter_mlops.exceptions import UsageError
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Durable, background artifact uploads for one run, with MLflow's names and signatures.
 
 An artifact acknowledged by :class:`ArtifactQueue` is never lost, the same promise as
-the metric spool (:mod:`jupyter_mlops.core.spool`):
+the metric spool (:mod:`jupyter_mlops.core.tracking.spool`):
 
 * each call validates its input completely (nothing is staged for a bad one), copies
   the content into ``<spool_dir>/<run_id>.artifacts/entries/<id>/`` (a copy-on-write
@@ -12,11 +12,11 @@ the metric spool (:mod:`jupyter_mlops.core.spool`):
   ``log_artifacts`` for a folder), records it done and removes the staged copy.
   Failures are retried with backoff and warned about once per outage.
 * what a killed process leaves is uploaded by :func:`recover_artifacts` (run by
-  :func:`jupyter_mlops.core.recovery.recover_orphans`), which then deletes the folder.
+  :func:`jupyter_mlops.core.tracking.recovery.recover_orphans`), which then deletes the folder.
 * :meth:`ArtifactQueue.log_report` stages the notebook as saved and hands rendering
-  (nbconvert, about a second) to a detached worker process (:mod:`jupyter_mlops.core.report`).
+  (nbconvert, about a second) to a detached worker process (:mod:`jupyter_mlops.core.tracking.report`).
 
-Layout and manifest format: :mod:`jupyter_mlops.core.artifact_staging`.
+Layout and manifest format: :mod:`jupyter_mlops.core.artifacts.staging`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.core.artifact_delivery import (
+from jupyter_mlops.core.artifacts.delivery import (
     ArtifactHealth,
     deliver_entry,
     drop_entry,
@@ -41,7 +41,7 @@ from jupyter_mlops.core.artifact_delivery import (
     recover_artifacts,
     start_report_worker,
 )
-from jupyter_mlops.core.artifact_staging import (
+from jupyter_mlops.core.artifacts.staging import (
     ENTRIES,
     FILE,
     LOCK,
@@ -64,9 +64,9 @@ from jupyter_mlops.core.artifact_staging import (
     split_artifact_file,
     try_lock,
 )
-from jupyter_mlops.core.delivery import reset_writer_state
-from jupyter_mlops.core.spool_format import process_create_time
-from jupyter_mlops.core.store import redact_uri
+from jupyter_mlops.core.tracking.delivery import reset_writer_state
+from jupyter_mlops.core.tracking.spool_format import process_create_time
+from jupyter_mlops.core.tracking.store import redact_uri
 from jupyter_mlops.exceptions import InvalidValueError, RunStateError, StoreError
 
 __all__ = ["ArtifactQueue", "recover_artifacts"]
@@ -275,7 +275,7 @@ class ArtifactQueue:
     def client(self) -> Any:
         """The ``MlflowClient`` this queue uploads with."""
         if self._client is None:
-            from jupyter_mlops.core.store import get_client
+            from jupyter_mlops.core.tracking.store import get_client
 
             self._client = get_client(self.tracking_uri)
         return self._client
@@ -292,7 +292,7 @@ class ArtifactQueue:
     def deliver(self) -> bool:
         """Upload every staged file entry; True when caught up, False if the store is away
         (or another process holds the queue). Report entries are their worker's."""
-        from jupyter_mlops.core.delivery import quiet_store_errors
+        from jupyter_mlops.core.tracking.delivery import quiet_store_errors
 
         with self._deliver_lock, quiet_store_errors():
             lock = try_lock(self.folder / LOCK)

@@ -1,4 +1,4 @@
-"""Attach a :class:`~jupyter_mlops.core.tracking.Tracker` to a pipeline execution's run.
+"""Attach a :class:`~jupyter_mlops.core.tracking.tracker.Tracker` to a pipeline execution's run.
 
 Under ``jupyter mlops run`` the runner creates each execution's MLflow run and
 starts the kernel with ``$JUPYTER_MLOPS_RUN_ID`` (and ``$MLFLOW_TRACKING_URI``).
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_mlops.exceptions import MlopsError, StoreError, UsageError
 
 if TYPE_CHECKING:
-    from jupyter_mlops.core.tracking import RunInfo
+    from jupyter_mlops.core.tracking.tracker import RunInfo
 
 __all__ = [
     "ENV_RUN_ID",
@@ -75,7 +75,7 @@ def _executor_alive() -> bool:
     owner = executor_process()
     if owner is None:
         return False
-    from jupyter_mlops.core.recovery import owner_alive
+    from jupyter_mlops.core.tracking.recovery import owner_alive
 
     return owner_alive(*owner)
 
@@ -93,8 +93,8 @@ def attached_run(
     ``user_tags`` are set on the run right away. :class:`StoreError` when the
     run cannot be read, :class:`UsageError` when it has ended already.
     """
-    from jupyter_mlops.core.store import redact_uri
-    from jupyter_mlops.core.tracking import RunInfo
+    from jupyter_mlops.core.tracking.store import redact_uri
+    from jupyter_mlops.core.tracking.tracker import RunInfo
 
     try:
         run = client.get_run(run_id)

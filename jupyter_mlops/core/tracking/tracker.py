@@ -7,16 +7,16 @@ run's spool (one ``os.write``) and returns; the spool's writer thread delivers
 in the background; ``end_run`` flushes, then marks the run terminated.
 
 Every run also records its environment (``environment/environment.yml`` and
-the ``mlops.env.*`` tags, see :mod:`jupyter_mlops.core.env_runs`) from a
+the ``mlops.env.*`` tags, see :mod:`jupyter_mlops.core.environment.run_record`) from a
 one-off background thread that ``flush`` and ``end_run`` wait for.
 
-Every run also measures its compute cost (:mod:`jupyter_mlops.core.run_cost`,
+Every run also measures its compute cost (:mod:`jupyter_mlops.core.cost.run_cost`,
 ``record_cost``): a meter started on its own thread at ``start_run`` logs the
 ``system/...`` series while the run is active; ``end_run`` stops it and logs the
 cost metrics (``cost_usd``, ``cpu_core_hours``, ...) and the pricing tags first.
 
 Under a pipeline execution (``$JUPYTER_MLOPS_RUN_ID``) the tracker *attaches*
-to the execution's run instead: see :mod:`jupyter_mlops.core.attach`.
+to the execution's run instead: see :mod:`jupyter_mlops.core.tracking.attach`.
 
 MLflow is imported lazily (on the first ``start_run``), never on the logging
 hot path.
@@ -35,19 +35,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.core import context, fluent
-from jupyter_mlops.core.adopt import adoptable_run, adopted_run, default_experiment
-from jupyter_mlops.core.adopt import mlflow_tracking_uri as fluent_tracking_uri
-from jupyter_mlops.core.attach import (
+from jupyter_mlops.core.tracking import context, fluent
+from jupyter_mlops.core.tracking.adopt import adoptable_run, adopted_run, default_experiment
+from jupyter_mlops.core.tracking.adopt import mlflow_tracking_uri as fluent_tracking_uri
+from jupyter_mlops.core.tracking.attach import (
     attached_run,
     executor_process,
     pipeline_run_id,
     pipeline_tracking_uri,
 )
-from jupyter_mlops.core.spool import Spool, format_metric, format_param, format_tag
-from jupyter_mlops.core.store import experiment_id as store_experiment_id
-from jupyter_mlops.core.store import get_client, redact_uri
-from jupyter_mlops.core.validation import (
+from jupyter_mlops.core.tracking.spool import Spool, format_metric, format_param, format_tag
+from jupyter_mlops.core.tracking.store import experiment_id as store_experiment_id
+from jupyter_mlops.core.tracking.store import get_client, redact_uri
+from jupyter_mlops.core.tracking.validation import (
     check_key,
     check_step,
     check_timestamp,
@@ -63,10 +63,10 @@ from jupyter_mlops.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from jupyter_mlops.core.artifacts import ArtifactQueue
+    from jupyter_mlops.core.artifacts.queue import ArtifactQueue
     from jupyter_mlops.core.cost.pricing import PricingModel
-    from jupyter_mlops.core.env_runs import EnvironmentJob
-    from jupyter_mlops.core.run_cost import RunCost
+    from jupyter_mlops.core.cost.run_cost import RunCost
+    from jupyter_mlops.core.environment.run_record import EnvironmentJob
 
 __all__ = ["TERMINAL_STATUSES", "RunInfo", "Tracker"]
 
@@ -148,7 +148,7 @@ class Tracker:
     """Log the notebook as saved and its nbconvert HTML report when a run ends
     (``notebook/<name>.ipynb`` and ``.html``, rendered off the caller's path)."""
     record_cost = True
-    """Measure every run's compute cost in this process tree (:mod:`~jupyter_mlops.core.run_cost`):
+    """Measure every run's compute cost in this process tree (:mod:`~jupyter_mlops.core.cost.run_cost`):
     ``system/...`` series while it runs, cost metrics and pricing tags at its end."""
 
     def __init__(
@@ -190,7 +190,7 @@ class Tracker:
     # -- recovery -------------------------------------------------------------------------
 
     def _recover(self) -> None:
-        from jupyter_mlops.core.recovery import recover_orphans
+        from jupyter_mlops.core.tracking.recovery import recover_orphans
 
         try:
             recover_orphans(self.spool_dir, tracking_uri=self.tracking_uri)
@@ -198,7 +198,7 @@ class Tracker:
             _log.warning("jupyter-mlops: recovery of old spools failed: %s", exc)
         try:  # runs MLflow itself made in kernels that died (core.mlflow_context)
             client = get_client(self.tracking_uri)  # imports MLflow one thread at a time
-            from jupyter_mlops.core.mlflow_context import end_orphaned_runs
+            from jupyter_mlops.core.tracking.mlflow_context import end_orphaned_runs
 
             end_orphaned_runs(client)
         except Exception as exc:
@@ -451,11 +451,11 @@ class Tracker:
     def _start_measuring(self, info: RunInfo, client: Any) -> None:
         """Record the active run's environment and cost, in the background (with the lock)."""
         if self.record_environment:  # in the background; flush and end_run wait for it
-            from jupyter_mlops.core.env_runs import EnvironmentJob
+            from jupyter_mlops.core.environment.run_record import EnvironmentJob
 
             self._env_job = EnvironmentJob(client, info.run_id)
         if self.record_cost:  # measured on its own threads; start_run does not wait
-            from jupyter_mlops.core.run_cost import RunCost
+            from jupyter_mlops.core.cost.run_cost import RunCost
 
             run_id = info.run_id
             self._run_cost = RunCost(
@@ -686,7 +686,7 @@ class Tracker:
             return self._artifacts
 
     def _new_queue(self, info: RunInfo, spool: Spool) -> ArtifactQueue:
-        from jupyter_mlops.core.artifacts import ArtifactQueue
+        from jupyter_mlops.core.artifacts.queue import ArtifactQueue
 
         return ArtifactQueue(
             self.spool_dir,

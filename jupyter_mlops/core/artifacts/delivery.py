@@ -1,7 +1,7 @@
 """Uploading staged artifacts, the report worker's start, and recovery of dead queues.
 
-Shared by the owner's writer thread (:class:`jupyter_mlops.core.artifacts.ArtifactQueue`),
-the detached report worker (:mod:`jupyter_mlops.core.report`) and
+Shared by the owner's writer thread (:class:`jupyter_mlops.core.artifacts.queue.ArtifactQueue`),
+the detached report worker (:mod:`jupyter_mlops.core.tracking.report`) and
 :func:`recover_artifacts`. Whoever delivers from a queue holds its ``.lock``
 (``flock``), so two processes never upload the same entry at once; a report
 entry is rendered only by the holder of its ``report-<id>.lock``.
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.core.artifact_staging import (
+from jupyter_mlops.core.artifacts.staging import (
     DONE,
     DROPPED,
     ENTRIES,
@@ -35,9 +35,9 @@ from jupyter_mlops.core.artifact_staging import (
     remove_tree,
     try_lock,
 )
-from jupyter_mlops.core.delivery import StoreHealth, is_permanent_error, scrub_error
-from jupyter_mlops.core.recovery import _store_file_gone, owner_alive
-from jupyter_mlops.core.store import redact_uri
+from jupyter_mlops.core.tracking.delivery import StoreHealth, is_permanent_error, scrub_error
+from jupyter_mlops.core.tracking.recovery import _store_file_gone, owner_alive
+from jupyter_mlops.core.tracking.store import redact_uri
 
 __all__ = [
     "URI_ENV",
@@ -163,7 +163,7 @@ def spawn_report_worker(folder: Path, entry_id: str, tracking_uri: str, lock_fd:
     """
     env = dict(os.environ)
     env[URI_ENV] = tracking_uri
-    argv = [sys.executable, "-m", "jupyter_mlops.core.report", "--queue", str(folder)]
+    argv = [sys.executable, "-m", "jupyter_mlops.core.tracking.report", "--queue", str(folder)]
     argv += ["--entry", entry_id, "--lock-fd", str(lock_fd)]
     starter = subprocess.Popen(
         argv,
@@ -212,7 +212,7 @@ def _recover_queue(folder: Path, owner: QueueOwner, uri: str, client: Any) -> bo
                 progress = start_report_worker(folder, entry.id, uri) or progress
             elif abandoned:
                 if client is None:
-                    from jupyter_mlops.core.store import get_client
+                    from jupyter_mlops.core.tracking.store import get_client
 
                     client = get_client(uri)
                 if not deliver_entry(folder, owner.run_id, entry, client, health):
@@ -238,12 +238,12 @@ def recover_artifacts(
 
     Entries are uploaded as staged, then the queue folder is deleted. A report entry
     whose worker died gets a new worker (it renders and uploads in the background).
-    As in :func:`jupyter_mlops.core.recovery.recover_orphans`, ``tracking_uri`` (and
+    As in :func:`jupyter_mlops.core.tracking.recovery.recover_orphans`, ``tracking_uri`` (and
     ``client``) are used for queues of the same store, so credentials in the URI work;
     queues of other hosts are left alone; a store that is unreachable leaves the queue
     for a later attempt; a SQLite store whose file is gone is never recreated.
     """
-    from jupyter_mlops.core.delivery import quiet_store_errors
+    from jupyter_mlops.core.tracking.delivery import quiet_store_errors
 
     folder = Path(spool_dir)
     if not folder.is_dir():

@@ -1,6 +1,6 @@
 """``jupyter mlops params|export``: notebook parameters and pipeline export on the command line.
 
-Registered into :data:`jupyter_mlops.cli.COMMANDS` on import (``cli`` imports
+Registered into :data:`jupyter_mlops.cli.main.COMMANDS` on import (``cli`` imports
 this module). Only the standard library is imported here; the pipeline
 library loads inside the commands, so ``--help`` stays fast.
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jupyter_mlops.cli import FORMAT, _print_json, _print_table, arg, command
+from jupyter_mlops.cli.main import FORMAT, _print_json, _print_table, arg, command
 from jupyter_mlops.exceptions import PathError, UsageError
 
 __all__ = ["cmd_export", "cmd_params"]
@@ -147,4 +147,4 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # `run` registers itself on import, after `params` and `export` in --help.
-from jupyter_mlops import cli_run  # noqa: E402, F401
+from jupyter_mlops.cli import run as cli_run  # noqa: E402, F401

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
-from jupyter_mlops.core.urls import strip_url_credentials
+from jupyter_mlops.core.redact import strip_url_credentials
 
 __all__ = [
     "ENV_KERNEL_ID",

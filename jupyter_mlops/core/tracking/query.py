@@ -127,7 +127,7 @@ def connect(tracking_uri: str) -> MlflowClient:
     The first call imports MLflow and may create the SQLite schema (seconds):
     call it off any event loop.
     """
-    from jupyter_mlops.core.store import get_client, redact_uri
+    from jupyter_mlops.core.tracking.store import get_client, redact_uri
 
     try:
         return get_client(tracking_uri)

@@ -1,6 +1,6 @@
 """``jupyter mlops run``: execute a pipeline folder or a notebook with papermill, or sweep it.
 
-Registered into :data:`jupyter_mlops.cli.COMMANDS` on import (``cli_pipeline``
+Registered into :data:`jupyter_mlops.cli.main.COMMANDS` on import (``cli_pipeline``
 imports this module). The pipeline library, MLflow and tqdm load inside the
 command, so ``--help`` stays fast.
 
@@ -17,7 +17,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.cli import _bounded_int, _print_json, _print_table, _tracking_uri, arg, command
+from jupyter_mlops.cli.main import (
+    _bounded_int,
+    _print_json,
+    _print_table,
+    _tracking_uri,
+    arg,
+    command,
+)
 from jupyter_mlops.exceptions import PathError, UsageError
 
 __all__ = ["cmd_run", "parse_grid"]

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.core.spool import META_SUFFIX, Spool, SpoolMeta
-from jupyter_mlops.core.store import import_mlflow, redact_uri
+from jupyter_mlops.core.tracking.spool import META_SUFFIX, Spool, SpoolMeta
+from jupyter_mlops.core.tracking.store import import_mlflow, redact_uri
 
 __all__ = ["owner_alive", "recover_orphans"]
 
@@ -163,7 +163,7 @@ def recover_orphans(
     recovering (lock not had within ``wait`` seconds). An orphan whose SQLite
     store file was deleted is moved to ``unrecoverable/`` in the spool folder.
     Artifact queues of dead processes are uploaded too
-    (:func:`jupyter_mlops.core.artifact_delivery.recover_artifacts`).
+    (:func:`jupyter_mlops.core.artifacts.delivery.recover_artifacts`).
     """
     folder = Path(spool_dir)
     if not folder.is_dir():
@@ -184,7 +184,7 @@ def recover_orphans(
                 continue
             if _recover_one(folder, meta, uri, client if same_store else None):
                 recovered.append(meta.run_id)
-        from jupyter_mlops.core.artifact_delivery import recover_artifacts
+        from jupyter_mlops.core.artifacts.delivery import recover_artifacts
 
         for run_id in recover_artifacts(folder, tracking_uri, client=client):
             if run_id not in recovered:

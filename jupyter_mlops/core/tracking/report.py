@@ -6,9 +6,9 @@ renderer, all loaded from CDNs): a report holds the notebook's own cells and out
 and nothing else, nothing from the environment. Panels show it in a sandboxed frame
 anyway, since the notebook's own outputs may hold HTML and script.
 
-Run as ``python -m jupyter_mlops.core.report --queue DIR --entry ID [--lock-fd FD]``,
+Run as ``python -m jupyter_mlops.core.tracking.report --queue DIR --entry ID [--lock-fd FD]``,
 this module is the detached worker that
-:meth:`jupyter_mlops.core.artifacts.ArtifactQueue.log_report` starts: it uploads the
+:meth:`jupyter_mlops.core.artifacts.queue.ArtifactQueue.log_report` starts: it uploads the
 staged notebook, renders its report, uploads that and records the entry done, while
 holding the entry's lock (inherited as ``FD``). The tracking URI comes in its
 environment (``JUPYTER_MLOPS_REPORT_TRACKING_URI``), never in its argv.
@@ -27,14 +27,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.core.artifact_delivery import (
+from jupyter_mlops.core.artifacts.delivery import (
     URI_ENV,
     ArtifactHealth,
     drop_entry,
     finish_if_idle,
     report_lock_path,
 )
-from jupyter_mlops.core.artifact_staging import (
+from jupyter_mlops.core.artifacts.staging import (
     DONE,
     ENTRIES,
     MANIFEST,
@@ -46,7 +46,7 @@ from jupyter_mlops.core.artifact_staging import (
     read_manifest,
     remove_tree,
 )
-from jupyter_mlops.core.delivery import is_permanent_error, quiet_store_errors
+from jupyter_mlops.core.tracking.delivery import is_permanent_error, quiet_store_errors
 from jupyter_mlops.exceptions import InvalidValueError
 
 __all__ = ["main", "render_report", "run_report_entry", "snapshot_notebook"]
@@ -163,7 +163,7 @@ def run_report_entry(
         return True
     uri = tracking_uri or owner.tracking_uri
     if client is None:
-        from jupyter_mlops.core.store import get_client
+        from jupyter_mlops.core.tracking.store import get_client
 
         client = get_client(uri)
     health = ArtifactHealth(uri, str(folder))
@@ -210,7 +210,7 @@ def _detach() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The report worker (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.core.report")
+    parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.core.tracking.report")
     parser.add_argument("--queue", required=True, help="the run's artifact queue folder")
     parser.add_argument("--entry", required=True, help="the report entry's id")
     parser.add_argument("--lock-fd", type=int, default=None, help="inherited entry lock")

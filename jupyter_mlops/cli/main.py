@@ -4,8 +4,8 @@ Each subcommand is one small function registered in :data:`COMMANDS` with the
 :func:`command` decorator, together with its arguments; :func:`build_parser`
 turns the table into ``argparse`` subparsers. A command group (``jupyter mlops
 env snapshot|diff|check``) is declared with :func:`group`; its subcommands pass
-``group=`` to :func:`command` (the ``env`` commands live in :mod:`jupyter_mlops.cli_env`, ``cost`` in
-:mod:`jupyter_mlops.cli_cost`). Heavy imports (MLflow,
+``group=`` to :func:`command` (the ``env`` commands live in :mod:`jupyter_mlops.cli.env`, ``cost`` in
+:mod:`jupyter_mlops.cli.cost`). Heavy imports (MLflow,
 jupyter_server) happen inside the subcommand that needs them, so ``--help`` and
 ``--version`` stay fast.
 
@@ -137,7 +137,7 @@ def _existing_store(uri: str) -> str:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from jupyter_mlops.core import query
+    from jupyter_mlops.core.tracking import query
 
     return query.connect(_existing_store(_tracking_uri(args)))
 
@@ -216,7 +216,7 @@ FORMAT = arg("--format", choices=["table", "json"], default="table", help="Outpu
 )
 def cmd_runs(args: argparse.Namespace) -> int:
     """``jupyter mlops runs``."""
-    from jupyter_mlops.core import query
+    from jupyter_mlops.core.tracking import query
 
     client = _client(args)
     experiment_ids = None
@@ -258,7 +258,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 )
 def cmd_experiments(args: argparse.Namespace) -> int:
     """``jupyter mlops experiments``."""
-    from jupyter_mlops.core import query
+    from jupyter_mlops.core.tracking import query
 
     result = query.list_experiments(_client(args))
     if args.format == "json":
@@ -282,7 +282,7 @@ def cmd_experiments(args: argparse.Namespace) -> int:
 )
 def cmd_ui(args: argparse.Namespace) -> int:
     """``jupyter mlops ui``."""
-    from jupyter_mlops.core.store import redact_uri
+    from jupyter_mlops.core.tracking.store import redact_uri
 
     uri = _tracking_uri(args)
     shown = redact_uri(uri)
@@ -383,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        from jupyter_mlops.core.query import scrub_credentials
+        from jupyter_mlops.core.tracking.query import scrub_credentials
 
         detail = scrub_credentials(str(exc))
         return _fail(f"{type(exc).__name__}: {detail} (rerun with --debug for details)", 1)
@@ -391,15 +391,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # The `env` command group registers itself on import (kept in its own module).
-from jupyter_mlops import cli_env  # noqa: E402, F401
+from jupyter_mlops.cli import env as cli_env  # noqa: E402, F401
 
 # isort: split
-from jupyter_mlops import cli_cost  # noqa: E402, F401 - likewise `cost`, after `env` in --help
+from jupyter_mlops.cli import cost as cli_cost  # noqa: E402, F401 - likewise `cost`, after `env` in --help
 
 # isort: split
-from jupyter_mlops import cli_pipeline  # noqa: E402, F401 - likewise `params` and `export`
+from jupyter_mlops.cli import pipeline as cli_pipeline  # noqa: E402, F401 - likewise `params` and `export`
 
 if __name__ == "__main__":  # python -m: run the imported module, where `env` registered itself
-    from jupyter_mlops.cli import main as registered_main
+    from jupyter_mlops.cli.main import main as registered_main
 
     sys.exit(registered_main())

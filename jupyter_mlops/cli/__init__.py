@@ -1,0 +1,1 @@
+"""``jupyter mlops ...``: the command line (``main`` holds the command table)."""
