@@ -29,6 +29,7 @@ from jupyter_mlops.core.cost.catalogue import GIB, GpuOffer, InstanceOffer
 from jupyter_mlops.core.cost.pricing import PricingModel
 from jupyter_mlops.core.cost.records import Snapshot, TargetSample
 from jupyter_mlops.core.cost.totals import Totals
+from jupyter_mlops.core.serial import fields_dict
 
 __all__ = ["Advice", "Machine", "Peaks", "Suggestion", "right_size"]
 
@@ -111,14 +112,7 @@ class Suggestion:
         return max(0.0, self.current_hourly - self.hourly)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "hourly": self.hourly,
-            "current_hourly": self.current_hourly,
-            "saving_per_hour": self.saving_per_hour,
-            "detail": self.detail,
-        }
+        return fields_dict(self, "kind name hourly current_hourly saving_per_hour detail")
 
 
 @dataclass(frozen=True)
@@ -206,9 +200,7 @@ class Advice:
                 "memory_bytes": self.machine.memory_bytes,
                 "gpus": [{"model": n, "memory_bytes": b} for n, b in self.machine.gpus],
             },
-            "currency": self.currency,
-            "current_hourly": self.current_hourly,
-            "headroom": self.headroom,
+            **fields_dict(self, "currency current_hourly headroom"),
             "gpu": None if self.gpu is None else self.gpu.to_dict(),
             "instance": None if self.instance is None else self.instance.to_dict(),
             "lines": self.lines(),

@@ -23,6 +23,7 @@ from typing import Any
 
 from jupyter_mlops.core.cost.pricing import HOUR, PricingModel
 from jupyter_mlops.core.cost.records import Snapshot
+from jupyter_mlops.core.serial import fields_dict
 
 __all__ = ["AlertEvent", "IdleGpuAlert", "IdleGpuDetector", "format_money"]
 
@@ -65,16 +66,10 @@ class IdleGpuAlert:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
-            "target_id": self.target_id,
+            **fields_dict(self, "kind target_id"),
             **self.labels,
             "gpu": self.gpu_key,
-            "model": self.model,
-            "since": self.since,
-            "burned": self.burned,
-            "currency": self.currency,
-            "mem_bytes": self.mem_bytes,
-            "util_pct": self.util_pct,
+            **fields_dict(self, "model since burned currency mem_bytes util_pct"),
             "actions": list(self.actions),
             "message": self.message(),
         }

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlops.core.serial import fields_dict
 from jupyter_mlops.exceptions import ConfigError
 
 __all__ = [
@@ -196,12 +197,7 @@ class Catalogue:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for the panel's pricing view and ``cost catalogue``)."""
         return {
-            "name": self.name,
-            "label": self.label,
-            "as_of": self.as_of,
-            "currency": self.currency,
-            "verified": self.verified,
-            "notes": self.notes,
+            **fields_dict(self, "name label as_of currency verified notes"),
             "sources": list(self.sources),
             "rates": dict(self.rates.__dict__),
             "gpus": {

@@ -51,6 +51,7 @@ from typing import Any
 
 from jupyter_mlops.core.cost.catalogue import GIB, Catalogue, InstanceOffer
 from jupyter_mlops.core.cost.records import TargetSample
+from jupyter_mlops.core.serial import fields_dict
 from jupyter_mlops.exceptions import ConfigError
 
 __all__ = ["Cost", "GpuUsage", "PricingModel", "Usage", "machine_instance"]
@@ -110,12 +111,7 @@ class Cost:
         return max(0.0, self.allocated - self.used)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "allocated": self.allocated,
-            "used": self.used,
-            "waste": self.waste,
-            "currency": self.currency,
-        }
+        return fields_dict(self, "allocated used waste currency")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jupyter_mlops.core.serial import fields_dict
+
 __all__ = [
     "LABELS",
     "GpuDevice",
@@ -109,18 +111,10 @@ class GpuDevice:
         return str(self.index) if self.mig_index is None else f"{self.index}/mig{self.mig_index}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "index": self.index,
-            "mig_index": self.mig_index,
-            "model": self.model,
-            "uuid": self.uuid,
-            "memory_total": self.memory_total,
-            "memory_used": self.memory_used,
-            "util_pct": self.util_pct,
-            "power_w": self.power_w,
-            "fraction": self.fraction,
-        }
+        return fields_dict(
+            self,
+            "key index mig_index model uuid memory_total memory_used util_pct power_w fraction",
+        )
 
 
 @dataclass(frozen=True)
@@ -172,17 +166,9 @@ class TargetGpu:
     memory_total: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "index": self.index,
-            "model": self.model,
-            "memory_total": self.memory_total,
-            "mem_bytes": self.mem_bytes,
-            "util_pct": self.util_pct,
-            "device_util_pct": self.device_util_pct,
-            "power_w": self.power_w,
-            "fraction": self.fraction,
-        }
+        return fields_dict(
+            self, "key index model memory_total mem_bytes util_pct device_util_pct power_w fraction"
+        )
 
 
 @dataclass(frozen=True)
@@ -216,13 +202,9 @@ class TargetSample:
             "target_id": self.target_id,
             "pid": self.target.pid,
             **self.target.labels(),
-            "time": self.time,
-            "interval": self.interval,
-            "alive": self.alive,
-            "cpu_seconds": self.cpu_seconds,
-            "cpu_percent": self.cpu_percent,
-            "rss_bytes": self.rss_bytes,
-            "num_processes": self.num_processes,
+            **fields_dict(
+                self, "time interval alive cpu_seconds cpu_percent rss_bytes num_processes"
+            ),
             "gpus": [g.to_dict() for g in self.gpus],
         }
 
