@@ -19,17 +19,17 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
 import React from 'react';
 
-import { mlopsIcon, pipelineIcon } from './icons';
-import { followCurrentKernel } from './kernels';
+import { mlopsIcon, pipelineIcon } from './common/icons';
+import { followCurrentKernel } from './env/kernels';
 import { parseSettings } from './settings';
-import { CostStatusWidget, type IKernelActions } from './widgets/cost';
+import { CostStatusWidget, type IKernelActions } from './cost/CostView';
 import {
   ExportForm,
   type ExportState,
   exportToPipeline,
   notebookOf
-} from './widgets/exportdialog';
-import { MlopsPanel } from './widgets/panel';
+} from './pipelines/ExportDialog';
+import { MlopsPanel } from './panel/panel';
 
 export const PLUGIN_ID = 'jupyter-mlops:plugin';
 

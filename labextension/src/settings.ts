@@ -6,7 +6,7 @@ import {
   type ColumnId,
   DEFAULT_COLUMN_IDS,
   MAX_PAGE_SIZE
-} from './model';
+} from './runs/logic';
 
 export interface IPanelSettings {
   /** Seconds between auto-refreshes of the runs list. */

@@ -4,7 +4,7 @@ import {
   encodeQuery,
   parseErrorResponse,
   SERVER_MISSING_MESSAGE
-} from '../../labextension/src/api';
+} from '../../labextension/src/api/client';
 
 describe('parseErrorResponse', () => {
   it('surfaces the JSON message and hint', () => {

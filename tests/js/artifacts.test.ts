@@ -6,19 +6,19 @@ import {
   formatBytes,
   mlflowRunLink,
   previewMode
-} from '../../labextension/src/artifacts';
+} from '../../labextension/src/artifacts/model';
 import {
   ArtifactsClient,
   artifactRawUrl,
   type IArtifactsClient,
   xsrfFromCookie
-} from '../../labextension/src/artifactsapi';
+} from '../../labextension/src/api/artifacts';
 import type {
   IArtifactEntry,
   IArtifactListing,
   IArtifactPreview,
   IMlflowUi
-} from '../../labextension/src/types';
+} from '../../labextension/src/api/types';
 
 function entry(
   path: string,

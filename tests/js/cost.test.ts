@@ -9,7 +9,7 @@ import {
   type ICostStatus,
   type ICostTarget,
   normalizeStatus
-} from '../../labextension/src/costapi';
+} from '../../labextension/src/api/cost';
 import {
   adviceSentence,
   budgetBar,
@@ -25,8 +25,8 @@ import {
   kernelRow,
   statusText,
   wasteItems
-} from '../../labextension/src/costmodel';
-import { isRouteMissing } from '../../labextension/src/envapi';
+} from '../../labextension/src/cost/logic';
+import { isRouteMissing } from '../../labextension/src/api/env';
 
 function httpClient(handler: (url: URL) => Response): {
   client: CostClient;

@@ -1,12 +1,12 @@
 import { Signal } from '@lumino/signaling';
 import type { Widget } from '@lumino/widgets';
 
-import type { IKernelRef } from '../../labextension/src/envstate';
+import type { IKernelRef } from '../../labextension/src/env/model';
 import {
   followCurrentKernel,
   type IShellLike,
   sessionContextOf
-} from '../../labextension/src/kernels';
+} from '../../labextension/src/env/kernels';
 
 /** The part of an `ISessionContext` that kernels.ts reads. */
 class FakeContext {

@@ -11,7 +11,7 @@ import {
   runEnvHash,
   sameEnvironment,
   shortHash
-} from '../../labextension/src/envmodel';
+} from '../../labextension/src/env/logic';
 import type {
   IEnvPackage,
   IEnvironmentDiff
@@ -21,7 +21,7 @@ import {
   DEFAULT_FILTER,
   DEFAULT_SORT,
   visibleColumns
-} from '../../labextension/src/model';
+} from '../../labextension/src/runs/logic';
 import {
   DEFAULT_SETTINGS,
   parseSettings

@@ -1,18 +1,18 @@
 import { clientWith, json } from './fixtures';
-import { ApiError } from '../../labextension/src/api';
+import { ApiError } from '../../labextension/src/api/client';
 import {
   ENV_ROUTE_MISSING_MESSAGE,
   EnvClient,
   envError,
   type IEnvClient,
   isRouteMissing
-} from '../../labextension/src/envapi';
+} from '../../labextension/src/api/env';
 import {
   diffKey,
   EnvCompareModel,
   EnvironmentModel,
   RequestCache
-} from '../../labextension/src/envstate';
+} from '../../labextension/src/env/model';
 import type {
   ICurrentEnvironment,
   IEnvironmentDiff,

@@ -1,7 +1,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 
-import { MlopsClient } from '../../labextension/src/api';
-import type { IRunSummary } from '../../labextension/src/types';
+import { MlopsClient } from '../../labextension/src/api/client';
+import type { IRunSummary } from '../../labextension/src/api/types';
 
 export const BASE = 'http://localhost:8888/lab-base/';
 

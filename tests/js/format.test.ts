@@ -4,7 +4,7 @@ import {
   formatRecord,
   formatRelativeTime,
   runDuration
-} from '../../labextension/src/format';
+} from '../../labextension/src/common/format';
 import {
   parseSettings,
   DEFAULT_SETTINGS

@@ -15,8 +15,8 @@ import {
   seriesPoints,
   toggleSort,
   visibleColumns
-} from '../../labextension/src/model';
-import type { IMetricPoint } from '../../labextension/src/types';
+} from '../../labextension/src/runs/logic';
+import type { IMetricPoint } from '../../labextension/src/api/types';
 import { makeRun } from './fixtures';
 
 const points = (...pairs: [number, number | null, number?][]): IMetricPoint[] =>

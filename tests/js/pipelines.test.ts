@@ -1,8 +1,8 @@
 import React from 'react';
 
 import { clientWith, json } from './fixtures';
-import { ApiError } from '../../labextension/src/api';
-import { isRouteMissing } from '../../labextension/src/envapi';
+import { ApiError } from '../../labextension/src/api/client';
+import { isRouteMissing } from '../../labextension/src/api/env';
 import {
   buildRunRequest,
   formFields,
@@ -12,7 +12,7 @@ import {
   parseSweep,
   parseValue,
   trialCount
-} from '../../labextension/src/pipelineform';
+} from '../../labextension/src/pipelines/form';
 import {
   type ILaunch,
   type IPipeline,
@@ -20,12 +20,12 @@ import {
   isTerminal,
   PIPELINES_ROUTE_MISSING_MESSAGE,
   PipelinesClient
-} from '../../labextension/src/pipelinesapi';
+} from '../../labextension/src/api/pipelines';
 import {
   PipelinesModel,
   progressText,
   upsertLaunch
-} from '../../labextension/src/pipelinesmodel';
+} from '../../labextension/src/pipelines/model';
 import {
   defaultTagCell,
   ExportState,
@@ -33,16 +33,16 @@ import {
   exportToPipeline,
   NotebookParams,
   notebookOf
-} from '../../labextension/src/widgets/exportdialog';
+} from '../../labextension/src/pipelines/ExportDialog';
 import {
   ErrorList,
   ExecutionTable,
   LaunchView
-} from '../../labextension/src/widgets/launches';
+} from '../../labextension/src/pipelines/launches';
 import {
   ParamRow,
   PipelineList
-} from '../../labextension/src/widgets/pipelines';
+} from '../../labextension/src/pipelines/PipelinesView';
 
 // -- fixtures -----------------------------------------------------------------
 

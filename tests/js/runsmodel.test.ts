@@ -1,5 +1,5 @@
-import { ApiError, type IMlopsClient } from '../../labextension/src/api';
-import { MAX_COMPARE, RunsModel } from '../../labextension/src/runsmodel';
+import { ApiError, type IMlopsClient } from '../../labextension/src/api/client';
+import { MAX_COMPARE, RunsModel } from '../../labextension/src/runs/model';
 import type {
   IExperiment,
   IHealth,
@@ -7,8 +7,8 @@ import type {
   IRunSummary,
   IRunsPage,
   IRunsQuery
-} from '../../labextension/src/types';
-import { mapLimit } from '../../labextension/src/util';
+} from '../../labextension/src/api/types';
+import { mapLimit } from '../../labextension/src/common/async';
 import { makeRun } from './fixtures';
 
 /** An in-memory store behind the `IMlopsClient` interface. */

@@ -1,0 +1,263 @@
+/**
+ * Client of the pipeline routes (`api/openapi.yaml`): `pipelines` (the
+ * pipelines under the server root), `pipelines/parameters` (a notebook's
+ * parameters cell), `pipelines/export`, and `pipelines/runs` (launches of
+ * runs and sweeps, their live progress, cancel).
+ *
+ * Built on `MlopsClient.request` (same URL building, auth and error parsing).
+ * Paths are relative to the server root, POSIX style. A 404 that is not one
+ * of our JSON errors means the server extension has no pipeline routes.
+ */
+import { ApiError, MlopsClient, toApiError } from './client';
+import { ENV_ROUTE_MISSING } from './env';
+
+/** The parameter types a pipeline knows; `any` (or `unknown`) for a non-literal default. */
+export type ParamType =
+  | 'int'
+  | 'float'
+  | 'str'
+  | 'bool'
+  | 'list'
+  | 'dict'
+  | 'any'
+  | 'unknown';
+
+/** One parameter of a step, as `pipeline.yaml` declares it. */
+export interface IParamSpec {
+  type: ParamType;
+  default: unknown;
+  annotation?: string | null;
+  /** `false` when the notebook's default is not a literal (flagged, not editable). */
+  literal?: boolean;
+}
+
+/** One step of a pipeline: a notebook and its parameter schema. */
+export interface IPipelineStep {
+  name: string;
+  notebook: string;
+  depends_on: string[];
+  parameters: Record<string, IParamSpec>;
+}
+
+/** One pipeline found under the server root (a folder with `pipeline.yaml`). */
+export interface IPipeline {
+  /** The pipeline folder, relative to the server root. */
+  path: string;
+  name: string;
+  steps: IPipelineStep[];
+}
+
+/** `GET pipelines` */
+export interface IPipelineList {
+  pipelines: IPipeline[];
+  /** More pipelines exist than the server lists. */
+  truncated: boolean;
+}
+
+/** One parameter of a notebook's `parameters` cell. */
+export interface INotebookParameter {
+  name: string;
+  type: ParamType;
+  default: unknown;
+  literal: boolean;
+  annotation: string | null;
+  /** Line in the cell, 1-based. */
+  line: number;
+}
+
+/** A code cell the user may tag `parameters`. */
+export interface ICellPreview {
+  index: number;
+  /** The first 80 characters of its source. */
+  preview: string;
+}
+
+/** `GET pipelines/parameters?path=` */
+export interface INotebookParameters {
+  path: string;
+  /** Index of the tagged cell; null when the notebook has none. */
+  parameters_cell: number | null;
+  parameters: INotebookParameter[];
+  /** Code cells only. */
+  cells: ICellPreview[];
+}
+
+/** `POST pipelines/export` body. */
+export interface IExportRequest {
+  notebooks: string[];
+  output: string;
+  name?: string;
+  /** Tag this code cell `parameters` first (one notebook only). */
+  tag_cell?: number;
+}
+
+/** `POST pipelines/export` answer (201). */
+export interface IExportResult {
+  path: string;
+  name: string;
+  steps: string[];
+  files: string[];
+  warnings: string[];
+}
+
+/** The states of a launch and of each execution (MLflow's, plus PENDING). */
+export type LaunchStatus =
+  | 'PENDING'
+  | 'RUNNING'
+  | 'FINISHED'
+  | 'FAILED'
+  | 'KILLED';
+
+export const TERMINAL_STATUSES: readonly LaunchStatus[] = [
+  'FINISHED',
+  'FAILED',
+  'KILLED'
+];
+
+/** True once `status` can no longer change. */
+export function isTerminal(status: string): boolean {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
+}
+
+/** One notebook executed once: step `step` of parameter set `trial`. */
+export interface IExecution {
+  index: number;
+  trial: number;
+  step: string;
+  parameters: Record<string, unknown>;
+  status: LaunchStatus;
+  /** Why it failed or was killed (`cell_error`, `timeout`, `cancelled`...). */
+  reason: string | null;
+  error: string | null;
+  /** Its MLflow run. */
+  run_id: string | null;
+  /** The executed notebook, relative to the server root. */
+  output: string | null;
+  /** Seconds. */
+  duration: number | null;
+}
+
+/** A run or sweep started from this server. */
+export interface ILaunch {
+  id: string;
+  path: string;
+  name: string;
+  status: LaunchStatus;
+  /** The parent MLflow run. */
+  run_id: string | null;
+  experiment_id: string | null;
+  /** Epoch seconds. */
+  started: number;
+  ended: number | null;
+  error: string | null;
+  executions: IExecution[];
+}
+
+/** `POST pipelines/runs` body. */
+export interface IRunRequest {
+  /** A pipeline folder or one `.ipynb`. */
+  path: string;
+  /** `step.param` -> value. */
+  parameters: Record<string, unknown>;
+  /** `step.param` -> values: one trial per combination. */
+  grid: Record<string, unknown[]>;
+  workers: number;
+  executor: 'local' | 'dask';
+  /** Seconds per execution; null for none. */
+  timeout: number | null;
+}
+
+/** What the Pipelines view shows when the server extension has no pipeline routes. */
+export const PIPELINES_ROUTE_MISSING_MESSAGE =
+  'This jupyter-mlops server extension has no pipeline API. Upgrade ' +
+  'jupyter-mlops in the environment that runs JupyterLab (`pip install -U ' +
+  'jupyter-mlops`) and restart JupyterLab.';
+
+/**
+ * An error of a pipeline request, as the views should show it: a non-JSON
+ * 404 (Jupyter's HTML page) means the route is missing (`isRouteMissing`).
+ */
+export function pipelinesError(reason: unknown): ApiError {
+  const error = toApiError(reason);
+  if (error.kind === 'http' && error.status === 404 && !error.error) {
+    return new ApiError({
+      kind: 'http',
+      status: 404,
+      error: ENV_ROUTE_MISSING,
+      message: PIPELINES_ROUTE_MISSING_MESSAGE
+    });
+  }
+  return error;
+}
+
+/** The client the pipeline views need; `PipelinesClient` implements it over HTTP. */
+export interface IPipelinesClient {
+  pipelines(): Promise<IPipelineList>;
+  notebookParameters(path: string): Promise<INotebookParameters>;
+  exportPipeline(request: IExportRequest): Promise<IExportResult>;
+  launch(request: IRunRequest): Promise<ILaunch>;
+  launches(): Promise<ILaunch[]>;
+  getLaunch(id: string): Promise<ILaunch>;
+  cancel(id: string): Promise<ILaunch>;
+}
+
+/** HTTP client of the pipeline routes. */
+export class PipelinesClient implements IPipelinesClient {
+  constructor(http?: MlopsClient) {
+    this.http = http ?? new MlopsClient();
+  }
+
+  readonly http: MlopsClient;
+
+  async pipelines(): Promise<IPipelineList> {
+    const body = await this._call<Partial<IPipelineList>>(['pipelines']);
+    return {
+      pipelines: Array.isArray(body.pipelines) ? body.pipelines : [],
+      truncated: !!body.truncated
+    };
+  }
+
+  notebookParameters(path: string): Promise<INotebookParameters> {
+    return this._call<INotebookParameters>(['pipelines', 'parameters'], {
+      path
+    });
+  }
+
+  exportPipeline(request: IExportRequest): Promise<IExportResult> {
+    return this._call<IExportResult>(['pipelines', 'export'], {}, request);
+  }
+
+  launch(request: IRunRequest): Promise<ILaunch> {
+    return this._call<ILaunch>(['pipelines', 'runs'], {}, request);
+  }
+
+  async launches(): Promise<ILaunch[]> {
+    const body = await this._call<{ runs?: ILaunch[] }>(['pipelines', 'runs']);
+    return Array.isArray(body.runs) ? body.runs : [];
+  }
+
+  getLaunch(id: string): Promise<ILaunch> {
+    return this._call<ILaunch>(['pipelines', 'runs', id]);
+  }
+
+  cancel(id: string): Promise<ILaunch> {
+    return this._call<ILaunch>(['pipelines', 'runs', id, 'cancel'], {}, {});
+  }
+
+  /** `GET` the route; `POST` `body` when there is one. */
+  private async _call<T>(
+    segments: string[],
+    query: Record<string, string | undefined> = {},
+    body?: object
+  ): Promise<T> {
+    try {
+      return await this.http.request<T>(
+        segments,
+        query,
+        body === undefined ? {} : { method: 'POST', body }
+      );
+    } catch (reason) {
+      throw pipelinesError(reason);
+    }
+  }
+}

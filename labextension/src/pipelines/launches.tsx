@@ -1,0 +1,251 @@
+/**
+ * Pieces of the Pipelines view about launches: a status badge, the watched
+ * launch with one row per execution (links to its MLflow run and output
+ * notebook), the recent launches, and server errors with their `errors`
+ * lines. Text only, never HTML.
+ */
+import React from 'react';
+
+import type { ApiError } from '../api/client';
+import { formatDuration, formatTime } from '../common/format';
+import { displayValue } from './form';
+import { type IExecution, type ILaunch, isTerminal } from '../api/pipelines';
+import { progressText } from './model';
+import { Section } from '../common/components';
+
+/** A server error with its hint and its `errors` lines. */
+export function ErrorList(props: {
+  error: ApiError;
+  testId: string;
+}): JSX.Element {
+  const { error } = props;
+  return (
+    <div className="jp-mlops-error" data-testid={props.testId} role="alert">
+      <div>{error.message}</div>
+      {error.errors.length ? (
+        <ul className="jp-mlops-error-list">
+          {error.errors.map((line, i) => (
+            <li key={i}>{line}</li>
+          ))}
+        </ul>
+      ) : null}
+      {error.hint ? (
+        <div className="jp-mlops-error-hint">{error.hint}</div>
+      ) : null}
+    </div>
+  );
+}
+
+/** A launch or execution status, as a badge (text only). */
+export function LaunchBadge(props: {
+  status: string;
+  testId: string;
+}): JSX.Element {
+  return (
+    <span
+      className={`jp-mlops-status jp-mlops-status-${props.status.toLowerCase()}`}
+      data-testid={props.testId}
+      data-status={props.status}
+      title={props.status}
+    >
+      {props.status}
+    </span>
+  );
+}
+
+/** The watched launch: its status, its parent run, and one row per execution. */
+export function LaunchView(props: {
+  launch: ILaunch;
+  error: ApiError | null;
+  onCancel: (id: string) => void;
+  onOpenRun?: (runId: string) => void;
+  onOpenNotebook?: (path: string) => void;
+}): JSX.Element {
+  const { launch, onOpenRun } = props;
+  return (
+    <Section title={`Launch ${launch.name}`} count={progressText(launch)}>
+      <div
+        className="jp-mlops-launch"
+        data-testid="mlops-launch"
+        data-id={launch.id}
+      >
+        <div className="jp-mlops-launch-line">
+          <LaunchBadge status={launch.status} testId="mlops-launch-status" />
+          <span className="jp-mlops-muted">{` started ${formatTime(launch.started * 1000)}`}</span>
+          {launch.run_id && onOpenRun ? (
+            <button
+              className="jp-mlops-link"
+              data-testid="mlops-launch-run"
+              title={`MLflow run ${launch.run_id}`}
+              onClick={() => onOpenRun(launch.run_id as string)}
+            >
+              parent run
+            </button>
+          ) : null}
+          {isTerminal(launch.status) ? null : (
+            <button
+              className="jp-mlops-button jp-mod-warn"
+              data-testid="mlops-launch-cancel"
+              onClick={() => props.onCancel(launch.id)}
+            >
+              Cancel
+            </button>
+          )}
+        </div>
+        {launch.error ? (
+          <div className="jp-mlops-error" data-testid="mlops-launch-error">
+            {launch.error}
+          </div>
+        ) : null}
+        {props.error ? (
+          <ErrorList error={props.error} testId="mlops-launch-watch-error" />
+        ) : null}
+        <ExecutionTable
+          executions={launch.executions}
+          onOpenRun={onOpenRun}
+          onOpenNotebook={props.onOpenNotebook}
+        />
+      </div>
+    </Section>
+  );
+}
+
+/** `a=1, b="x"` */
+export function paramsText(
+  parameters: Readonly<Record<string, unknown>>
+): string {
+  return Object.entries(parameters)
+    .map(([key, value]) => `${key}=${displayValue(value)}`)
+    .join(', ');
+}
+
+export function ExecutionTable(props: {
+  executions: readonly IExecution[];
+  onOpenRun?: (runId: string) => void;
+  onOpenNotebook?: (path: string) => void;
+}): JSX.Element {
+  const { onOpenRun, onOpenNotebook } = props;
+  if (!props.executions.length) {
+    return (
+      <div className="jp-mlops-muted">Planning the executions{'\u2026'}</div>
+    );
+  }
+  return (
+    <div className="jp-mlops-table-wrapper">
+      <table
+        className="jp-mlops-table jp-mlops-executions"
+        data-testid="mlops-executions"
+      >
+        <thead>
+          <tr>
+            <th scope="col">Step</th>
+            <th scope="col">Trial</th>
+            <th scope="col">Status</th>
+            <th scope="col">Duration</th>
+            <th scope="col">Links</th>
+            <th scope="col">Parameters</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.executions.map(execution => {
+            const params = paramsText(execution.parameters ?? {});
+            return (
+              <tr
+                key={execution.index}
+                data-testid="mlops-execution"
+                data-index={execution.index}
+                data-step={execution.step}
+              >
+                <td>{execution.step}</td>
+                <td>{execution.trial}</td>
+                <td>
+                  <LaunchBadge
+                    status={execution.status}
+                    testId="mlops-execution-status"
+                  />
+                  {execution.error || execution.reason ? (
+                    <div
+                      className="jp-mlops-execution-error"
+                      data-testid="mlops-execution-error"
+                      title={execution.error ?? execution.reason ?? ''}
+                    >
+                      {execution.error ?? execution.reason}
+                    </div>
+                  ) : null}
+                </td>
+                <td>
+                  {formatDuration(
+                    execution.duration === null
+                      ? null
+                      : execution.duration * 1000
+                  )}
+                </td>
+                <td className="jp-mlops-execution-links">
+                  {execution.run_id && onOpenRun ? (
+                    <button
+                      className="jp-mlops-link"
+                      data-testid="mlops-execution-run"
+                      title={`MLflow run ${execution.run_id}`}
+                      onClick={() => onOpenRun(execution.run_id as string)}
+                    >
+                      run
+                    </button>
+                  ) : null}
+                  {execution.output && onOpenNotebook ? (
+                    <button
+                      className="jp-mlops-link"
+                      data-testid="mlops-execution-output"
+                      title={execution.output}
+                      onClick={() => onOpenNotebook(execution.output as string)}
+                    >
+                      notebook
+                    </button>
+                  ) : null}
+                </td>
+                <td className="jp-mlops-ellipsis" title={params}>
+                  {params}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The recent launches of this server, newest first; one is watched. */
+export function LaunchList(props: {
+  launches: readonly ILaunch[];
+  watchedId: string | null;
+  onWatch: (id: string) => void;
+}): JSX.Element | null {
+  if (!props.launches.length) {
+    return null;
+  }
+  return (
+    <Section title="Recent launches" count={props.launches.length}>
+      <ul className="jp-mlops-launch-list" data-testid="mlops-launches">
+        {props.launches.map(launch => (
+          <li key={launch.id}>
+            <button
+              className={`jp-mlops-pipeline-item${launch.id === props.watchedId ? ' jp-mod-selected' : ''}`}
+              data-testid="mlops-launch-item"
+              data-id={launch.id}
+              onClick={() => props.onWatch(launch.id)}
+            >
+              <LaunchBadge
+                status={launch.status}
+                testId="mlops-launch-item-status"
+              />
+              <span className="jp-mlops-pipeline-name">{` ${launch.name}`}</span>
+              <span className="jp-mlops-muted">
+                {` ${formatTime(launch.started * 1000)} \u00B7 ${progressText(launch)}`}
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </Section>
+  );
+}

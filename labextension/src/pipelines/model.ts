@@ -1,0 +1,351 @@
+/**
+ * The state of the Pipelines view and the requests that change it: the
+ * pipelines under the server root, the run form of the selected one, the
+ * recent launches, and the launch being watched (kept current by a Lumino
+ * `Poll` that stops once the launch is over).
+ *
+ * No DOM: the widgets render this model and call its methods; tests drive it
+ * with a fake `IPipelinesClient`.
+ */
+import type { IDisposable } from '@lumino/disposable';
+import { Poll } from '@lumino/polling';
+import { type ISignal, Signal } from '@lumino/signaling';
+
+import type { ApiError } from '../api/client';
+import {
+  buildRunRequest,
+  formFields,
+  type IFormField,
+  type IFormState,
+  initialForm
+} from './form';
+import {
+  type ILaunch,
+  type IPipeline,
+  type IPipelinesClient,
+  isTerminal,
+  pipelinesError
+} from '../api/pipelines';
+
+/** At most this many recent launches are listed. */
+export const MAX_LAUNCHES = 20;
+
+/** How often the watched launch is read, in ms (backs off on errors). */
+export const LAUNCH_POLL = { interval: 1000, backoff: true, max: 15_000 };
+
+/** `launch` first, then `launches` without it (newest first), at most `MAX_LAUNCHES`. */
+export function upsertLaunch(
+  launches: readonly ILaunch[],
+  launch: ILaunch
+): ILaunch[] {
+  const index = launches.findIndex(item => item.id === launch.id);
+  if (index >= 0) {
+    const next = [...launches];
+    next[index] = launch;
+    return next;
+  }
+  return [launch, ...launches].slice(0, MAX_LAUNCHES);
+}
+
+/** Counts of a launch's executions by status: `{FINISHED: 2, RUNNING: 1}`. */
+export function progressCounts(launch: ILaunch): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const execution of launch.executions) {
+    counts[execution.status] = (counts[execution.status] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** `2/3 done` (finished, failed or killed of all). */
+export function progressText(launch: ILaunch): string {
+  const done = launch.executions.filter(e => isTerminal(e.status)).length;
+  return `${done}/${launch.executions.length} done`;
+}
+
+export class PipelinesModel implements IDisposable {
+  constructor(options: {
+    client: IPipelinesClient;
+    poll?: { interval: number; backoff: boolean; max: number };
+  }) {
+    this._client = options.client;
+    this._pollFrequency = options.poll ?? LAUNCH_POLL;
+  }
+
+  /** Emitted whenever anything the view shows changes. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get client(): IPipelinesClient {
+    return this._client;
+  }
+
+  pipelines: IPipeline[] = [];
+  /** The server listed only the first pipelines it found. */
+  truncated = false;
+  loading = false;
+  /** Set once the list was read (successfully or not). */
+  loaded = false;
+  /** The last error of the list requests. */
+  error: ApiError | null = null;
+  /** Problems of the form (client side), one per line. */
+  formErrors: string[] = [];
+  /** The server refused the run (its `errors` lines included). */
+  runError: ApiError | null = null;
+  launching = false;
+  launches: ILaunch[] = [];
+  /** The launch whose executions are shown. */
+  watched: ILaunch | null = null;
+  /** The last error reading the watched launch. */
+  watchError: ApiError | null = null;
+  /** Notes about the selected pipeline (the export's warnings). */
+  notices: string[] = [];
+
+  /** The selected pipeline's folder. */
+  get selectedPath(): string | null {
+    return this._selectedPath;
+  }
+
+  get selected(): IPipeline | null {
+    return this.pipelines.find(p => p.path === this._selectedPath) ?? null;
+  }
+
+  /** The fields of the selected pipeline's form. */
+  get fields(): readonly IFormField[] {
+    return this._fields;
+  }
+
+  get form(): IFormState {
+    return this._form;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._poll?.dispose();
+    this._poll = null;
+    Signal.clearData(this);
+  }
+
+  /** Read the pipelines and the recent launches. */
+  async load(): Promise<void> {
+    this.loading = true;
+    this._emit();
+    try {
+      const [list, launches] = await Promise.all([
+        this._client.pipelines(),
+        this._client.launches().catch(() => null)
+      ]);
+      this.pipelines = list.pipelines;
+      this.truncated = list.truncated;
+      if (launches) {
+        this.launches = launches.slice(0, MAX_LAUNCHES);
+      }
+      this.error = null;
+      // Keep the selection (and what was typed) when the pipeline is still there.
+      const selected = this.selected;
+      if (this._selectedPath !== null && !selected) {
+        this.select(null);
+      }
+    } catch (reason) {
+      this.error = pipelinesError(reason);
+    } finally {
+      this.loading = false;
+      this.loaded = true;
+      this._emit();
+    }
+  }
+
+  /** Select a pipeline: its form, at its defaults. */
+  select(path: string | null): void {
+    this._selectedPath = path;
+    const pipeline = this.selected;
+    this._fields = pipeline ? formFields(pipeline) : [];
+    this._form = initialForm(this._fields);
+    this.formErrors = [];
+    this.runError = null;
+    this.notices = [];
+    this._emit();
+  }
+
+  /** Show notes about the selected pipeline (e.g. the export's warnings). */
+  setNotices(lines: readonly string[]): void {
+    this.notices = [...lines];
+    this._emit();
+  }
+
+  /** Set the value of a parameter (input text, or a checkbox state). */
+  setValue(key: string, value: string | boolean): void {
+    this._form = {
+      ...this._form,
+      values: { ...this._form.values, [key]: value }
+    };
+    this._emit();
+  }
+
+  /** Set the sweep of a parameter (comma-separated values; empty for none). */
+  setSweep(key: string, text: string): void {
+    this._form = {
+      ...this._form,
+      sweeps: { ...this._form.sweeps, [key]: text }
+    };
+    this._emit();
+  }
+
+  /** Set workers, executor or timeout. */
+  setOptions(
+    change: Partial<Pick<IFormState, 'workers' | 'executor' | 'timeout'>>
+  ): void {
+    this._form = { ...this._form, ...change };
+    this._emit();
+  }
+
+  /** Put every field back to its default. */
+  resetForm(): void {
+    this._form = initialForm(this._fields);
+    this.formErrors = [];
+    this.runError = null;
+    this._emit();
+  }
+
+  /**
+   * Launch the selected pipeline with the form's values and watch it. Form
+   * problems (`formErrors`) and the server's refusal (`runError`) are shown,
+   * and nothing runs. Resolves to the launch, or null.
+   */
+  async run(): Promise<ILaunch | null> {
+    const path = this._selectedPath;
+    if (path === null || this.launching) {
+      return null;
+    }
+    const built = buildRunRequest(path, this._fields, this._form);
+    if (!built.ok) {
+      this.formErrors = built.errors;
+      this.runError = null;
+      this._emit();
+      return null;
+    }
+    this.formErrors = [];
+    this.runError = null;
+    this.launching = true;
+    this._emit();
+    try {
+      const launch = await this._client.launch(built.request);
+      this.launches = upsertLaunch(this.launches, launch);
+      this._watch(launch);
+      return launch;
+    } catch (reason) {
+      this.runError = pipelinesError(reason);
+      return null;
+    } finally {
+      this.launching = false;
+      this._emit();
+    }
+  }
+
+  /** Show a launch's executions (from the recent list), and follow it while it runs. */
+  async watch(id: string): Promise<void> {
+    const known = this.launches.find(launch => launch.id === id);
+    if (known) {
+      this._watch(known);
+    }
+    await this.refreshWatched(id);
+  }
+
+  /** Stop showing a launch. */
+  unwatch(): void {
+    this._poll?.dispose();
+    this._poll = null;
+    this.watched = null;
+    this.watchError = null;
+    this._emit();
+  }
+
+  /**
+   * Read the watched launch again (one poll tick). Rejects on failure so the
+   * poll backs off; stops the poll once the launch is over.
+   */
+  async refreshWatched(
+    id: string | null = this.watched?.id ?? null
+  ): Promise<void> {
+    if (id === null || this._isDisposed) {
+      return;
+    }
+    let launch: ILaunch;
+    try {
+      launch = await this._client.getLaunch(id);
+    } catch (reason) {
+      if (this.watched?.id === id || this.watched === null) {
+        this.watchError = pipelinesError(reason);
+        this._emit();
+      }
+      throw reason;
+    }
+    if (this._isDisposed || (this.watched !== null && this.watched.id !== id)) {
+      return;
+    }
+    this.watchError = null;
+    this.launches = upsertLaunch(this.launches, launch);
+    this._watch(launch);
+    this._emit();
+  }
+
+  /** Cancel a launch that is still running. */
+  async cancel(id: string): Promise<void> {
+    try {
+      const launch = await this._client.cancel(id);
+      this.launches = upsertLaunch(this.launches, launch);
+      if (this.watched?.id === id) {
+        this._watch(launch);
+      }
+      this.watchError = null;
+    } catch (reason) {
+      this.watchError = pipelinesError(reason);
+    }
+    this._emit();
+  }
+
+  /** Watch `launch`: poll while it is not over. */
+  private _watch(launch: ILaunch): void {
+    const same = this.watched?.id === launch.id;
+    this.watched = launch;
+    if (isTerminal(launch.status)) {
+      this._poll?.dispose();
+      this._poll = null;
+      return;
+    }
+    if (same && this._poll) {
+      return;
+    }
+    this._poll?.dispose();
+    const id = launch.id;
+    this._poll = new Poll({
+      auto: true,
+      factory: () => this.refreshWatched(id),
+      frequency: this._pollFrequency,
+      name: 'jupyter-mlops:pipeline-launch',
+      standby: 'when-hidden'
+    });
+  }
+
+  private _emit(): void {
+    if (!this._isDisposed) {
+      this._changed.emit();
+    }
+  }
+
+  private _client: IPipelinesClient;
+  private _pollFrequency: { interval: number; backoff: boolean; max: number };
+  private _poll: Poll | null = null;
+  private _selectedPath: string | null = null;
+  private _fields: IFormField[] = [];
+  private _form: IFormState = initialForm([]);
+  private _isDisposed = false;
+  private _changed = new Signal<this, void>(this);
+}

@@ -1,0 +1,208 @@
+/**
+ * The bottom half of the panel: one selected run's details, or the comparison
+ * of several. Text from runs is rendered as text, never as HTML.
+ */
+import React, { useMemo } from 'react';
+
+import {
+  formatDuration,
+  formatMetric,
+  formatTime,
+  runDuration
+} from '../common/format';
+import type { EnvCompareModel } from '../env/model';
+import { mergeHistories } from './logic';
+import type { IRunDetail, RunsModel } from './model';
+import type { IMetricPoint } from '../api/types';
+import { ArtifactsSection } from '../artifacts/ArtifactsSection';
+import { RunCompare } from './RunCompare';
+import {
+  ErrorBox,
+  KeyValueTable,
+  Section,
+  StatusBadge
+} from '../common/components';
+import { RunEnvironmentSection } from '../env/EnvDiff';
+import { seriesColor } from '../common/colors';
+import { useSignal } from '../common/hooks';
+import { MetricChart } from './MetricChart';
+
+export interface ISelectionViewProps {
+  model: RunsModel;
+  /** Environment diffs and snapshots; the Environment sections are left out without it. */
+  env?: EnvCompareModel;
+  openNotebook?: (path: string) => void;
+}
+
+/** Details for one selected run, a comparison for several, a hint for none. */
+export function SelectionView(props: ISelectionViewProps): JSX.Element {
+  const { model } = props;
+  useSignal(model.changed);
+  const selection = model.selection;
+  const details = model.selectedDetails;
+  if (!selection.length) {
+    return (
+      <div
+        className="jp-mlops-selection-empty"
+        data-testid="mlops-no-selection"
+      >
+        Click a run to see its params, tags and metric charts. Check two or more
+        runs to compare them.
+      </div>
+    );
+  }
+  const error = model.detailError;
+  return (
+    <div className="jp-mlops-selection">
+      {error ? <ErrorBox error={error} testId="mlops-detail-error" /> : null}
+      {details.length < selection.length && !error ? (
+        <div className="jp-mlops-muted jp-mlops-loading">
+          Loading run details{'\u2026'}
+        </div>
+      ) : null}
+      {selection.length === 1 && details.length === 1 ? (
+        <RunDetails
+          detail={details[0]}
+          env={props.env}
+          openNotebook={props.openNotebook}
+        />
+      ) : null}
+      {selection.length > 1 && details.length > 0 ? (
+        <RunCompare
+          details={details}
+          env={props.env}
+          onClear={() => model.clearSelection()}
+        />
+      ) : null}
+    </div>
+  );
+}
+
+/** One run: summary, a chart per metric, params, tags, environment, artifacts. */
+export function RunDetails(props: {
+  detail: IRunDetail;
+  env?: EnvCompareModel;
+  openNotebook?: (path: string) => void;
+}): JSX.Element {
+  const { run } = props.detail;
+  const notebook = run.notebook;
+  return (
+    <div
+      className="jp-mlops-details"
+      data-testid="mlops-run-details"
+      data-run-id={run.run_id}
+      data-status={run.status}
+    >
+      <div className="jp-mlops-details-title">
+        <span
+          className="jp-mlops-details-name"
+          data-testid="mlops-details-name"
+        >
+          {run.run_name || run.run_id}
+        </span>
+        <StatusBadge status={run.status} />
+      </div>
+      <dl className="jp-mlops-meta">
+        <dt>Run id</dt>
+        <dd className="jp-mlops-mono">{run.run_id}</dd>
+        <dt>Started</dt>
+        <dd>{formatTime(run.start_time)}</dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(runDuration(run))}</dd>
+        {notebook ? (
+          <>
+            <dt>Notebook</dt>
+            <dd>
+              {props.openNotebook ? (
+                <button
+                  className="jp-mlops-link"
+                  title={`Open ${notebook}`}
+                  onClick={() => props.openNotebook?.(notebook)}
+                >
+                  {notebook}
+                </button>
+              ) : (
+                notebook
+              )}
+            </dd>
+          </>
+        ) : null}
+        {run.user ? (
+          <>
+            <dt>User</dt>
+            <dd>{run.user}</dd>
+          </>
+        ) : null}
+        {run.project ? (
+          <>
+            <dt>Project</dt>
+            <dd>{run.project}</dd>
+          </>
+        ) : null}
+      </dl>
+      <Section title="Metrics" count={Object.keys(run.metrics).length}>
+        <MetricCharts detail={props.detail} />
+      </Section>
+      <Section title="Params" count={Object.keys(run.params).length}>
+        <KeyValueTable record={run.params} testId="mlops-params" />
+      </Section>
+      <Section title="Tags" count={Object.keys(run.tags).length}>
+        <KeyValueTable record={run.tags} testId="mlops-tags" />
+      </Section>
+      {props.env ? <RunEnvironmentSection model={props.env} run={run} /> : null}
+      <ArtifactsSection run={run} />
+    </div>
+  );
+}
+
+function MetricCharts({ detail }: { detail: IRunDetail }): JSX.Element {
+  const { run, histories, historyErrors } = detail;
+  const keys = Object.keys(run.metrics).sort();
+  const label = run.run_name || run.run_id;
+  const colors = useMemo(() => [seriesColor(0)], []);
+  return (
+    <div className="jp-mlops-charts">
+      {keys.map(key => (
+        <SingleRunChart
+          key={key}
+          metric={key}
+          label={label}
+          runId={run.run_id}
+          points={histories.get(key)}
+          error={historyErrors.get(key)}
+          latest={run.metrics[key]}
+          colors={colors}
+        />
+      ))}
+    </div>
+  );
+}
+
+function SingleRunChart(props: {
+  metric: string;
+  label: string;
+  runId: string;
+  points: readonly IMetricPoint[] | undefined;
+  error?: string;
+  latest: number | null;
+  colors: string[];
+}): JSX.Element {
+  const { points, runId, label } = props;
+  const overlay = useMemo(
+    () => mergeHistories([{ runId, label, points: points ?? [] }]),
+    [points, runId, label]
+  );
+  const note = props.error
+    ? props.error
+    : points === undefined
+      ? 'loading\u2026'
+      : `latest ${formatMetric(props.latest)}`;
+  return (
+    <MetricChart
+      metric={props.metric}
+      overlay={overlay}
+      colors={props.colors}
+      note={note}
+    />
+  );
+}
