@@ -19,6 +19,7 @@ Modules, one subject each:
 ``sources``     the :class:`ResourceSource` seam; :class:`ProcessTreeSource` (psutil)
 ``nvml``        :class:`NvmlSource` (``pynvml`` from nvidia-ml-py; quietly absent)
 ``sampler``     :class:`Sampler`: one thread, every target's tree and all GPUs per tick
+``merge``       :func:`merge_readings`: one tick's readings -> a ``Snapshot``, GPU use per target
 ``catalogue``   ``catalogue.yaml``: dated rates, GPU and instance prices; overrides
 ``pricing``     :class:`PricingModel`: use -> allocated / used money (formulas inside)
 ``totals``      :class:`Totals`: summed use and money with peaks
@@ -40,8 +41,9 @@ here imports tornado, jupyter_server, IPython, ipywidgets or MLflow.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.core.lazy import lazy_attribute, lazy_dir
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.accounting import CostAccountant, LiveCost
@@ -201,13 +203,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _HOME, name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return lazy_dir(__name__, __all__)

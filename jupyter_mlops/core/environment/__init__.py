@@ -35,8 +35,9 @@ imports tornado, jupyter_server, IPython, ipywidgets or MLflow.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.core.lazy import lazy_attribute, lazy_dir
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.environment.diff import (
@@ -136,13 +137,8 @@ _HOME = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _HOME, name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return lazy_dir(__name__, __all__)
