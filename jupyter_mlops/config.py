@@ -53,6 +53,22 @@ def default_spool_dir() -> Path:
     return Path(base) / "jupyter-mlops" / "spool"
 
 
+def _env_default(trait: str, env: str) -> Any:
+    """A ``@default`` for ``trait``: the value of the environment variable ``env``, else ``""``."""
+
+    def _default(self: Configurable) -> str:
+        return os.environ.get(env, "")
+
+    return default(trait)(_default)
+
+
+#: ``CostSettings`` fields that are the ``cost_<field>`` traits of the same name.
+_COST_FIELDS = (
+    "interval ledger_url retention_days pricing_mode instance instance_hourly "
+    "catalogue_file currency currency_factor"
+)
+
+
 class MlopsConfig(Configurable):
     """Settings for tracking, shared by the server extension, the kernel side and the CLI."""
 
@@ -194,23 +210,15 @@ class MlopsConfig(Configurable):
             raise ConfigError(f"${ENV_COST_BUDGETS} must be a JSON list of objects")
         return value
 
-    @default("cost_ledger_url")
-    def _default_cost_ledger_url(self) -> str:
-        return os.environ.get(ENV_COST_LEDGER, "")
-
-    @default("cost_catalogue_file")
-    def _default_cost_catalogue_file(self) -> str:
-        return os.environ.get(ENV_COST_CATALOGUE, "")
+    _default_cost_ledger_url = _env_default("cost_ledger_url", ENV_COST_LEDGER)
+    _default_cost_catalogue_file = _env_default("cost_catalogue_file", ENV_COST_CATALOGUE)
+    _default_mlflow_ui_url = _env_default("mlflow_ui_url", ENV_MLFLOW_UI_URL)
 
     @default("notebook_report")
     def _default_notebook_report(self) -> bool:
         from jupyter_mlops.core.tracking.report import reports_enabled
 
         return reports_enabled()
-
-    @default("mlflow_ui_url")
-    def _default_mlflow_ui_url(self) -> str:
-        return os.environ.get(ENV_MLFLOW_UI_URL, "")
 
     @default("root_dir")
     def _default_root_dir(self) -> str:
@@ -237,16 +245,9 @@ def cost_settings(config: MlopsConfig) -> CostSettings:
     """The core :class:`~jupyter_mlops.core.cost.CostSettings` the ``cost_*`` traits describe."""
     from jupyter_mlops.core.cost.engine import CostSettings
 
+    same_name = {name: getattr(config, f"cost_{name}") for name in _COST_FIELDS.split()}
     return CostSettings(
-        interval=config.cost_interval,
-        ledger_url=config.cost_ledger_url,
-        retention_days=config.cost_retention_days,
-        pricing_mode=config.cost_pricing_mode,
-        instance=config.cost_instance,
-        instance_hourly=config.cost_instance_hourly,
-        catalogue_file=config.cost_catalogue_file,
-        currency=config.cost_currency,
-        currency_factor=config.cost_currency_factor,
+        **same_name,
         idle_util_pct=config.cost_idle_gpu_util_pct,
         idle_minutes=config.cost_idle_gpu_minutes,
         budgets=[dict(b) for b in config.cost_budgets],
