@@ -43,7 +43,8 @@ from jupyter_mlops.core.artifacts.paths import (
     local_root,
     media_type,
 )
-from jupyter_mlops.core.tracking.query import _mlflow_errors, validate_run_id
+from jupyter_mlops.core.tracking.search_input import mlflow_errors as _mlflow_errors
+from jupyter_mlops.core.tracking.search_input import validate_run_id
 from jupyter_mlops.exceptions import NotFoundError, PathError, UsageError
 
 if TYPE_CHECKING:

@@ -35,9 +35,9 @@ from jupyter_mlops.core.artifacts.staging import (
     remove_tree,
     try_lock,
 )
-from jupyter_mlops.core.tracking.delivery import StoreHealth, is_permanent_error, scrub_error
-from jupyter_mlops.core.tracking.recovery import _store_file_gone, owner_alive
-from jupyter_mlops.core.tracking.store import redact_uri
+from jupyter_mlops.core.redact import redact_uri, scrub_error
+from jupyter_mlops.core.tracking.delivery import StoreHealth, is_permanent_error
+from jupyter_mlops.core.tracking.owner import sqlite_store_gone
 
 __all__ = [
     "URI_ENV",
@@ -123,19 +123,11 @@ def deliver_entry(
     return True
 
 
-def _owner_gone(owner: QueueOwner | None) -> bool:
-    if owner is None:
-        return True
-    if owner.host != socket.gethostname():
-        return False  # not ours to judge
-    return not owner_alive(owner.pid, owner.create_time)
-
-
 def _remove_if_idle(folder: Path) -> bool:
     """Remove the queue folder if its owner closed it or died and nothing is pending
     (the caller holds the queue lock)."""
     owner = QueueOwner.read(folder / OWNER)
-    if owner is not None and not owner.closed and not _owner_gone(owner):
+    if owner is not None and not owner.closed and not owner.gone():
         return False
     if read_manifest(folder / MANIFEST):
         return False
@@ -204,7 +196,7 @@ def _recover_queue(folder: Path, owner: QueueOwner, uri: str, client: Any) -> bo
     if fd is None:
         return False  # its owner or another recoverer is delivering
     try:
-        abandoned = owner.closed or _owner_gone(owner)
+        abandoned = owner.closed or owner.gone()
         health = ArtifactHealth(uri, str(folder))
         progress = False
         for entry in read_manifest(folder / MANIFEST):
@@ -256,7 +248,7 @@ def recover_artifacts(
                 continue  # being created, or another host's
             same = tracking_uri is not None and redact_uri(tracking_uri) == owner.tracking_uri
             uri = tracking_uri if same and tracking_uri else owner.tracking_uri
-            if _store_file_gone(uri):
+            if sqlite_store_gone(uri):
                 continue  # kept as is: opening it would create an empty store
             if _recover_queue(queue, owner, uri, client if same else None):
                 recovered.append(owner.run_id)

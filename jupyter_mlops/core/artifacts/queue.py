@@ -24,11 +24,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,32 +62,23 @@ from jupyter_mlops.core.artifacts.staging import (
     split_artifact_file,
     try_lock,
 )
-from jupyter_mlops.core.tracking.delivery import reset_writer_state
-from jupyter_mlops.core.tracking.spool_format import process_create_time
-from jupyter_mlops.core.tracking.store import redact_uri
+from jupyter_mlops.core.redact import redact_uri
+from jupyter_mlops.core.tracking.delivery import quiet_store_errors
+from jupyter_mlops.core.tracking.writer import BackgroundWriter
 from jupyter_mlops.exceptions import InvalidValueError, RunStateError, StoreError
 
 __all__ = ["ArtifactQueue", "recover_artifacts"]
 
-_live_queues: weakref.WeakSet[ArtifactQueue] = weakref.WeakSet()
 
-
-def _after_fork_in_child() -> None:
-    """A forked child has no writer thread and must not inherit locks held by one."""
-    for queue in list(_live_queues):
-        reset_writer_state(queue)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-class ArtifactQueue:
+class ArtifactQueue(BackgroundWriter):
     """The durable artifact queue of run ``run_id`` in ``spool_dir``, with its writer thread.
 
     ``client`` is an ``MlflowClient``; by default the cached one for ``tracking_uri``.
     A queue left in the folder by a dead owner of the same run is taken over.
     """
+
+    thread_prefix = "jupyter-mlops-artifacts"
+    error_message = "jupyter-mlops: artifact writer error"
 
     def __init__(
         self,
@@ -107,30 +96,15 @@ class ArtifactQueue:
         self.manifest_path = self.folder / MANIFEST
         self._client = client
         self.health = ArtifactHealth(tracking_uri, str(self.folder))
-        self._append_lock = threading.Lock()
-        self._deliver_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._progress = threading.Condition()
-        self._stopping = False
+        self._init_writer()
         try:
             (self.folder / ENTRIES).mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._owner = QueueOwner(
-                run_id=run_id,
-                tracking_uri=redact_uri(tracking_uri),
-                pid=os.getpid(),
-                create_time=process_create_time(),
-                host=socket.gethostname(),
-                created_ms=time.time_ns() // 1_000_000,
-            )
+            self._owner = QueueOwner.new(run_id, tracking_uri)
             self._owner.write(self.folder / OWNER)
             self._fd = os.open(self.manifest_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
             raise self._disk_error(exc) from exc
-        _live_queues.add(self)
-        self._thread: threading.Thread | None = threading.Thread(
-            target=self._run, name=f"jupyter-mlops-artifacts-{run_id[:8]}", daemon=True
-        )
-        self._thread.start()
+        self.start_writer()
 
     # -- the caller's side: validate, stage, append, return ---------------------------------
 
@@ -292,8 +266,6 @@ class ArtifactQueue:
     def deliver(self) -> bool:
         """Upload every staged file entry; True when caught up, False if the store is away
         (or another process holds the queue). Report entries are their worker's."""
-        from jupyter_mlops.core.tracking.delivery import quiet_store_errors
-
         with self._deliver_lock, quiet_store_errors():
             lock = try_lock(self.folder / LOCK)
             if lock is None:
@@ -335,7 +307,7 @@ class ArtifactQueue:
                     run_id=self.run_id,
                 )
             step = 0.1 if remaining is None else min(0.1, remaining)
-            if self._thread is not None and self._thread.is_alive():
+            if self.writer_alive:
                 with self._progress:
                     self._wake.set()
                     self._progress.wait(step)
@@ -344,26 +316,6 @@ class ArtifactQueue:
             elif reports:
                 time.sleep(step)  # the report workers' part
 
-    def _run(self) -> None:
-        delay = self.flush_interval
-        while True:
-            self._wake.wait(delay)
-            self._wake.clear()
-            if self._stopping:
-                return
-            try:
-                ok = self.deliver()
-            except Exception:  # a bug must not kill uploads; flush() still works inline
-                import logging
-
-                logging.getLogger("jupyter_mlops.spool").exception(
-                    "jupyter-mlops: artifact writer error"
-                )
-                ok = False
-            delay = self.flush_interval if ok else self.health.retry_delay(self.flush_interval)
-            with self._progress:
-                self._progress.notify_all()
-
     def close(self, *, delete: bool = False) -> None:
         """Stop the writer and close the queue.
 
@@ -371,12 +323,7 @@ class ArtifactQueue:
         :meth:`flush` first to upload it now); ``delete`` discards it instead (not the
         reports, which their workers finish). The folder goes once nothing is pending.
         """
-        self._stopping = True
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5.0)
-        self._thread = None
+        self.stop_writer()
         with self._append_lock:
             if self._fd < 0:
                 return

@@ -31,11 +31,11 @@ import re
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.core.tracking.spool_format import write_atomic
+from jupyter_mlops.core.tracking.owner import OwnerRecord
 from jupyter_mlops.exceptions import InvalidValueError
 
 __all__ = [
@@ -310,28 +310,10 @@ def read_manifest(path: Path) -> list[Entry]:
 
 
 @dataclass
-class QueueOwner:
+class QueueOwner(OwnerRecord):
     """Who owns a queue folder (no credentials), and whether it closed the queue."""
 
-    run_id: str
-    tracking_uri: str
-    pid: int
-    create_time: float
-    host: str
-    created_ms: int
     closed: bool = False
-
-    @classmethod
-    def read(cls, path: Path) -> QueueOwner | None:
-        """The owner sidecar at ``path``, or None when missing or unreadable."""
-        try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            return None
-
-    def write(self, path: Path) -> None:
-        """Write atomically."""
-        write_atomic(path, json.dumps(asdict(self)))
 
 
 def remove_tree(path: Path) -> None:

@@ -11,13 +11,12 @@ direction (our run becomes MLflow's active run).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from jupyter_mlops.core.models import RunInfo
 from jupyter_mlops.core.tracking import fluent
+from jupyter_mlops.core.tracking.store import redact_uri
 from jupyter_mlops.exceptions import MlopsError, StoreError, UsageError
-
-if TYPE_CHECKING:
-    from jupyter_mlops.core.tracking.tracker import RunInfo
 
 __all__ = ["adoptable_run", "adopted_run", "default_experiment", "mlflow_tracking_uri"]
 
@@ -45,9 +44,6 @@ def adopted_run(client: Any, run_id: str, tracking_uri: str) -> tuple[RunInfo, d
 
     :class:`StoreError` when it cannot be read, :class:`UsageError` when it is deleted.
     """
-    from jupyter_mlops.core.tracking.store import redact_uri
-    from jupyter_mlops.core.tracking.tracker import RunInfo
-
     try:
         run = client.get_run(run_id)
         experiment = client.get_experiment(run.info.experiment_id)

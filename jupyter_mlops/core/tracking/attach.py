@@ -22,12 +22,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from jupyter_mlops.core import tags
+from jupyter_mlops.core.models import TERMINAL_STATUSES, RunInfo
+from jupyter_mlops.core.tracking.owner import owner_alive
+from jupyter_mlops.core.tracking.store import redact_uri
 from jupyter_mlops.exceptions import MlopsError, StoreError, UsageError
-
-if TYPE_CHECKING:
-    from jupyter_mlops.core.tracking.tracker import RunInfo
 
 __all__ = [
     "ENV_RUN_ID",
@@ -75,8 +76,6 @@ def _executor_alive() -> bool:
     owner = executor_process()
     if owner is None:
         return False
-    from jupyter_mlops.core.tracking.recovery import owner_alive
-
     return owner_alive(*owner)
 
 
@@ -93,9 +92,6 @@ def attached_run(
     ``user_tags`` are set on the run right away. :class:`StoreError` when the
     run cannot be read, :class:`UsageError` when it has ended already.
     """
-    from jupyter_mlops.core.tracking.store import redact_uri
-    from jupyter_mlops.core.tracking.tracker import RunInfo
-
     try:
         run = client.get_run(run_id)
         experiment = client.get_experiment(run.info.experiment_id)
@@ -114,8 +110,8 @@ def attached_run(
     # SCHEDULED or RUNNING: ok. FINISHED while its executor lives: the notebook's own
     # `with mlflow.start_run():` ended it (MLflow resumes $MLFLOW_RUN_ID); the executor
     # sets the final status when the notebook is done.
-    ended = run.info.status in ("FINISHED", "FAILED", "KILLED")
-    step = run.data.tags.get("mlops.runType") == "pipeline-step"
+    ended = run.info.status in TERMINAL_STATUSES
+    step = run.data.tags.get(tags.RUN_TYPE) == tags.RUN_TYPE_PIPELINE_STEP
     if ended and not (run.info.status == "FINISHED" and step and _executor_alive()):
         raise UsageError(
             f"The pipeline run {run_id} is already over ({run.info.status}).",

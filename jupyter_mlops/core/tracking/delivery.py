@@ -27,10 +27,11 @@ import contextlib
 import functools
 import logging
 import math
-import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+from jupyter_mlops.core.redact import redact_uri, scrub_error
 
 __all__ = [
     "BatchSender",
@@ -54,27 +55,8 @@ _KEY_BATCH = 500
 
 
 _MAX_BACKOFF = 30.0
-_CREDENTIALS_RE = re.compile(r"(\w+://)[^/@\s]+@")
 _log = logging.getLogger("jupyter_mlops.spool")
 _delivering = threading.local()
-
-
-def reset_writer_state(writer: Any) -> None:
-    """In a forked child: fresh locks and events for a spool or artifact queue, no writer thread.
-
-    The child has no writer thread and must not inherit locks held by one.
-    """
-    writer._append_lock = threading.Lock()
-    writer._deliver_lock = threading.Lock()
-    writer._wake = threading.Event()
-    writer._progress = threading.Condition()
-    writer._thread = None
-
-
-def scrub_error(message: str, limit: int = 300) -> str:
-    """First line of an error message, without URL credentials, at most ``limit`` characters."""
-    message = _CREDENTIALS_RE.sub(r"\1", message.strip().split("\n", 1)[0])
-    return message if len(message) <= limit else message[:limit] + "..."
 
 
 class StoreHealth:
@@ -102,8 +84,6 @@ class StoreHealth:
 
     def failed(self, exc: BaseException) -> bool:
         """Record a failed delivery (warn if it starts an outage); returns False."""
-        from jupyter_mlops.core.tracking.store import redact_uri
-
         self.failures += 1
         self.last_error = scrub_error(f"{type(exc).__name__}: {exc}")
         if not self.in_outage:
@@ -118,8 +98,6 @@ class StoreHealth:
 
     def succeeded(self, run_id: str) -> None:
         """Record a successful delivery (say once that an outage is over)."""
-        from jupyter_mlops.core.tracking.store import redact_uri
-
         if self.in_outage:
             _log.warning(self.up_message, redact_uri(self.tracking_uri), run_id)
         self.in_outage = False

@@ -1,8 +1,10 @@
 """Replay the spools of dead processes, and never leave their runs RUNNING.
 
-A spool is an orphan when its meta sidecar names a process on this host that
-is gone: the pid no longer exists, is a zombie, or now belongs to a process
-started at another time (pid reuse, checked with psutil's create time).
+Recovery calls the spool (:mod:`~jupyter_mlops.core.tracking.spool`) and the
+artifact delivery (:mod:`~jupyter_mlops.core.artifacts.delivery`), never the
+other way round. A spool is an orphan when its meta sidecar names a process on
+this host that is gone: the pid no longer exists, is a zombie, or now belongs to
+a process started at another time (pid reuse, checked with psutil's create time).
 Recovering processes take a ``flock`` on ``.recover.lock`` in the spool folder
 so two of them never replay the same spool at once; the operating system drops
 that lock when its holder dies, so a lock file left by a dead process is
@@ -21,30 +23,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.core.tracking.spool import META_SUFFIX, Spool, SpoolMeta
-from jupyter_mlops.core.tracking.store import import_mlflow, redact_uri
+from jupyter_mlops.core.artifacts.delivery import recover_artifacts
+from jupyter_mlops.core.redact import redact_uri
+from jupyter_mlops.core.tracking.owner import owner_alive, sqlite_store_gone
+from jupyter_mlops.core.tracking.spool import Spool
+from jupyter_mlops.core.tracking.spool_format import META_SUFFIX, SpoolMeta
+from jupyter_mlops.core.tracking.store import import_mlflow
 
 __all__ = ["owner_alive", "recover_orphans"]
 
 _log = logging.getLogger("jupyter_mlops.spool")
 _LOCK_NAME = ".recover.lock"
 _PARKED = "unrecoverable"
-_CREATE_TIME_TOLERANCE = 1.0  # seconds; /proc boot-time rounding and clock slew
-
-
-def owner_alive(pid: int, create_time: float) -> bool:
-    """Whether process ``pid`` started at ``create_time`` still runs (unknown counts as alive)."""
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return abs(proc.create_time() - create_time) < _CREATE_TIME_TOLERANCE
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:  # access denied: assume it is alive rather than steal its run
-        return True
 
 
 @contextlib.contextmanager
@@ -117,18 +107,6 @@ def _recover_one(spool_dir: Path, meta: SpoolMeta, uri: str, client: Any) -> boo
         spool.close(delete=done)
 
 
-def _store_file_gone(uri: str) -> bool:
-    """Whether ``uri`` is a SQLite store whose file no longer exists.
-
-    Opening it would make MLflow create a new, empty database there (and the
-    folders above it), so such orphans are parked instead of replayed.
-    """
-    if not uri.startswith("sqlite:///"):
-        return False
-    path = uri[len("sqlite:///") :].split("?", 1)[0]
-    return bool(path) and path != ":memory:" and not Path(path).exists()
-
-
 def _park(folder: Path, meta: SpoolMeta, uri: str) -> None:
     """Move an orphan whose store is gone to ``<spool_dir>/unrecoverable/`` (kept, not retried)."""
     target = folder / _PARKED
@@ -179,13 +157,11 @@ def recover_orphans(
                 continue
             same_store = tracking_uri is not None and redact_uri(tracking_uri) == meta.tracking_uri
             uri = tracking_uri if same_store and tracking_uri else meta.tracking_uri
-            if _store_file_gone(uri):
+            if sqlite_store_gone(uri):
                 _park(folder, meta, uri)
                 continue
             if _recover_one(folder, meta, uri, client if same_store else None):
                 recovered.append(meta.run_id)
-        from jupyter_mlops.core.artifacts.delivery import recover_artifacts
-
         for run_id in recover_artifacts(folder, tracking_uri, client=client):
             if run_id not in recovered:
                 recovered.append(run_id)

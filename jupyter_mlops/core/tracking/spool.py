@@ -22,7 +22,8 @@ Files for run ``R`` in the spool folder (format: :mod:`jupyter_mlops.core.tracki
 (committed byte offset), ``R.meta.json`` (run id, credential-free tracking
 URI, owner pid, process start time, host) and, only if the store rejected
 something for good, ``R.rejected.jsonl`` (kept for the user, never deleted).
-Orphans of dead processes are replayed by :func:`recover_orphans`.
+Orphans of dead processes are replayed by
+:func:`jupyter_mlops.core.tracking.recovery.recover_orphans`.
 """
 
 from __future__ import annotations
@@ -30,78 +31,37 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
-import threading
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlops.core.redact import redact_uri, scrub_error
 from jupyter_mlops.core.tracking.delivery import (
     StoreHealth,
     is_permanent_error,
     make_sender,
     quiet_store_errors,
-    reset_writer_state,
-    scrub_error,
 )
 from jupyter_mlops.core.tracking.spool_format import (
     META_SUFFIX,
     OFFSET_SUFFIX,
     REJECTED_SUFFIX,
     SPOOL_SUFFIX,
-    Chunk,
     SpoolMeta,
-    format_metric,
-    format_number,
-    format_param,
-    format_tag,
-    parse_line,
-    process_create_time,
     read_chunks,
     write_atomic,
 )
-from jupyter_mlops.core.tracking.store import redact_uri
+from jupyter_mlops.core.tracking.writer import BackgroundWriter
 from jupyter_mlops.exceptions import RunStateError, StoreError
 
-__all__ = [
-    "META_SUFFIX",
-    "Spool",
-    "SpoolMeta",
-    "format_metric",
-    "format_number",
-    "format_param",
-    "format_tag",
-    "parse_line",
-    "process_create_time",
-    "recover_orphans",
-]
+__all__ = ["META_SUFFIX", "Spool", "SpoolMeta"]
 
 _READ_LIMIT = 8 << 20
 _COMPACT_BYTES = 16 << 20  # a fully delivered spool file larger than this is emptied
 _log = logging.getLogger("jupyter_mlops.spool")
 
 
-_live_spools: weakref.WeakSet[Spool] = weakref.WeakSet()
-
-
-def _before_fork() -> None:
-    """A parent that forked may have children appending to its spools: never compact them."""
-    for spool in list(_live_spools):
-        spool._forked = True
-
-
-def _after_fork_in_child() -> None:
-    """A forked child has no writer thread and must not inherit locks held by one."""
-    for spool in list(_live_spools):
-        reset_writer_state(spool)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-
-
-class Spool:
+class Spool(BackgroundWriter):
     """One run's spool file, its committed offset and (optionally) its writer thread.
 
     ``Spool.create`` makes a new spool owned by this process and starts the
@@ -109,6 +69,9 @@ class Spool:
     by recovery). ``client`` is an ``MlflowClient``; by default the cached one
     for ``tracking_uri``.
     """
+
+    thread_prefix = "jupyter-mlops-spool"
+    error_message = "jupyter-mlops: spool writer error"
 
     def __init__(
         self,
@@ -132,16 +95,9 @@ class Spool:
         self._committed = self._read_offset()
         self._base = 0  # bytes emptied out of the file by compaction (progress stays monotonic)
         self._owned = False  # created by this process (only such spools are compacted)
-        self._forked = False
-        self._append_lock = threading.Lock()
-        self._deliver_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._progress = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._init_writer()
         self.health = StoreHealth(tracking_uri, str(self.path))
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        _live_spools.add(self)
 
     @classmethod
     def create(
@@ -150,29 +106,20 @@ class Spool:
         run_id: str,
         tracking_uri: str,
         *,
-        flush_interval: float = 0.5,
-        client: Any = None,
         status_owner: tuple[int, float] | None = None,
+        **options: Any,
     ) -> Spool:
         """A new spool for ``run_id`` owned by this process, with its writer thread running.
 
         ``status_owner`` (a kernel attached to a pipeline execution's run: its
         executor): while that process lives, recovery of this spool delivers its
-        records but leaves the run's status to it.
+        records but leaves the run's status to it. ``options``: as for ``Spool(...)``.
         """
         spool_dir = Path(spool_dir)
         spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        meta = SpoolMeta(
-            run_id=run_id,
-            tracking_uri=redact_uri(tracking_uri),
-            pid=os.getpid(),
-            create_time=process_create_time(),
-            host=socket.gethostname(),
-            created_ms=time.time_ns() // 1_000_000,
-            status_owner=status_owner,
-        )
+        meta = SpoolMeta.new(run_id, tracking_uri, status_owner=status_owner)
         meta.write(spool_dir / f"{run_id}{META_SUFFIX}")  # meta first: recovery keys on it
-        spool = cls(spool_dir, run_id, tracking_uri, flush_interval=flush_interval, client=client)
+        spool = cls(spool_dir, run_id, tracking_uri, **options)
         spool._owned = True
         spool.start_writer()
         return spool
@@ -233,10 +180,6 @@ class Spool:
             self._committed = offset
             self._progress.notify_all()
 
-    def _read_chunks(self, sender: Any) -> list[Chunk]:
-        """Complete lines after the committed offset, cut to the sender's limits."""
-        return read_chunks(self.path, self._committed, sender, _READ_LIMIT)
-
     def _reject(self, lines: list[bytes], reason: str) -> None:
         with open(self.rejected_path, "ab") as f:
             f.write(b"".join(line + b"\n" for line in lines))
@@ -260,7 +203,7 @@ class Spool:
                 try:
                     if self._sender is None:
                         self._sender = make_sender(self.client)
-                    chunks = self._read_chunks(self._sender)
+                    chunks = read_chunks(self.path, self._committed, self._sender, _READ_LIMIT)
                 except Exception as exc:  # the client cannot even be built
                     return self.health.failed(exc)
                 if not chunks:
@@ -307,10 +250,6 @@ class Spool:
     def last_error(self) -> str | None:
         """The last delivery error (first line, no credentials), or None after a success."""
         return self.health.last_error
-
-    def retry_delay(self) -> float:
-        """Seconds until the next attempt: the flush interval, doubled per failure (max 30 s)."""
-        return self.health.retry_delay(self.flush_interval)
 
     def pending(self) -> int:
         """Number of complete records not yet in the store."""
@@ -369,50 +308,6 @@ class Spool:
 
     # -- writer thread and lifecycle --------------------------------------------------------
 
-    @property
-    def writer_alive(self) -> bool:
-        """Whether the background writer thread is running."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def start_writer(self) -> None:
-        """Start the daemon writer thread (idempotent)."""
-        if self.writer_alive:
-            return
-        self._stopping = False
-        self._thread = threading.Thread(
-            target=self._run, name=f"jupyter-mlops-spool-{self.run_id[:8]}", daemon=True
-        )
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Ask the writer to deliver now instead of at the next interval."""
-        self._wake.set()
-
-    def _run(self) -> None:
-        delay = self.flush_interval
-        while True:
-            self._wake.wait(delay)
-            self._wake.clear()
-            if self._stopping:
-                return
-            try:
-                ok = self.deliver()
-            except Exception:  # a bug must not kill delivery; flush() still works inline
-                _log.exception("jupyter-mlops: spool writer error")
-                ok = False
-            delay = self.flush_interval if ok else self.retry_delay()
-            with self._progress:
-                self._progress.notify_all()
-
-    def stop_writer(self, timeout: float = 5.0) -> None:
-        """Stop the writer thread (pending records stay in the file)."""
-        self._stopping = True
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-        self._thread = None
-
     def mark_ended(self, status: str, end_time: int) -> None:
         """Record in the meta sidecar how the run ended, for a recovery that finishes the job."""
         meta = SpoolMeta.read(self.meta_path)
@@ -432,10 +327,3 @@ class Spool:
                 for path in (self.path, self.offset_path, self.meta_path):  # meta last
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
-
-
-def recover_orphans(spool_dir: Path | str, **kwargs: Any) -> list[str]:
-    """Replay spools of dead processes; see :func:`jupyter_mlops.core.tracking.recovery.recover_orphans`."""
-    from jupyter_mlops.core.tracking.recovery import recover_orphans as _recover
-
-    return _recover(spool_dir, **kwargs)

@@ -15,11 +15,11 @@ a :class:`SpoolMeta`; both are replaced atomically.
 from __future__ import annotations
 
 import json
-import os
-import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from jupyter_mlops.core.tracking.owner import OwnerRecord, process_create_time, write_atomic
 
 __all__ = [
     "META_SUFFIX",
@@ -84,31 +84,10 @@ def parse_line(line: bytes) -> Record:
     raise ValueError(f"not a spool record: {line[:80]!r}")
 
 
-def process_create_time(pid: int | None = None) -> float:
-    """Start time of process ``pid`` (default: this one), as psutil reports it."""
-    import psutil
-
-    create_time: float = psutil.Process(pid).create_time()
-    return create_time
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 @dataclass
-class SpoolMeta:
+class SpoolMeta(OwnerRecord):
     """What a recovering process needs to know about a spool (no credentials)."""
 
-    run_id: str
-    tracking_uri: str
-    pid: int
-    create_time: float
-    host: str
-    created_ms: int
     end_status: str | None = None
     end_time: int | None = None
     status_owner: tuple[int, float] | None = None
@@ -117,20 +96,11 @@ class SpoolMeta:
     lives, recovery delivers the records but leaves the run's status alone."""
 
     @classmethod
-    def read(cls, path: Path) -> SpoolMeta | None:
-        """The meta sidecar at ``path``, or None when missing or unreadable."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            owner = data.get("status_owner")
-            if owner is not None:
-                data["status_owner"] = (int(owner[0]), float(owner[1]))
-            return cls(**data)
-        except (OSError, ValueError, TypeError):
-            return None
-
-    def write(self, path: Path) -> None:
-        """Write atomically."""
-        write_atomic(path, json.dumps(asdict(self)))
+    def _decode(cls, data: dict[str, Any]) -> dict[str, Any]:
+        owner = data.get("status_owner")
+        if owner is not None:
+            data["status_owner"] = (int(owner[0]), float(owner[1]))
+        return data
 
 
 class ChunkLimits(Protocol):

@@ -22,6 +22,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.core.redact import redact_uri
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
@@ -70,13 +72,6 @@ def resolve_tracking_uri(explicit: str | None, root_dir: Path) -> str:
     if env:
         return env
     return default_tracking_uri(root_dir)
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` with any user:password, token segment or secret parameter removed."""
-    from jupyter_mlops.core.redact import strip_url_credentials
-
-    return strip_url_credentials(uri)
 
 
 def default_artifact_location(tracking_uri: str) -> str | None:

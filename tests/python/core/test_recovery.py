@@ -15,13 +15,9 @@ from typing import Any
 
 import pytest
 
-from jupyter_mlops.core.tracking.spool import (
-    Spool,
-    SpoolMeta,
-    format_metric,
-    process_create_time,
-    recover_orphans,
-)
+from jupyter_mlops.core.tracking.recovery import recover_orphans
+from jupyter_mlops.core.tracking.spool import Spool
+from jupyter_mlops.core.tracking.spool_format import SpoolMeta, format_metric, process_create_time
 from jupyter_mlops.core.tracking.tracker import Tracker
 
 CRASHER = """

@@ -12,8 +12,8 @@ import pytest
 from mlflow.entities import Metric
 
 from jupyter_mlops.core.tracking.delivery import BatchSender, SqliteFastSender, make_sender
-from jupyter_mlops.core.tracking.spool import (
-    Spool,
+from jupyter_mlops.core.tracking.spool import Spool
+from jupyter_mlops.core.tracking.spool_format import (
     format_metric,
     format_param,
     format_tag,

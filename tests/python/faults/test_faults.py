@@ -629,8 +629,8 @@ def test_store_warm_up_and_recovery_sweep_may_first_import_mlflow_at_once(
     ``mlflow`` and every later sweep of that server failed: the runs of dead kernels stayed
     RUNNING for good (found by the server SIGKILL test above).
     """
-    from jupyter_mlops.core.tracking.spool import (
-        Spool,
+    from jupyter_mlops.core.tracking.spool import Spool
+    from jupyter_mlops.core.tracking.spool_format import (
         SpoolMeta,
         format_metric,
         process_create_time,
