@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
+from jupyter_mlops.core import tags as mlops_tags
 from jupyter_mlops.core.redact import strip_url_credentials
 
 __all__ = [
@@ -305,7 +306,7 @@ def run_context_tags(
     tags: dict[str, str] = {}
     if notebook:
         tags["mlflow.source.name"] = notebook
-        tags["mlops.notebook"] = notebook
+        tags[mlops_tags.NOTEBOOK] = notebook
         is_notebook = notebook.endswith(".ipynb")
     else:
         is_notebook = False
@@ -316,7 +317,7 @@ def run_context_tags(
     tags["mlflow.source.type"] = "NOTEBOOK" if is_notebook else "LOCAL"
     tags["mlflow.user"] = user or current_user()
     if project:
-        tags["mlops.project"] = project
+        tags[mlops_tags.PROJECT] = project
     if source_dir is None:
         nb_file = notebook_file()
         source_dir = nb_file.parent if nb_file is not None and nb_file.parent.is_dir() else "."
@@ -328,10 +329,10 @@ def run_context_tags(
     if "remote_url" in git:
         tags["mlflow.source.git.repoURL"] = str(git["remote_url"])
     if "dirty" in git:
-        tags["mlops.git.dirty"] = "true" if git["dirty"] else "false"
-    tags["mlops.host"] = socket.gethostname()
+        tags[mlops_tags.GIT_DIRTY] = "true" if git["dirty"] else "false"
+    tags[mlops_tags.HOST] = socket.gethostname()
     kid = kernel or kernel_id()
     if kid:
-        tags["mlops.kernel_id"] = kid
-    tags["mlops.pid"] = str(os.getpid())
+        tags[mlops_tags.KERNEL_ID] = kid
+    tags[mlops_tags.PID] = str(os.getpid())
     return tags

@@ -30,6 +30,8 @@ import sys
 import threading
 from typing import Any
 
+from jupyter_mlops.core import tags as mlops_tags
+
 __all__ = [
     "EXECUTION_TAG",
     "OWNER_TAG",
@@ -40,8 +42,8 @@ __all__ = [
     "running_runs",
 ]
 
-OWNER_TAG = "mlops.owner"
-EXECUTION_TAG = "mlops.pipeline.execution"
+OWNER_TAG = mlops_tags.OWNER
+EXECUTION_TAG = mlops_tags.PIPELINE_EXECUTION
 _log = logging.getLogger("jupyter_mlops.tracking")
 _exit_hook = threading.Lock()
 _exit_registered = False
@@ -150,7 +152,7 @@ def end_orphaned_runs(client: Any, *, max_runs: int = 1000) -> list[str]:
     for run in runs:
         owner = run.data.tags.get(OWNER_TAG, "")
         if _owner_gone(owner, host):
-            client.set_tag(run.info.run_id, "mlops.killed_reason", "process_died")
+            client.set_tag(run.info.run_id, mlops_tags.KILLED_REASON, "process_died")
             client.set_terminated(run.info.run_id, "KILLED")
             ended.append(str(run.info.run_id))
     return ended
