@@ -30,7 +30,14 @@ from jupyter_mlops.core.environment import (
     take_snapshot,
     write_snapshot,
 )
-from jupyter_mlops.core.environment.redact import REDACTED, find_leaks, is_secret_name
+from jupyter_mlops.core.redact import (
+    REDACTED,
+    find_leaks,
+    is_secret_name,
+    scrub_credentials,
+    scrub_error,
+    secret_values,
+)
 
 
 @pytest.mark.parametrize(
@@ -55,6 +62,10 @@ from jupyter_mlops.core.environment.redact import REDACTED, find_leaks, is_secre
         ("ssh://git@github.com/o/r.git", "ssh://git@github.com/o/r.git"),
         ("ssh://git:pw123456@github.com/o/r.git", "ssh://github.com/o/r.git"),
         ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+        ("git+ssh://user:tok123456@host.example/o/r.git", "git+ssh://host.example/o/r.git"),
+        ("git+ssh://git@host.example/o/r.git", "git+ssh://git@host.example/o/r.git"),
+        ("user:tok123456@host.example:o/r.git", "host.example:o/r.git"),
+        ("oauth2:tok123456@gitlab.example.com:team/proj.git", "gitlab.example.com:team/proj.git"),
         ("https://u:p@[::1]:8443/x", "https://[::1]:8443/x"),
         ("file:///home/u/proj", "file:///home/u/proj"),
         ("https://host/x#subdirectory=pkg&sha256=ab", "https://host/x#subdirectory=pkg&sha256=ab"),
@@ -63,6 +74,34 @@ from jupyter_mlops.core.environment.redact import REDACTED, find_leaks, is_secre
 )
 def test_strip_url_credentials(url: str, expected: str) -> None:
     assert strip_url_credentials(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("push to https://u:tok123456@host/x.git failed", "push to https://host/x.git failed"),
+        ("no git+ssh://user:tok123456@host/r.git", "no git+ssh://host/r.git"),
+        ("no user:tok123456@host.example:r.git here", "no host.example:r.git here"),
+        ("git@github.com:o/r.git is fine", "git@github.com:o/r.git is fine"),
+        ("Error: a@b, sqlite:////tmp/m.db", "Error: a@b, sqlite:////tmp/m.db"),
+    ],
+)
+def test_scrub_credentials_in_text(message: str, expected: str) -> None:
+    assert scrub_credentials(message) == expected
+    assert scrub_error(message + "\nsecond line") == expected
+
+
+def test_scrub_error_keeps_the_first_line_short() -> None:
+    assert scrub_error("x" * 400, limit=10) == "x" * 10 + "..."
+
+
+def test_remote_passwords_in_environment_values_are_secrets() -> None:
+    environ = {
+        "REMOTE": "user:tok123456@host.example:r.git",
+        "MIRROR": "git+ssh://me:pw7654321@host.example/r.git",
+        "PLAIN": "git@host.example:r.git",
+    }
+    assert secret_values(environ) == {"tok123456": "REMOTE", "pw7654321": "MIRROR"}
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,10 @@
 Canaries (unique ``canary-<uuid>`` values) are planted in secret-named
 environment variables (``MLOPS_CANARY_TOKEN``, ``MLOPS_CANARY_KEY``,
 ``AWS_SECRET_ACCESS_KEY``, ``JUPYTER_TOKEN``, ``GIT_PASSWORD``), in the
-``origin`` remote of the git repository the work happens in
-(``https://user:<canary>@example.com/x.git``) and in the install records of
+``origin`` remote of the git repository the work happens in (one test each
+for ``https://user:<canary>@example.com/x.git``,
+``git+ssh://user:<canary>@example.com/x.git`` and the scp-style
+``user:<canary>@example.com:x.git``) and in the install records of
 two distributions the interpreters see (a VCS install and an editable git
 checkout, see :mod:`env_canaries`). Then real work that records things:
 
@@ -54,6 +56,11 @@ TRACKED_CELLS = [
 ]
 SWEEP_PARAMS = "lr: float = 0.1\n"
 SWEEP_ARGS = ("--grid", "lr=0.1,0.2", "--workers", "2", "--format", "json")
+REMOTES = {  # form: (origin with the canary in it, the repoURL tag it must become)
+    "https": ("https://user:{}@example.com/x.git", "https://example.com/x.git"),
+    "git+ssh": ("git+ssh://user:{}@example.com/x.git", "git+ssh://example.com/x.git"),
+    "scp": ("user:{}@example.com:x.git", "example.com:x.git"),
+}
 SWEEP_CELLS = ["import jupyter_mlops\njupyter_mlops.log_metric('score', lr * 10)\nprint('lr', lr)"]
 
 
@@ -140,8 +147,17 @@ class Sampler:
         self._thread.join(10)
 
 
+@pytest.fixture(params=sorted(REMOTES))
+def remote(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """The form of the secret ``origin`` remote: its template and the credential-free URL."""
+    template, expected = REMOTES[request.param]
+    return template, expected
+
+
 @pytest.fixture
-def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Canaries, Path]:
+def planted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, remote: tuple[str, str]
+) -> tuple[Canaries, Path]:
     """Canaries planted; returns them and the work folder (a git repo with a secret remote)."""
     canaries = plant_canaries(tmp_path, monkeypatch, names=ENV_NAMES)
     # child interpreters (kernels, workers) see the planted distributions too
@@ -151,7 +167,7 @@ def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Canaries, 
     work = tmp_path / "work"
     work.mkdir()
     git(work, "init", "-q", "-b", "main")
-    git(work, "remote", "add", "origin", f"https://user:{remote_secret}@example.com/x.git")
+    git(work, "remote", "add", "origin", remote[0].format(remote_secret))
     write_notebook(work / "tracked.ipynb", TRACKED_PARAMS, TRACKED_CELLS)
     write_notebook(work / "sweep.ipynb", SWEEP_PARAMS, SWEEP_CELLS)
     git(work, "add", "tracked.ipynb", "sweep.ipynb")
@@ -211,6 +227,7 @@ def _store_texts(uri: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
 @pytest.mark.slow
 def test_no_canary_anywhere(
     planted: tuple[Canaries, Path],
+    remote: tuple[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -269,7 +286,7 @@ def test_no_canary_anywhere(
     store, runs = _store_texts(os.environ["MLFLOW_TRACKING_URI"])
     (tracked,) = (run for run in runs if run["name"] == "tracked")
     assert tracked["params"]["batch"] == "32"
-    assert tracked["tags"]["mlflow.source.git.repoURL"].endswith("example.com/x.git")
+    assert tracked["tags"]["mlflow.source.git.repoURL"] == remote[1]
     assert "mlops.env.hash" in tracked["tags"]
     assert {"acc", "loss"} <= set(tracked["metrics"])
     texts.update(store)
@@ -297,6 +314,7 @@ def test_no_canary_anywhere(
         "secrets",
         "no env value, token or URL credential in any artifact, tag, param, log line or argv",
         ok=not hits,
+        remote=remote[1],
         canaries=len(secrets),
         places_scanned=places,
         files=len(files),
