@@ -26,14 +26,13 @@ Series (``system/`` prefix, so MLflow shows them with its system metrics):
 
 from __future__ import annotations
 
+from jupyter_mlops.core import tags as mlops_tags
 from jupyter_mlops.core.cost.catalogue import GIB
 from jupyter_mlops.core.cost.pricing import HOUR, J_PER_KWH, PricingModel
 from jupyter_mlops.core.cost.records import TargetSample
 from jupyter_mlops.core.cost.totals import Totals
 
-__all__ = ["PRICING_TAG", "pricing_tags", "run_cost_metrics", "system_metrics"]
-
-PRICING_TAG = "mlops.cost.pricing"
+__all__ = ["pricing_tags", "run_cost_metrics", "system_metrics"]
 
 
 def run_cost_metrics(totals: Totals, currency: str = "USD") -> dict[str, float]:
@@ -82,11 +81,11 @@ def system_metrics(
 def pricing_tags(pricing: PricingModel) -> dict[str, str]:
     """Tags naming the pricing a run's cost was computed with."""
     tags = {
-        PRICING_TAG: pricing.pricing_id(),
-        "mlops.cost.currency": pricing.currency,
-        "mlops.cost.mode": pricing.mode,
-        "mlops.cost.catalogue_as_of": pricing.catalogue.as_of or "unknown",
+        mlops_tags.COST_PRICING: pricing.pricing_id(),
+        mlops_tags.COST_CURRENCY: pricing.currency,
+        mlops_tags.COST_MODE: pricing.mode,
+        mlops_tags.COST_CATALOGUE_AS_OF: pricing.catalogue.as_of or "unknown",
     }
     if pricing.instance is not None:
-        tags["mlops.cost.instance"] = pricing.instance.key
+        tags[mlops_tags.COST_INSTANCE] = pricing.instance.key
     return tags

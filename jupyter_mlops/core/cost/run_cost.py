@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from jupyter_mlops.core import tags as mlops_tags
+
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.accounting import LiveCost
     from jupyter_mlops.core.cost.meter import ProcessMeter
@@ -123,6 +125,6 @@ def advice_tags(meter: ProcessMeter, totals: Totals) -> dict[str, str]:
     if advice.instance is None:
         return {}
     return {
-        "mlops.advice.instance": advice.instance.name,
-        "mlops.advice.saving_per_hour": f"{advice.instance.saving_per_hour:.4f}",
+        mlops_tags.ADVICE_INSTANCE: advice.instance.name,
+        mlops_tags.ADVICE_SAVING_PER_HOUR: f"{advice.instance.saving_per_hour:.4f}",
     }

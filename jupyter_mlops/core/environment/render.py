@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.core import tags as mlops_tags
 from jupyter_mlops.core.environment.model import EnvironmentSnapshot
 from jupyter_mlops.core.environment.platform import platform_summary
 from jupyter_mlops.core.environment.redact import scrub
@@ -63,7 +64,7 @@ __all__ = [
 ENVIRONMENT_FILE = "environment.yml"
 PLATFORM_FILE = "platform.yml"
 ARTIFACT_DIR = "environment"
-HASH_TAG = "mlops.env.hash"
+HASH_TAG = mlops_tags.ENV_HASH  # environment.HASH_TAG, as before
 HEADER_MARK = "# jupyter-mlops environment snapshot"
 
 # A string is written plain (unquoted) only when it cannot be read as anything
@@ -264,8 +265,8 @@ def run_tags(snapshot: EnvironmentSnapshot) -> dict[str, str]:
     """Tags for a tracked run: the content hash (identical environments share it) and a summary."""
     tags = {
         HASH_TAG: content_hash(snapshot),
-        "mlops.env.python": snapshot.python_version,
-        "mlops.env.kind": "requested-only" if snapshot.requested_only else "full",
-        "mlops.env.packages": str(len(snapshot.conda_packages) + len(snapshot.pip_packages)),
+        mlops_tags.ENV_PYTHON: snapshot.python_version,
+        mlops_tags.ENV_KIND: "requested-only" if snapshot.requested_only else "full",
+        mlops_tags.ENV_PACKAGES: str(len(snapshot.conda_packages) + len(snapshot.pip_packages)),
     }
     return {key: scrub(value) for key, value in tags.items()}

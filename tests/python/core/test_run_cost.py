@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from jupyter_mlops.core.cost import PricingModel, ProcessMeter, lifetime_cost
-from jupyter_mlops.core.cost.metrics import PRICING_TAG
 from jupyter_mlops.core.cost.run_cost import RunCost
 from jupyter_mlops.core.cost.sources import ProcessTreeSource
+from jupyter_mlops.core.tags import COST_PRICING
 from jupyter_mlops.core.tracking.tracker import Tracker
 
 COST_METRICS = {
@@ -52,7 +52,7 @@ def test_run_ends_with_its_cost(mlflow_store: Any, make_tracker: Callable[..., T
     assert metrics["cpu_core_hours"] * 3600 >= 0.4
     assert metrics["cost_usd"] > 0
     assert metrics["idle_cost_usd"] >= 0
-    assert tags[PRICING_TAG].endswith(":per-resource:USD")
+    assert tags[COST_PRICING].endswith(":per-resource:USD")
     assert tags["mlops.cost.currency"] == "USD"
     assert "system/cpu_percent" in metrics  # the first point of the series
     assert tags["mlops.advice.instance"]  # the run's peaks fit a small catalogued instance
@@ -79,7 +79,7 @@ def test_series_points_are_spaced() -> None:
     metrics, tags = result
     assert len(points) == 1
     assert {"system/cpu_percent", "system/rss_gb", "system/cost_per_hour"} <= set(points[0])
-    assert tags[PRICING_TAG].endswith(":per-resource+custom:USD")  # rates overridden
+    assert tags[COST_PRICING].endswith(":per-resource+custom:USD")  # rates overridden
     assert metrics["cost_usd"] >= 0
 
 
