@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from verdict import verdict
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET = 5.0
 
@@ -91,14 +93,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ours = statistics.median(ours_times)
     baseline = statistics.median(baseline_times)
     ratio = baseline / ours
-    result = {
-        "name": "env_snapshot",
-        "ours": round(ours, 6),
-        "baseline": round(baseline, 6),
-        "ratio": round(ratio, 3),
-        "target": TARGET,
-        "ok": ratio >= TARGET,
-    }
+    result = verdict("env_snapshot", ours, baseline, ratio=ratio, target=TARGET, ok=ratio >= TARGET)
     info = json.loads(info_text.strip().splitlines()[-1])
     freeze_lines = [line for line in freeze_text.splitlines() if line.strip()]
     print(

@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from verdict import verdict
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET = 0.1
 
@@ -65,14 +67,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ours = _median(OURS, args.repeat)
     baseline = _median(BASELINE, args.repeat)
     ratio = ours / baseline
-    result = {
-        "name": "load_ext",
-        "ours": round(ours, 6),
-        "baseline": round(baseline, 6),
-        "ratio": round(ratio, 4),
-        "target": TARGET,
-        "ok": ratio <= TARGET,
-    }
+    result = verdict(
+        "load_ext", ours, baseline, ratio=ratio, target=TARGET, ok=ratio <= TARGET, ratio_digits=4
+    )
     print(
         f"%load_ext jupyter_mlops: {ours * 1000:.1f} ms   import mlflow: {baseline * 1000:.1f} ms"
         f"   ratio {ratio:.3f} (target <= {TARGET}) {'OK' if result['ok'] else 'FAIL'}"

@@ -38,6 +38,8 @@ def run_module(path: Path) -> list[dict[str, Any]]:
         spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load {path}")
+        if str(BENCH_DIR) not in sys.path:  # the benchmarks share bench/verdict.py
+            sys.path.insert(0, str(BENCH_DIR))
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         result = module.main([])
