@@ -16,38 +16,43 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 from cost_helpers import Burner, FakeClock
 
+T = TypeVar("T")
+
+
+def _made_then_ended(new: Callable[[], T], end: Callable[[T], object]) -> Iterator[Callable[[], T]]:
+    """A fixture body: hands out ``new`` processes, then ends every one made."""
+    made: list[T] = []
+
+    def make() -> T:
+        item = new()
+        made.append(item)
+        return item
+
+    yield make
+    for item in made:
+        end(item)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    proc.kill()
+    proc.wait()
+
 
 @pytest.fixture
 def burner() -> Iterator[Callable[[], Burner]]:
-    made: list[Burner] = []
-
-    def make() -> Burner:
-        b = Burner()
-        made.append(b)
-        return b
-
-    yield make
-    for b in made:
-        b.stop()
+    yield from _made_then_ended(Burner, Burner.stop)
 
 
 @pytest.fixture
 def sleeper() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    made: list[subprocess.Popen[bytes]] = []
-
-    def make() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-        made.append(proc)
-        return proc
-
-    yield make
-    for proc in made:
-        proc.kill()
-        proc.wait()
+    yield from _made_then_ended(
+        lambda: subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]), _kill
+    )
 
 
 @pytest.fixture

@@ -66,6 +66,11 @@ class FakeGpu:
     def memory_used(self) -> int:
         return self.extra_used + sum(m or 0 for m in self.processes.values())
 
+    def held_by(self, pid: int, mem: int, util: int) -> None:
+        """Only ``pid`` holds this GPU: ``mem`` bytes of it, at ``util`` percent."""
+        self.processes = {pid: mem}
+        self.process_util = {pid: util}
+
 
 class FakeNvml:
     """The scripted driver: GPUs, an init error to raise, and a record of the calls made."""

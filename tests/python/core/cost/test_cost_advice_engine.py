@@ -119,8 +119,7 @@ def test_engine_end_to_end(
     nvml = FakeNvml()
     gpu = nvml.add_gpu("NVIDIA H100 80GB HBM3", util=0)
     proc = sleeper()
-    gpu.processes = {proc.pid: 20 * GIB}
-    gpu.process_util = {proc.pid: 0}
+    gpu.held_by(proc.pid, 20 * GIB, 0)
     settings = CostSettings(
         ledger_url=f"sqlite:///{tmp_path / 'cost.db'}",
         idle_minutes=2,

@@ -123,8 +123,7 @@ def test_energy_counter_deltas(sleeper: Sleeper, clock: FakeClock) -> None:
     nvml = FakeNvml()
     gpu = nvml.add_gpu(energy_mj=1_000_000)
     proc = sleeper()
-    gpu.processes = {proc.pid: GIB}
-    gpu.process_util = {proc.pid: 50}
+    gpu.held_by(proc.pid, GIB, 50)
     sampler = gpu_sampler(nvml, clock)
     sampler.add_target("k", Target(proc.pid))
     sampler.tick()
@@ -210,8 +209,7 @@ def test_idle_gpu_alert_fires_with_money_burned_and_clears(
     nvml = FakeNvml()
     gpu = nvml.add_gpu("NVIDIA H100 80GB HBM3", util=70)
     proc = sleeper()
-    gpu.processes = {proc.pid: 20 * GIB}
-    gpu.process_util = {proc.pid: 70}
+    gpu.held_by(proc.pid, 20 * GIB, 70)
     pricing = PricingModel.per_resource(Catalogue.load())
     detector = IdleGpuDetector(pricing, util_threshold_pct=5, after_minutes=10, min_mem_mb=512)
     events = []
@@ -259,8 +257,7 @@ def test_idle_alert_clears_when_memory_is_freed_and_can_be_dismissed(
     nvml = FakeNvml()
     gpu = nvml.add_gpu(util=0)
     proc = sleeper()
-    gpu.processes = {proc.pid: 2 * GIB}
-    gpu.process_util = {proc.pid: 0}
+    gpu.held_by(proc.pid, 2 * GIB, 0)
     detector = IdleGpuDetector(PricingModel.per_resource(), after_minutes=1, min_mem_mb=512)
     sampler = gpu_sampler(nvml, clock)
     sampler.add_target("k", Target(proc.pid))
@@ -279,8 +276,7 @@ def test_accountant_prices_gpu_held_and_used(sleeper: Sleeper, clock: FakeClock)
     nvml = FakeNvml()
     gpu = nvml.add_gpu("NVIDIA H100 80GB HBM3", util=25)
     proc = sleeper()
-    gpu.processes = {proc.pid: 8 * GIB}
-    gpu.process_util = {proc.pid: 25}
+    gpu.held_by(proc.pid, 8 * GIB, 25)
     pricing = PricingModel.per_resource(
         Catalogue.load(), rates={"cpu_core_hour": 0, "ram_gb_hour": 0, "cpu_watts_per_core": 0}
     )

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 from cost_helpers import Burner
@@ -14,9 +15,12 @@ from cost_helpers import Burner
 from jupyter_mlops.core.cost.accounting import CostAccountant
 from jupyter_mlops.core.cost.catalogue import Catalogue
 from jupyter_mlops.core.cost.pricing import PricingModel
-from jupyter_mlops.core.cost.records import Target
+from jupyter_mlops.core.cost.records import Target, TargetSample
 from jupyter_mlops.core.cost.sampler import Sampler, sample_once
 from jupyter_mlops.core.cost.sources import ProcessTreeSource, ResourceSource
+
+if TYPE_CHECKING:
+    import psutil
 
 TOLERANCE = 0.05
 CPU_RATE = 0.50  # per core-hour, so the money is easy to check
@@ -102,6 +106,24 @@ def test_live_grandchild_then_reaped_counts_once(burner: Callable[[], Burner]) -
     assert within(total, whole_after - whole_before), (total, whole_after - whole_before)
 
 
+def _burn_then_release(
+    sampler: Sampler, burner: psutil.Process, parent: subprocess.Popen[str]
+) -> TargetSample:
+    """Tick until ``burner`` used its 0.5 s of CPU, sample target ``k`` (both processes
+    alive), then send ``parent`` a line; the sample."""
+    deadline = time.monotonic() + 60
+    # /proc counts in clock ticks: the child's 0.5 s may show as a little less
+    while sum(burner.cpu_times()[:2]) < 0.45 and time.monotonic() < deadline:
+        sampler.tick()
+        time.sleep(0.05)
+    seen = sampler.tick().targets["k"]
+    assert seen.num_processes == 2
+    assert parent.stdin is not None
+    parent.stdin.write("\n")
+    parent.stdin.flush()
+    return seen
+
+
 def test_orphaned_grandchild_cpu_is_carried(tmp_path: object) -> None:
     """A descendant whose parent died keeps counting; when it exits its CPU is not lost."""
     code = (
@@ -124,14 +146,7 @@ def test_orphaned_grandchild_cpu_is_carried(tmp_path: object) -> None:
         import psutil
 
         g = psutil.Process(grandchild)
-        deadline = time.monotonic() + 60
-        while sum(g.cpu_times()[:2]) < 0.45 and time.monotonic() < deadline:
-            sampler.tick()
-            time.sleep(0.05)
-        seen = sampler.tick().targets["k"]
-        assert seen.num_processes == 2
-        parent.stdin.write("\n")
-        parent.stdin.flush()
+        seen = _burn_then_release(sampler, g, parent)
         parent.wait(10)
         after_parent = sampler.tick().targets["k"]
         assert not after_parent.alive
@@ -180,15 +195,7 @@ def test_auto_reaped_child_cpu_is_carried() -> None:
         child = psutil.Process(int(parent.stdout.readline()))
         sampler = process_sampler(children_every=1)
         sampler.add_target("k", Target(parent.pid))
-        deadline = time.monotonic() + 60
-        # /proc counts in clock ticks: the child's 0.5 s may show as a little less
-        while sum(child.cpu_times()[:2]) < 0.45 and time.monotonic() < deadline:
-            sampler.tick()
-            time.sleep(0.05)
-        seen = sampler.tick().targets["k"]
-        assert seen.num_processes == 2
-        parent.stdin.write("\n")
-        parent.stdin.flush()
+        seen = _burn_then_release(sampler, child, parent)
         word, before = parent.stdout.readline().split()
         assert word == "released"
         child.wait(10)
