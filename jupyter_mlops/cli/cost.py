@@ -1,8 +1,8 @@
 """``jupyter mlops cost report``: compute cost from the cost ledger on the command line.
 
-Registered into :data:`jupyter_mlops.cli.main.COMMANDS` on import (``cli`` imports
-this module). Only the standard library is imported here; the ledger
-(SQLAlchemy) loads inside the command, so ``--help`` stays fast.
+:data:`COST` is the group, listed in :data:`jupyter_mlops.cli.main.COMMANDS`. Only the
+standard library is imported here; the ledger (SQLAlchemy) loads inside the
+command, so ``--help`` stays fast.
 
 Exit codes: 0 success, 1 the ledger cannot be read (missing SQLite file,
 database down), 2 usage error (bad ``--by``, ``--since`` or ``--format``).
@@ -12,22 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from jupyter_mlops.cli.main import arg, command, group
+from jupyter_mlops.cli.command import arg, command, group
+from jupyter_mlops.cli.output import sqlite_file
 from jupyter_mlops.exceptions import StoreError
 
-__all__ = ["cmd_cost_report", "ledger_url"]
+__all__ = ["COST", "cmd_cost_report", "ledger_url"]
 
 BY = ("project", "notebook", "user", "kernel", "run", "day", "week")
-
-group(
-    "cost",
-    "Compute cost: what kernels and runs cost, from the cost ledger.",
-    description="Compute cost. The Jupyter server samples every kernel's CPU, memory and GPU "
-    "use, prices it and books it per minute in the cost ledger (c.MlopsConfig.cost_ledger_url, "
-    "default ~/.local/share/jupyter-mlops/cost.db). See `jupyter mlops cost COMMAND --help`.",
-)
 
 
 def ledger_url(given: str | None) -> str:
@@ -35,20 +27,35 @@ def ledger_url(given: str | None) -> str:
     from jupyter_mlops.core.cost.ledger import default_ledger_url
 
     url = given or default_ledger_url()
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        path = Path(url[len("sqlite:///") :].split("?", 1)[0])
-        if not path.is_file():  # reading must not create an empty ledger
-            raise StoreError(
-                f"No cost ledger at {path}.",
-                hint="Cost is booked by a Jupyter server running jupyter-mlops; pass --ledger "
-                "URL or set JUPYTER_MLOPS_COST_LEDGER to read another one.",
-            )
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():  # reading must not create an empty ledger
+        raise StoreError(
+            f"No cost ledger at {path}.",
+            hint="Cost is booked by a Jupyter server running jupyter-mlops; pass --ledger "
+            "URL or set JUPYTER_MLOPS_COST_LEDGER to read another one.",
+        )
     return url
 
 
-@command(
+def cmd_cost_report(args: argparse.Namespace) -> int:
+    """``jupyter mlops cost report``."""
+    from jupyter_mlops.core.cost.ledger import Ledger
+    from jupyter_mlops.core.cost.report import build_report, render_report
+
+    ledger = Ledger(ledger_url(args.ledger))
+    try:
+        report = build_report(ledger, by=args.by, since=args.since, until=args.until)
+    finally:
+        ledger.close()
+    text = render_report(report, args.format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+REPORT = command(
     "report",
     "Cost grouped by project, notebook, user, kernel, run, day or week.",
+    cmd_cost_report,
     arg(
         "--by",
         choices=BY,
@@ -80,18 +87,13 @@ def ledger_url(given: str | None) -> str:
     "difference: idle GPUs, unused reserved cores), CPU core-hours, RAM GB-hours, GPU-hours, "
     "GPU memory GB-hours, energy (kWh) and wall hours.",
     uses_store=False,
-    group="cost",
 )
-def cmd_cost_report(args: argparse.Namespace) -> int:
-    """``jupyter mlops cost report``."""
-    from jupyter_mlops.core.cost.ledger import Ledger
-    from jupyter_mlops.core.cost.report import build_report, render_report
 
-    ledger = Ledger(ledger_url(args.ledger))
-    try:
-        report = build_report(ledger, by=args.by, since=args.since, until=args.until)
-    finally:
-        ledger.close()
-    text = render_report(report, args.format)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    return 0
+COST = group(
+    "cost",
+    "Compute cost: what kernels and runs cost, from the cost ledger.",
+    REPORT,
+    description="Compute cost. The Jupyter server samples every kernel's CPU, memory and GPU "
+    "use, prices it and books it per minute in the cost ledger (c.MlopsConfig.cost_ledger_url, "
+    "default ~/.local/share/jupyter-mlops/cost.db). See `jupyter mlops cost COMMAND --help`.",
+)

@@ -1,8 +1,8 @@
 """``jupyter mlops params|export``: notebook parameters and pipeline export on the command line.
 
-Registered into :data:`jupyter_mlops.cli.main.COMMANDS` on import (``cli`` imports
-this module). Only the standard library is imported here; the pipeline
-library loads inside the commands, so ``--help`` stays fast.
+:data:`PARAMS` and :data:`EXPORT` are listed in :data:`jupyter_mlops.cli.main.COMMANDS`.
+Only the standard library is imported here; the pipeline library loads inside
+the commands, so ``--help`` stays fast.
 
 Exit codes: 0 success, 1 failure, 2 usage error (a notebook that is missing,
 malformed or has no ``parameters`` cell, a path outside the root, bad
@@ -18,10 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jupyter_mlops.cli.main import FORMAT, _print_json, _print_table, arg, command
+from jupyter_mlops.cli.command import FORMAT, arg, command
+from jupyter_mlops.cli.output import print_json, print_table
 from jupyter_mlops.exceptions import PathError, UsageError
 
-__all__ = ["cmd_export", "cmd_params"]
+__all__ = ["EXPORT", "PARAMS", "cmd_export", "cmd_params"]
 
 T = TypeVar("T")
 
@@ -40,25 +41,13 @@ def _shown(value: Any) -> str:
     return json.dumps(value, allow_nan=False)
 
 
-@command(
-    "params",
-    "Show the parameters a notebook's 'parameters' cell assigns.",
-    arg("notebook", metavar="NOTEBOOK", help="The .ipynb file to read."),
-    FORMAT,
-    description="List the parameters of NOTEBOOK as the export and papermill see them: the "
-    "assignments in the code cell tagged 'parameters', with their type (from the annotation, "
-    "else the value) and default. A default that is not a JSON-like literal (n = len(x)) is "
-    "flagged: it cannot be set from params.yaml. Exit status 2 when the notebook is missing, "
-    "malformed or has no cell tagged 'parameters'.",
-    uses_store=False,
-)
 def cmd_params(args: argparse.Namespace) -> int:
     """``jupyter mlops params``."""
     from jupyter_mlops.core.pipeline import infer_parameters, read_notebook
 
     params = _as_usage(lambda: infer_parameters(read_notebook(args.notebook)))
     if args.format == "json":
-        _print_json(
+        print_json(
             {
                 "notebook": args.notebook,
                 "parameters": [
@@ -84,40 +73,27 @@ def cmd_params(args: argparse.Namespace) -> int:
         )
         for p in params
     ]
-    _print_table(["NAME", "TYPE", "DEFAULT", "NOTE"], rows)
+    print_table(["NAME", "TYPE", "DEFAULT", "NOTE"], rows)
     if not params:
         print(f"{args.notebook}: the 'parameters' cell assigns nothing", file=sys.stderr)
     return 0
 
 
-@command(
-    "export",
-    "Export notebooks to a pipeline folder (papermill stages, DVC).",
-    arg("notebooks", metavar="NOTEBOOK", nargs="+", help="The notebooks, one step each."),
-    arg("-o", "--output", metavar="DIR", required=True, help="The pipeline folder to write."),
-    arg("--name", metavar="NAME", help="Pipeline name (default: the folder's name)."),
-    arg(
-        "--root",
-        metavar="ROOT",
-        default=None,
-        help="Folder that notebooks and DIR must be inside (default: the current folder).",
-    ),
-    arg(
-        "--environment",
-        metavar="FILE",
-        default=None,
-        help="environment.yml to ship with the pipeline (default: a requested-only snapshot "
-        "of the current environment).",
-    ),
-    description="Write DIR with pipeline.yaml (steps, parameter types, inputs and outputs), "
-    "params.yaml (defaults), dvc.yaml (one papermill stage per notebook, ordered by the "
-    "inputs and outputs each notebook declares in its metadata: "
-    '"jupyter_mlops": {"inputs": [...], "outputs": [...], "metrics": [...]}), '
-    "environment.yml, README.md and a copy of each notebook. Nothing is written unless every "
-    "notebook is inside ROOT and has a cell tagged 'parameters'. Run it with `dvc repro` in DIR. "
-    "Exit status 2 on such usage problems.",
+PARAMS = command(
+    "params",
+    "Show the parameters a notebook's 'parameters' cell assigns.",
+    cmd_params,
+    arg("notebook", metavar="NOTEBOOK", help="The .ipynb file to read."),
+    FORMAT,
+    description="List the parameters of NOTEBOOK as the export and papermill see them: the "
+    "assignments in the code cell tagged 'parameters', with their type (from the annotation, "
+    "else the value) and default. A default that is not a JSON-like literal (n = len(x)) is "
+    "flagged: it cannot be set from params.yaml. Exit status 2 when the notebook is missing, "
+    "malformed or has no cell tagged 'parameters'.",
     uses_store=False,
 )
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """``jupyter mlops export``."""
     from jupyter_mlops.core.pipeline import export_pipeline
@@ -146,5 +122,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-# `run` registers itself on import, after `params` and `export` in --help.
-from jupyter_mlops.cli import run as cli_run  # noqa: E402, F401
+EXPORT = command(
+    "export",
+    "Export notebooks to a pipeline folder (papermill stages, DVC).",
+    cmd_export,
+    arg("notebooks", metavar="NOTEBOOK", nargs="+", help="The notebooks, one step each."),
+    arg("-o", "--output", metavar="DIR", required=True, help="The pipeline folder to write."),
+    arg("--name", metavar="NAME", help="Pipeline name (default: the folder's name)."),
+    arg(
+        "--root",
+        metavar="ROOT",
+        default=None,
+        help="Folder that notebooks and DIR must be inside (default: the current folder).",
+    ),
+    arg(
+        "--environment",
+        metavar="FILE",
+        default=None,
+        help="environment.yml to ship with the pipeline (default: a requested-only snapshot "
+        "of the current environment).",
+    ),
+    description="Write DIR with pipeline.yaml (steps, parameter types, inputs and outputs), "
+    "params.yaml (defaults), dvc.yaml (one papermill stage per notebook, ordered by the "
+    "inputs and outputs each notebook declares in its metadata: "
+    '"jupyter_mlops": {"inputs": [...], "outputs": [...], "metrics": [...]}), '
+    "environment.yml, README.md and a copy of each notebook. Nothing is written unless every "
+    "notebook is inside ROOT and has a cell tagged 'parameters'. Run it with `dvc repro` in DIR. "
+    "Exit status 2 on such usage problems.",
+    uses_store=False,
+)

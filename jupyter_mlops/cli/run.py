@@ -1,8 +1,7 @@
 """``jupyter mlops run``: execute a pipeline folder or a notebook with papermill, or sweep it.
 
-Registered into :data:`jupyter_mlops.cli.main.COMMANDS` on import (``cli_pipeline``
-imports this module). The pipeline library, MLflow and tqdm load inside the
-command, so ``--help`` stays fast.
+:data:`RUN` is listed in :data:`jupyter_mlops.cli.main.COMMANDS`. The pipeline
+library, MLflow and tqdm load inside the command, so ``--help`` stays fast.
 
 Exit codes: 0 every execution FINISHED, 1 one FAILED or was KILLED, 2 usage
 error (nothing ran), 130 interrupted (the runs are marked KILLED).
@@ -17,17 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.cli.main import (
-    _bounded_int,
-    _print_json,
-    _print_table,
-    _tracking_uri,
-    arg,
-    command,
-)
+from jupyter_mlops.cli.command import arg, command
+from jupyter_mlops.cli.output import bounded_int, print_json, print_table, tracking_uri
 from jupyter_mlops.exceptions import PathError, UsageError
 
-__all__ = ["cmd_run", "parse_grid"]
+__all__ = ["RUN", "cmd_run", "parse_grid"]
 
 EPILOG_HELP = (
     "Execute the steps of DIR (a folder made by `jupyter mlops export`) in dependency order, "
@@ -177,9 +170,55 @@ def _summary(plan: Any, result: Any, sort: str | None) -> list[tuple[object, ...
     return [row for _, row in rows]
 
 
-@command(
+def cmd_run(args: argparse.Namespace) -> int:
+    """``jupyter mlops run``."""
+    from jupyter_mlops.core.pipeline import plan_run, run_plan
+
+    root = Path(args.root_dir or os.getcwd())
+    try:
+        param_sets = _load_file(args.file) if args.file else None
+        plan = plan_run(
+            args.target if os.path.isabs(args.target) else Path.cwd() / args.target,
+            root=root,
+            overrides=dict(args.parameters),
+            from_text=True,
+            grid=parse_grid(args.grid),
+            param_sets=param_sets,
+            timeout=args.timeout,
+            kernel_name=args.kernel,
+        )
+    except PathError as exc:
+        raise UsageError(exc.message, hint=exc.hint, notebook=exc.notebook) from exc
+    progress = _Progress()
+    try:
+        result = run_plan(
+            plan,
+            tracking_uri=tracking_uri(args),
+            experiment=args.experiment,
+            workers=args.workers,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            on_event=progress,
+        )
+    except KeyboardInterrupt:
+        progress.close()
+        print("interrupted: the unfinished runs are marked KILLED", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
+    if args.format == "json":
+        print_json({**result.to_dict(), "trials": plan.trials})
+    else:
+        headers = ["TRIAL", "STEP", "PARAMS", "STATUS", "DURATION", "COST", "METRICS"]
+        print_table([*headers, "RUN ID", "OUTPUT"], _summary(plan, result, args.sort))
+        print(f"pipeline run {result.run_id}: {result.status}", file=sys.stderr)
+    return 0 if result.status == "FINISHED" else 1
+
+
+RUN = command(
     "run",
     "Run a pipeline folder or notebook with papermill; sweep parameters.",
+    cmd_run,
     arg("target", metavar="DIR_OR_NOTEBOOK", help="A pipeline folder (pipeline.yaml) or a .ipynb."),
     arg(
         "-p",
@@ -210,7 +249,7 @@ def _summary(plan: Any, result: Any, sort: str | None) -> list[tuple[object, ...
     ),
     arg(
         "--workers",
-        type=_bounded_int(1, 256),
+        type=bounded_int(1, 256),
         default=1,
         metavar="N",
         help="Executions run at once (processes or Dask workers; default: %(default)s).",
@@ -253,46 +292,3 @@ def _summary(plan: Any, result: Any, sort: str | None) -> list[tuple[object, ...
     ),
     description=EPILOG_HELP,
 )
-def cmd_run(args: argparse.Namespace) -> int:
-    """``jupyter mlops run``."""
-    from jupyter_mlops.core.pipeline import plan_run, run_plan
-
-    root = Path(args.root_dir or os.getcwd())
-    try:
-        param_sets = _load_file(args.file) if args.file else None
-        plan = plan_run(
-            args.target if os.path.isabs(args.target) else Path.cwd() / args.target,
-            root=root,
-            overrides=dict(args.parameters),
-            from_text=True,
-            grid=parse_grid(args.grid),
-            param_sets=param_sets,
-            timeout=args.timeout,
-            kernel_name=args.kernel,
-        )
-    except PathError as exc:
-        raise UsageError(exc.message, hint=exc.hint, notebook=exc.notebook) from exc
-    progress = _Progress()
-    try:
-        result = run_plan(
-            plan,
-            tracking_uri=_tracking_uri(args),
-            experiment=args.experiment,
-            workers=args.workers,
-            executor=args.executor,
-            scheduler=args.scheduler,
-            on_event=progress,
-        )
-    except KeyboardInterrupt:
-        progress.close()
-        print("interrupted: the unfinished runs are marked KILLED", file=sys.stderr)
-        return 130
-    finally:
-        progress.close()
-    if args.format == "json":
-        _print_json({**result.to_dict(), "trials": plan.trials})
-    else:
-        headers = ["TRIAL", "STEP", "PARAMS", "STATUS", "DURATION", "COST", "METRICS"]
-        _print_table([*headers, "RUN ID", "OUTPUT"], _summary(plan, result, args.sort))
-        print(f"pipeline run {result.run_id}: {result.status}", file=sys.stderr)
-    return 0 if result.status == "FINISHED" else 1

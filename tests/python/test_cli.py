@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,21 @@ def store_runs(mlflow_store: Any, make_run: Any) -> dict[str, str]:
     }
 
 
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def store_cli(
+    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
+) -> Cli:
+    """``jupyter mlops COMMAND ARGS --tracking-uri <the store of store_runs>``."""
+
+    def run(command: str, *argv: str) -> tuple[int, str, str]:
+        return run_cli(capsys, command, "--tracking-uri", mlflow_store.uri, *argv)
+
+    return run
+
+
 def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert {"runs", "experiments", "ui"} <= set(COMMANDS)
     code, out, _ = run_cli(capsys, "--help")
@@ -47,16 +63,41 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert cmd.description.split()[0] in sub_out
 
 
+def test_the_command_table_is_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--help`` lists every entry of the one table, with its help text, in table order."""
+    _, out, _ = run_cli(capsys, "--help")
+    listing = " ".join(out.split("COMMAND", 2)[2].split("options:")[0].split())
+    positions = []
+    for name, cmd in COMMANDS.items():
+        assert cmd.help, f"{name} has no help text"
+        entry = f"{name} {cmd.help}"
+        assert entry in listing, entry
+        positions.append(listing.index(entry))
+    assert positions == sorted(positions)
+    for name, cmd in COMMANDS.items():
+        if cmd.children:
+            _, out, _ = run_cli(capsys, name, "--help")
+            listing = " ".join(out.split("COMMAND", 2)[2].split("options:")[0].split())
+            found = [listing.index(f"{child.name} {child.help}") for child in cmd.children.values()]
+            assert found == sorted(found)
+
+
+def test_nothing_registers_itself_on_import() -> None:
+    """Each command module exposes its commands as values; only main's table lists them."""
+    from jupyter_mlops.cli import command
+
+    assert not hasattr(command, "COMMANDS")
+    assert list(COMMANDS) == ["runs", "experiments", "ui", "env", "cost", "params", "export", "run"]
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "--version")
     assert code == 0
     assert out.strip() == f"jupyter-mlops {jupyter_mlops.__version__}"
 
 
-def test_runs_json_from_a_real_store(
-    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
-) -> None:
-    code, out, err = run_cli(capsys, "runs", "--tracking-uri", mlflow_store.uri, "--format", "json")
+def test_runs_json_from_a_real_store(store_cli: Cli, store_runs: dict[str, str]) -> None:
+    code, out, err = store_cli("runs", "--format", "json")
     assert code == 0, err
     page = json.loads(out, parse_constant=lambda token: pytest.fail(f"invalid JSON {token}"))
     assert {run["run_id"] for run in page["runs"]} == set(store_runs.values())
@@ -80,41 +121,31 @@ def test_runs_filters_and_env_store(
     assert [run["run_id"] for run in json.loads(out)["runs"]] == [store_runs["bad"]]
 
 
-def test_runs_paging_token_on_stderr(
-    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
-) -> None:
-    code, out, err = run_cli(capsys, "runs", "--tracking-uri", mlflow_store.uri, "--max", "2")
+def test_runs_paging_token_on_stderr(store_cli: Cli) -> None:
+    code, out, err = store_cli("runs", "--max", "2")
     assert code == 0
     assert len(out.strip().splitlines()) == 3  # header + 2 runs
     token = err.split("--page-token ", 1)[1].strip()
-    code, out, err = run_cli(
-        capsys, "runs", "--tracking-uri", mlflow_store.uri, "--max", "2", "--page-token", token
-    )
+    code, out, err = store_cli("runs", "--max", "2", "--page-token", token)
     assert code == 0
     assert len(out.strip().splitlines()) == 2
     assert err == ""
 
 
-def test_table_output_has_no_control_characters(
-    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
-) -> None:
-    code, out, _ = run_cli(capsys, "runs", "--tracking-uri", mlflow_store.uri)
+def test_table_output_has_no_control_characters(store_cli: Cli) -> None:
+    code, out, _ = store_cli("runs")
     assert code == 0
     assert out.splitlines()[0].split() == ["RUN", "ID", "NAME", "STATUS", "STARTED", "DURATION"]
     assert "\x1b" not in out
     assert "bad?[31m" in out
 
 
-def test_experiments(
-    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
-) -> None:
-    code, out, _ = run_cli(
-        capsys, "experiments", "--tracking-uri", mlflow_store.uri, "--format", "json"
-    )
+def test_experiments(store_cli: Cli) -> None:
+    code, out, _ = store_cli("experiments", "--format", "json")
     assert code == 0
     names = [exp["name"] for exp in json.loads(out)["experiments"]]
     assert names[:2] == ["vision", "churn"]
-    code, out, _ = run_cli(capsys, "experiments", "--tracking-uri", mlflow_store.uri)
+    code, out, _ = store_cli("experiments")
     assert code == 0
     assert "churn" in out
 
@@ -144,12 +175,8 @@ def test_bad_arguments_exit_2(
     assert "Traceback" not in err
 
 
-def test_unknown_experiment_exits_1(
-    capsys: pytest.CaptureFixture[str], mlflow_store: Any, store_runs: dict[str, str]
-) -> None:
-    code, out, err = run_cli(
-        capsys, "runs", "--tracking-uri", mlflow_store.uri, "--experiment", "missing"
-    )
+def test_unknown_experiment_exits_1(store_cli: Cli) -> None:
+    code, out, err = store_cli("runs", "--experiment", "missing")
     assert code == 1
     assert out == ""
     assert "No experiment named 'missing'" in err
