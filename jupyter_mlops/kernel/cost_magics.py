@@ -1,7 +1,7 @@
 """``%mlops cost`` and ``%%mlops track``: this kernel's compute cost, and one cell's.
 
-Registered with :func:`jupyter_mlops.kernel.magics.subcommand`; this module is
-imported by :mod:`jupyter_mlops.kernel.magics`. psutil, NVML and the price
+Listed in :data:`SUBCOMMANDS`, which :mod:`jupyter_mlops.kernel.magics` dispatches
+to. psutil, NVML and the price
 catalogue load when a subcommand runs, never at ``%load_ext``. Prices come from
 the ``cost_*`` settings of ``MlopsConfig`` (``$JUPYTER_MLOPS_COST_CATALOGUE``
 for another catalogue), the same ones the server uses.
@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from jupyter_mlops.exceptions import MlopsError, UsageError
-from jupyter_mlops.kernel.magics import Invocation, subcommand
+from jupyter_mlops.kernel.parsing import Invocation, Subcommand
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.advice import Peaks
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from jupyter_mlops.core.cost.records import TargetSample
     from jupyter_mlops.core.cost.totals import Totals
 
-__all__ = ["format_duration", "kernel_peaks", "track_metrics"]
+__all__ = ["SUBCOMMANDS", "format_duration", "kernel_peaks", "track_metrics"]
 
 _GIB = 1024.0**3
 
@@ -87,19 +87,6 @@ def kernel_peaks(sample: TargetSample, usage: Usage) -> Peaks:
     )
 
 
-@subcommand(
-    "cost",
-    "this kernel's compute use and cost so far",
-    arguments=_cost_options,
-    details="CPU time is the kernel's (and its subprocesses') since it started; memory and\n"
-    "GPUs are priced as held now over the kernel's life (an estimate). The server's Cost\n"
-    "view measures every second instead.\n"
-    "With --advice: peak RAM (the kernel's highest ever), CPU cores (on average over the\n"
-    "kernel's life) and GPU memory (held now) against this machine, and the cheapest\n"
-    "catalogued instance (and GPU) that fits them with 20% headroom, with the saving per\n"
-    "hour against the current pricing.\n"
-    "examples:\n  %mlops cost\n  %mlops cost --advice",
-)
 def _cost(inv: Invocation) -> None:
     from jupyter_mlops.core.cost.meter import lifetime_cost
     from jupyter_mlops.core.cost.sampler import snapshot_once
@@ -134,6 +121,22 @@ def _cost(inv: Invocation) -> None:
     _budget_warnings()
 
 
+COST = Subcommand(
+    "cost",
+    "this kernel's compute use and cost so far",
+    _cost,
+    arguments=_cost_options,
+    details="CPU time is the kernel's (and its subprocesses') since it started; memory and\n"
+    "GPUs are priced as held now over the kernel's life (an estimate). The server's Cost\n"
+    "view measures every second instead.\n"
+    "With --advice: peak RAM (the kernel's highest ever), CPU cores (on average over the\n"
+    "kernel's life) and GPU memory (held now) against this machine, and the cheapest\n"
+    "catalogued instance (and GPU) that fits them with 20% headroom, with the saving per\n"
+    "hour against the current pricing.\n"
+    "examples:\n  %mlops cost\n  %mlops cost --advice",
+)
+
+
 # -- %%mlops track -----------------------------------------------------------------------
 
 
@@ -164,26 +167,13 @@ def _track_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@subcommand(
-    "track",
-    "run the cell and report its wall, CPU and GPU time, peak memory and cost",
-    arguments=_track_options,
-    details="With an active run the figures are also logged as metrics cell/wall_seconds,\n"
-    "cell/cpu_seconds, cell/gpu_seconds, cell/peak_rss_gb and cell/cost_usd.\n"
-    "example:\n  %%mlops track\n  model.fit(X, y)",
-    cell=True,
-)
 def _track(inv: Invocation) -> None:
     from jupyter_mlops.core.cost.meter import ProcessMeter
     from jupyter_mlops.kernel import api
 
-    body = inv.cell or ""
-    if not body.strip():
-        raise UsageError("The cell is empty.", hint="write the code to measure below %%mlops track")
+    body, shell = inv.cell_body("measure below %%mlops track")
     if not inv.args.interval > 0:
         raise UsageError("--interval must be a positive number of seconds.")
-    shell = inv.magics.shell
-    assert shell is not None  # a registered magic always has its shell
     meter = ProcessMeter(api.kernel_pricing(), interval=inv.args.interval)
     meter.start()
     start = time.perf_counter()
@@ -208,3 +198,17 @@ def _track(inv: Invocation) -> None:
     error = result.error_before_exec or result.error_in_exec
     if error is not None:
         raise MlopsError(f"The cell raised {type(error).__name__}.")
+
+
+TRACK = Subcommand(
+    "track",
+    "run the cell and report its wall, CPU and GPU time, peak memory and cost",
+    _track,
+    arguments=_track_options,
+    details="With an active run the figures are also logged as metrics cell/wall_seconds,\n"
+    "cell/cpu_seconds, cell/gpu_seconds, cell/peak_rss_gb and cell/cost_usd.\n"
+    "example:\n  %%mlops track\n  model.fit(X, y)",
+    cell=True,
+)
+
+SUBCOMMANDS = (COST, TRACK)

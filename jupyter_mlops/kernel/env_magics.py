@@ -1,7 +1,7 @@
 """``%mlops env``: this kernel's environment, its drift, diffs and checks.
 
-Registered with :func:`jupyter_mlops.kernel.magics.subcommand`; this module is
-imported by :mod:`jupyter_mlops.kernel.magics`. The snapshot library and MLflow
+Listed in :data:`SUBCOMMANDS`, which :mod:`jupyter_mlops.kernel.magics` dispatches
+to. The snapshot library and MLflow
 load when the subcommand runs, never at ``%load_ext``.
 """
 
@@ -12,14 +12,15 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.core.tags import ENV_HASH
 from jupyter_mlops.exceptions import MlopsError, UsageError
-from jupyter_mlops.kernel.magics import Invocation, subcommand
+from jupyter_mlops.kernel.parsing import Invocation, Subcommand
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.environment import EnvironmentDiff, EnvironmentSnapshot
     from jupyter_mlops.core.environment.run_record import SnapshotSource
 
-__all__: list[str] = []
+__all__ = ["SUBCOMMANDS"]
 
 _ACTIONS = ("snapshot", "diff", "check")
 
@@ -181,18 +182,6 @@ def _check(inv: Invocation) -> None:
         )
 
 
-@subcommand(
-    "env",
-    "this kernel's environment: summary, drift, snapshot, diff, check",
-    arguments=_env_arguments,
-    details="Every run records its environment (artifact environment/environment.yml, tag "
-    "mlops.env.hash).\n"
-    "examples:\n"
-    "  %mlops env                           summary + drift from the last run of this notebook\n"
-    "  %mlops env snapshot -o environment.yml\n"
-    "  %mlops env diff RUN_A RUN_B          (run ids or environment.yml files)\n"
-    "  %mlops env check environment.yml     the cell fails on drift",
-)
 def _env(inv: Invocation) -> None:
     action = inv.args.action
     if action is None:
@@ -208,3 +197,20 @@ def _env(inv: Invocation) -> None:
         _diff(inv)
     else:
         _check(inv)
+
+
+ENV = Subcommand(
+    "env",
+    "this kernel's environment: summary, drift, snapshot, diff, check",
+    _env,
+    arguments=_env_arguments,
+    details="Every run records its environment (artifact environment/environment.yml, tag "
+    f"{ENV_HASH}).\n"
+    "examples:\n"
+    "  %mlops env                           summary + drift from the last run of this notebook\n"
+    "  %mlops env snapshot -o environment.yml\n"
+    "  %mlops env diff RUN_A RUN_B          (run ids or environment.yml files)\n"
+    "  %mlops env check environment.yml     the cell fails on drift",
+)
+
+SUBCOMMANDS = (ENV,)

@@ -1,7 +1,8 @@
 """The tracking subcommands of ``%mlops``: start, end, log, param, tag, status, open, run.
 
-Each is one function registered with :func:`jupyter_mlops.kernel.magics.subcommand`;
-this module is imported by :mod:`jupyter_mlops.kernel.magics` so they are always there.
+Each is one handler and its :class:`~jupyter_mlops.kernel.parsing.Subcommand`, listed in
+:data:`SUBCOMMANDS` (``%mlops --help`` order); :mod:`jupyter_mlops.kernel.magics`
+dispatches to them.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from urllib.parse import quote, urlsplit
 
 from jupyter_mlops.core.tracking.store import redact_uri
 from jupyter_mlops.exceptions import MlopsError, RunStateError, UsageError
-from jupyter_mlops.kernel.magics import (
+from jupyter_mlops.kernel.parsing import (
     Invocation,
+    Subcommand,
     parse_assignments,
     parse_metric_values,
     parse_param_value,
-    subcommand,
 )
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
-    from jupyter_mlops.kernel.api import RunInfo
+    from jupyter_mlops.core.tracking.tracker import RunInfo
 
 # -- where to see a run ------------------------------------------------------------------
 
@@ -113,16 +114,6 @@ def _start_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@subcommand(
-    "start",
-    "start a run (or adopt MLflow's active run)",
-    arguments=_start_options,
-    details="Parameters from the notebook's 'parameters' cell are recorded too. The run is\n"
-    "MLflow's active run: mlflow.log_*, autolog and log_model land in it. If an MLflow run\n"
-    "is active already (mlflow.start_run(), $MLFLOW_RUN_ID), it is adopted instead.\n"
-    "Running the cell again while a run is active ends that run first (FINISHED).\n"
-    "example: %mlops start --experiment churn --run-name baseline --tag epic=MLOPS-12",
-)
 def _start(inv: Invocation) -> None:
     from jupyter_mlops.kernel import api
 
@@ -139,6 +130,19 @@ def _start(inv: Invocation) -> None:
     print(f"{verb}: {_describe(info)}.\n{where_to_see(info)}")
 
 
+START = Subcommand(
+    "start",
+    "start a run (or adopt MLflow's active run)",
+    _start,
+    arguments=_start_options,
+    details="Parameters from the notebook's 'parameters' cell are recorded too. The run is\n"
+    "MLflow's active run: mlflow.log_*, autolog and log_model land in it. If an MLflow run\n"
+    "is active already (mlflow.start_run(), $MLFLOW_RUN_ID), it is adopted instead.\n"
+    "Running the cell again while a run is active ends that run first (FINISHED).\n"
+    "example: %mlops start --experiment churn --run-name baseline --tag epic=MLOPS-12",
+)
+
+
 def _end_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--status",
@@ -149,7 +153,6 @@ def _end_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@subcommand("end", "end the active run", arguments=_end_options, details="example: %mlops end")
 def _end(inv: Invocation) -> None:
     from jupyter_mlops.kernel import api
 
@@ -157,6 +160,11 @@ def _end(inv: Invocation) -> None:
         raise RunStateError("No active run to end.", hint="start one with %mlops start")
     inv.magics.last_run = info = api.end_run(status=inv.args.status)
     print(f"Ended run {info.run_id}: {inv.args.status}.")
+
+
+END = Subcommand(
+    "end", "end the active run", _end, arguments=_end_options, details="example: %mlops end"
+)
 
 
 def _pairs(what: str, step: bool = False) -> Callable[[argparse.ArgumentParser], None]:
@@ -168,13 +176,6 @@ def _pairs(what: str, step: bool = False) -> Callable[[argparse.ArgumentParser],
     return add
 
 
-@subcommand(
-    "log",
-    "log metrics to the active run",
-    arguments=_pairs("numeric metric values", step=True),
-    details="All values are checked first: if one is not a number, nothing is logged.\n"
-    "example: %mlops log acc=0.91 loss={loss} --step {epoch}",
-)
 def _log(inv: Invocation) -> None:
     values = parse_metric_values(parse_assignments(inv.args.pairs, "a metric", "acc=0.91"))
     from jupyter_mlops.kernel import api
@@ -182,13 +183,16 @@ def _log(inv: Invocation) -> None:
     api.log_metrics(values, step=inv.args.step)
 
 
-@subcommand(
-    "param",
-    "log parameters of the active run",
-    arguments=_pairs("values are Python literals (0.01, [64, 32], True) or text"),
-    details="A parameter cannot change once logged.\n"
-    "example: %mlops param lr=0.01 layers=[64,32] optimizer=adam",
+LOG = Subcommand(
+    "log",
+    "log metrics to the active run",
+    _log,
+    arguments=_pairs("numeric metric values", step=True),
+    details="All values are checked first: if one is not a number, nothing is logged.\n"
+    "example: %mlops log acc=0.91 loss={loss} --step {epoch}",
 )
+
+
 def _param(inv: Invocation) -> None:
     pairs = parse_assignments(inv.args.pairs, "a parameter", "lr=0.01")
     from jupyter_mlops.kernel import api
@@ -196,12 +200,16 @@ def _param(inv: Invocation) -> None:
     api.log_params({key: parse_param_value(text) for key, text in pairs.items()})
 
 
-@subcommand(
-    "tag",
-    "set tags on the active run",
-    arguments=_pairs("tag values (text)"),
-    details="example: %mlops tag epic=MLOPS-12 dataset=v3",
+PARAM = Subcommand(
+    "param",
+    "log parameters of the active run",
+    _param,
+    arguments=_pairs("values are Python literals (0.01, [64, 32], True) or text"),
+    details="A parameter cannot change once logged.\n"
+    "example: %mlops param lr=0.01 layers=[64,32] optimizer=adam",
 )
+
+
 def _tag(inv: Invocation) -> None:
     tags = parse_assignments(inv.args.pairs, "a tag", "epic=MLOPS-12")
     from jupyter_mlops.kernel import api
@@ -209,7 +217,15 @@ def _tag(inv: Invocation) -> None:
     api.set_tags(tags)
 
 
-@subcommand("status", "show the active run, the tracking store and pending metrics")
+TAG = Subcommand(
+    "tag",
+    "set tags on the active run",
+    _tag,
+    arguments=_pairs("tag values (text)"),
+    details="example: %mlops tag epic=MLOPS-12 dataset=v3",
+)
+
+
 def _status(inv: Invocation) -> None:
     from jupyter_mlops.kernel import api
 
@@ -223,11 +239,11 @@ def _status(inv: Invocation) -> None:
     print("\n".join(lines))
 
 
-@subcommand(
-    "open",
-    "show where to see a run: MLOps panel, MLflow UI",
-    details="Shows the active run, else the last run of this session.",
+STATUS = Subcommand(
+    "status", "show the active run, the tracking store and pending metrics", _status
 )
+
+
 def _open(inv: Invocation) -> None:
     from IPython.display import display
 
@@ -237,6 +253,14 @@ def _open(inv: Invocation) -> None:
     if info is None:
         raise RunStateError("No run to open.", hint="start one with %mlops start")
     display(run_links_bundle(info), raw=True)  # type: ignore[no-untyped-call]
+
+
+OPEN = Subcommand(
+    "open",
+    "show where to see a run: MLOps panel, MLflow UI",
+    _open,
+    details="Shows the active run, else the last run of this session.",
+)
 
 
 def _awaits_in_running_loop(shell: InteractiveShell, body: str) -> bool:
@@ -251,22 +275,10 @@ def _awaits_in_running_loop(shell: InteractiveShell, body: str) -> bool:
         return False
 
 
-@subcommand(
-    "run",
-    "run the cell as one tracked run",
-    arguments=_run_options,
-    details="Ends FINISHED, or FAILED when the cell raises (KILLED on interrupt).\n"
-    "example:\n  %%mlops run --experiment churn --tag epic=MLOPS-12\n  model.fit(X, y)",
-    cell=True,
-)
 def _run(inv: Invocation) -> None:
     from jupyter_mlops.kernel import api
 
-    body = inv.cell or ""
-    if not body.strip():
-        raise UsageError("The cell is empty.", hint="write the code to track below %%mlops run")
-    shell = inv.magics.shell
-    assert shell is not None  # a registered magic always has its shell
+    body, shell = inv.cell_body("track below %%mlops run")
     if _awaits_in_running_loop(shell, body):
         raise UsageError(
             "%%mlops run cannot run top-level await: the kernel's event loop is busy running it.",
@@ -292,3 +304,16 @@ def _run(inv: Invocation) -> None:
             run_id=info.run_id,
         )
     print(f"Run {info.run_id}: {status}.")
+
+
+RUN = Subcommand(
+    "run",
+    "run the cell as one tracked run",
+    _run,
+    arguments=_run_options,
+    details="Ends FINISHED, or FAILED when the cell raises (KILLED on interrupt).\n"
+    "example:\n  %%mlops run --experiment churn --tag epic=MLOPS-12\n  model.fit(X, y)",
+    cell=True,
+)
+
+SUBCOMMANDS = (START, END, LOG, PARAM, TAG, STATUS, OPEN, RUN)

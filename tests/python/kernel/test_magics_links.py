@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from jupyter_mlops.kernel.api import RunInfo
-from jupyter_mlops.kernel.magics import run_links_bundle, where_to_see
+from jupyter_mlops.core.tracking.tracker import RunInfo
+from jupyter_mlops.kernel.tracking_magics import run_links_bundle, where_to_see
 
 EVIL = "<img src=x onerror=alert(1)>"
 

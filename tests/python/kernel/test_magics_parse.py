@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
+import types
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_mlops.exceptions import InvalidValueError, MlopsError, UsageError
 from jupyter_mlops.kernel import magics
-from jupyter_mlops.kernel.magics import (
-    SUBCOMMANDS,
-    MlopsMagicError,
+from jupyter_mlops.kernel.magics import SUBCOMMAND_MODULES, MlopsMagicError, subcommands
+from jupyter_mlops.kernel.parsing import (
+    Invocation,
+    Subcommand,
     parse_assignments,
     parse_metric_values,
     parse_param_value,
-    subcommand,
 )
+
+SUBCOMMANDS = subcommands()
 
 
 def test_assignments_split_on_the_first_equals_sign() -> None:
@@ -158,24 +161,42 @@ def test_render_traceback_is_message_then_hint() -> None:
 
 
 def test_subcommands_are_extensible(
-    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[str] = []
 
     def arguments(parser: object) -> None:
         parser.add_argument("--limit", type=float)  # type: ignore[attr-defined]
 
-    @subcommand("budget", "set a cost budget", arguments=arguments, details="example: x")
-    def _budget(inv: magics.Invocation) -> None:
+    def _budget(inv: Invocation) -> None:
         seen.append(str(inv.args.limit))
 
-    try:
-        ip.run_line_magic("mlops", "budget --limit 12.5")
-        ip.run_line_magic("mlops", "--help")
-        assert "set a cost budget" in capsys.readouterr().out
-    finally:
-        del SUBCOMMANDS["budget"]
+    budget = Subcommand(
+        "budget", "set a cost budget", _budget, arguments=arguments, details="example: x"
+    )
+    module = types.SimpleNamespace(SUBCOMMANDS=(budget,))
+    monkeypatch.setattr(magics, "SUBCOMMAND_MODULES", (*SUBCOMMAND_MODULES, module))
+    ip.run_line_magic("mlops", "budget --limit 12.5")
+    ip.run_line_magic("mlops", "--help")
+    assert "set a cost budget" in capsys.readouterr().out
     assert seen == ["12.5"]
+
+
+def test_the_module_tuple_is_what_help_lists(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``%mlops help`` lists the subcommands of SUBCOMMAND_MODULES, module by module, in order."""
+    expected = [sub.name for module in SUBCOMMAND_MODULES for sub in module.SUBCOMMANDS]
+    assert [module.__name__.rsplit(".", 1)[1] for module in SUBCOMMAND_MODULES] == [
+        "tracking_magics",
+        "env_magics",
+        "cost_magics",
+    ]
+    ip.run_line_magic("mlops", "help")
+    rows = capsys.readouterr().out.split("Subcommands:\n", 1)[1].split("\n\n", 1)[0]
+    assert [line.split()[1] for line in rows.splitlines()] == expected
+    assert list(SUBCOMMANDS) == expected
+    assert len(set(expected)) == len(expected), "a subcommand name is used twice"
 
 
 def test_python_variables_expand_in_the_line(
