@@ -53,13 +53,11 @@ def run_module(path: Path) -> list[dict[str, Any]]:
 
 
 def _cell(value: object) -> str:
-    if value is None:
-        return "-"
     if isinstance(value, bool):
         return "yes" if value else "NO"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    return "-" if value is None else str(value)
 
 
 def format_table(results: list[dict[str, Any]]) -> str:

@@ -51,14 +51,10 @@ class Rates:
     cpu_watts_per_core: float = 0.0
 
 
-@dataclass(frozen=True)
-class GpuOffer:
-    """One GPU model: memory, hourly price, and the name patterns that recognise it."""
+class _Memory:
+    """``memory_bytes`` of an offer's ``memory_gb``."""
 
-    key: str
     memory_gb: float
-    hourly: float
-    match: tuple[str, ...] = ()
 
     @property
     def memory_bytes(self) -> int:
@@ -66,7 +62,17 @@ class GpuOffer:
 
 
 @dataclass(frozen=True)
-class InstanceOffer:
+class GpuOffer(_Memory):
+    """One GPU model: memory, hourly price, and the name patterns that recognise it."""
+
+    key: str
+    memory_gb: float
+    hourly: float
+    match: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InstanceOffer(_Memory):
     """A whole machine at an hourly price: cores, memory, and ``gpus`` x ``gpu`` (a GPU key)."""
 
     key: str
@@ -75,10 +81,6 @@ class InstanceOffer:
     hourly: float
     gpus: int = 0
     gpu: str | None = None
-
-    @property
-    def memory_bytes(self) -> int:
-        return int(self.memory_gb * GIB)
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ of a VCS install. Python is compared at the precision both sides have
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jupyter_mlops.core.environment.model import (
     CondaPackage,
@@ -133,6 +134,16 @@ def _python_differs(old: str, new: str) -> bool:
     return a[:depth] != b[:depth]
 
 
+_P = TypeVar("_P", CondaPackage, PipPackage)
+
+
+def _by_name(old: Iterable[_P], new: Iterable[_P]) -> Iterator[tuple[str, _P | None, _P | None]]:
+    """Every package name of either side, sorted, with its package on each side (or None)."""
+    old_by, new_by = {p.name: p for p in old}, {p.name: p for p in new}
+    for name in sorted(old_by.keys() | new_by.keys()):
+        yield name, old_by.get(name), new_by.get(name)
+
+
 def _diff(
     old: EnvironmentSnapshot, new: EnvironmentSnapshot, *, listed_only: bool, fuzzy: bool
 ) -> EnvironmentDiff:
@@ -140,10 +151,7 @@ def _diff(
     removed: list[PackageChange] = []
     changed: list[PackageChange] = []
 
-    old_conda = {p.name: p for p in old.conda_packages}
-    new_conda = {p.name: p for p in new.conda_packages}
-    for name in sorted(old_conda.keys() | new_conda.keys()):
-        a, b = old_conda.get(name), new_conda.get(name)
+    for name, a, b in _by_name(old.conda_packages, new.conda_packages):
         if a is None and b is not None:
             if not listed_only:
                 added.append(PackageChange("conda", name, None, _conda_pin(b)))
@@ -152,11 +160,8 @@ def _diff(
         elif a is not None and b is not None and not _conda_same(a, b, fuzzy=fuzzy):
             changed.append(PackageChange("conda", name, _conda_pin(a), _conda_pin(b)))
 
-    old_pip = {p.name: p for p in old.pip_packages}
-    new_pip = {p.name: p for p in new.pip_packages}
     conda_by_pip_name = {normalize_name(p.name): p for p in new.conda_packages}
-    for name in sorted(old_pip.keys() | new_pip.keys()):
-        pa, pb = old_pip.get(name), new_pip.get(name)
+    for name, pa, pb in _by_name(old.pip_packages, new.pip_packages):
         if pa is None and pb is not None:
             if not listed_only:
                 added.append(PackageChange("pip", name, None, pip_identity(pb)))
