@@ -42,6 +42,13 @@ def process_sampler(children_every: int = 1) -> Sampler:
     return Sampler([ProcessTreeSource(children_every=children_every)])
 
 
+def watching(pid: int, children_every: int = 1) -> Sampler:
+    """A process sampler with ``pid``'s tree as target ``k``."""
+    sampler = process_sampler(children_every)
+    sampler.add_target("k", Target(pid))
+    return sampler
+
+
 def test_process_tree_source_is_a_resource_source() -> None:
     assert isinstance(ProcessTreeSource(), ResourceSource)
 
@@ -77,8 +84,7 @@ def test_busy_loop_cpu_is_attributed_within_5_percent(burner: Callable[[], Burne
 def test_reaped_grandchild_cpu_counts_through_its_parent(burner: Callable[[], Burner]) -> None:
     """A short-lived child the sampler never saw still counts (its parent's children_* times)."""
     child = burner()
-    sampler = process_sampler(children_every=1000)
-    sampler.add_target("k", Target(child.pid))
+    sampler = watching(child.pid, children_every=1000)
     _, whole_before = child.report("burn 0")
     sampler.tick()
     _, whole_after = child.report("child 0.6")
@@ -89,8 +95,7 @@ def test_reaped_grandchild_cpu_counts_through_its_parent(burner: Callable[[], Bu
 def test_live_grandchild_then_reaped_counts_once(burner: Callable[[], Burner]) -> None:
     """A descendant seen alive and later reaped is neither lost nor counted twice."""
     child = burner()
-    sampler = process_sampler(children_every=1)
-    sampler.add_target("k", Target(child.pid))
+    sampler = watching(child.pid, children_every=1)
     _, whole_before = child.report("burn 0")
     sampler.tick()
     child.report("hold 0.6")  # grandchild burns 0.6 s and stays alive
@@ -140,8 +145,7 @@ def test_orphaned_grandchild_cpu_is_carried(tmp_path: object) -> None:
     assert parent.stdout is not None
     assert parent.stdin is not None
     grandchild = int(parent.stdout.readline())
-    sampler = process_sampler(children_every=1)
-    sampler.add_target("k", Target(parent.pid))
+    sampler = watching(parent.pid, children_every=1)
     try:
         import psutil
 
@@ -193,8 +197,7 @@ def test_auto_reaped_child_cpu_is_carried() -> None:
     assert parent.stdin is not None
     try:
         child = psutil.Process(int(parent.stdout.readline()))
-        sampler = process_sampler(children_every=1)
-        sampler.add_target("k", Target(parent.pid))
+        sampler = watching(parent.pid, children_every=1)
         seen = _burn_then_release(sampler, child, parent)
         word, before = parent.stdout.readline().split()
         assert word == "released"
@@ -216,8 +219,7 @@ def test_auto_reaped_child_cpu_is_carried() -> None:
 
 def test_dead_target_keeps_its_figures_and_never_raises(burner: Callable[[], Burner]) -> None:
     child = burner()
-    sampler = process_sampler()
-    sampler.add_target("k", Target(child.pid))
+    sampler = watching(child.pid)
     child.report("burn 0.2")
     alive = sampler.tick().targets["k"]
     child.stop()
