@@ -24,73 +24,25 @@ try:
 except ImportError:  # pragma: no cover - only in an unbuilt source tree
     __version__ = "0.0.0+unknown"
 
-if TYPE_CHECKING:
-    from jupyter_mlops.kernel.api import (
-        ActiveRun,
-        active_run,
-        end_run,
-        flush,
-        log_artifact,
-        log_artifacts,
-        log_dict,
-        log_figure,
-        log_metric,
-        log_metrics,
-        log_param,
-        log_params,
-        log_text,
-        set_tag,
-        set_tags,
-        start_run,
-    )
+_OWN = ("__version__", "load_ipython_extension", "unload_ipython_extension")
 
-__all__ = [
-    "ActiveRun",
-    "__version__",
-    "active_run",
-    "end_run",
-    "flush",
-    "load_ipython_extension",
-    "log_artifact",
-    "log_artifacts",
-    "log_dict",
-    "log_figure",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
-    "log_text",
-    "set_tag",
-    "set_tags",
-    "start_run",
-    "unload_ipython_extension",
-]
+if TYPE_CHECKING:  # the names of kernel.api that __getattr__ loads, typed for checkers
+    from jupyter_mlops.kernel import api as _api
+    from jupyter_mlops.kernel.api import *  # noqa: F403
 
-_API_NAMES = {
-    "ActiveRun",
-    "active_run",
-    "end_run",
-    "flush",
-    "log_artifact",
-    "log_artifacts",
-    "log_dict",
-    "log_figure",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
-    "log_text",
-    "set_tag",
-    "set_tags",
-    "start_run",
-}
+    __all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension"]
+    __all__ += _api.__all__
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API_NAMES:
+    """``__all__`` and the Python API (``start_run``, ...) import ``kernel.api`` on first use."""
+    if name == "__all__" or not name.startswith("_"):
         from jupyter_mlops.kernel import api
 
-        return getattr(api, name)
+        if name == "__all__":
+            return [*_OWN, *api.__all__]
+        if name in api.__all__:
+            return getattr(api, name)
     raise AttributeError(f"module 'jupyter_mlops' has no attribute {name!r}")
 
 

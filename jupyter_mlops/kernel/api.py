@@ -37,14 +37,11 @@ if TYPE_CHECKING:
     from jupyter_mlops.config import MlopsConfig
     from jupyter_mlops.core.cost.pricing import PricingModel
 
-__all__ = [
+__all__ = [  # the public Python API: exactly what ``jupyter_mlops`` re-exports (the one list)
     "ActiveRun",
-    "RunInfo",
     "active_run",
     "end_run",
     "flush",
-    "get_tracker",
-    "is_pipeline_run",
     "log_artifact",
     "log_artifacts",
     "log_dict",

@@ -84,3 +84,20 @@ def test_extension_entry_points() -> None:
     assert jupyter_mlops._jupyter_labextension_paths() == [
         {"src": "labextension", "dest": "jupyter-mlops"}
     ]
+
+
+def test_package_import_leaves_the_api_for_first_use() -> None:
+    """``import jupyter_mlops`` is cheap: ``kernel.api`` loads on the first API name (or ``__all__``)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jupyter_mlops\n"
+        "before = 'jupyter_mlops.kernel.api' in sys.modules\n"
+        "jupyter_mlops.start_run\n"
+        "print(before, 'jupyter_mlops.kernel.api' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]
