@@ -1,5 +1,11 @@
 /**
- * jupyter-mlops: the MLOps sidebar panel (experiment runs tracked with MLflow).
+ * jupyter-mlops: the MLOps sidebar panel (experiment runs tracked with
+ * MLflow, the kernel's environment, live compute cost, notebook pipelines)
+ * and the status bar cost item.
+ *
+ * The composition root: the REST clients, the models and their polls are
+ * built here once and handed to the panel and to the status bar item, so
+ * the item keeps showing the cost whether or not the sidebar is open.
  */
 import {
   ILabShell,
@@ -7,63 +13,109 @@ import {
   type JupyterFrontEnd,
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import {
-  Dialog,
-  ICommandPalette,
-  showErrorMessage
-} from '@jupyterlab/apputils';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { KernelAPI } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
-import { ReactWidget } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
-import React from 'react';
 
-import { mlopsIcon, pipelineIcon } from './common/icons';
+import { ArtifactsClient } from './api/artifacts';
+import { HttpClient } from './api/client';
+import { CostClient } from './api/cost';
+import { EnvClient } from './api/env';
+import { PipelinesClient } from './api/pipelines';
+import { RunsClient } from './api/runs';
+import { IMlopsApi } from './api/tokens';
+import { addCommands, CommandIDs } from './commands';
+import { CostModel } from './cost/model';
+import { CostStatusWidget } from './cost/StatusItem';
+import type { IKernelActions } from './cost/WasteList';
 import { followCurrentKernel } from './env/kernels';
-import { parseSettings } from './settings';
-import { CostStatusWidget, type IKernelActions } from './cost/CostView';
+import { EnvCompareModel, EnvironmentModel } from './env/model';
+import { type IMlopsModels, MlopsPanel } from './panel/panel';
+import { PipelinesModel } from './pipelines/model';
+import { RunsModel } from './runs/model';
 import {
-  ExportForm,
-  type ExportState,
-  exportToPipeline,
-  notebookOf
-} from './pipelines/ExportDialog';
-import { MlopsPanel } from './panel/panel';
+  DEFAULT_SETTINGS,
+  type IPanelSettings,
+  parseSettings
+} from './settings';
+
+export { CommandIDs } from './commands';
+export { IMlopsApi } from './api/tokens';
 
 export const PLUGIN_ID = 'jupyter-mlops:plugin';
 
-export namespace CommandIDs {
-  export const open = 'jupyter-mlops:open';
-  export const refresh = 'jupyter-mlops:refresh';
-  export const environment = 'jupyter-mlops:environment';
-  export const cost = 'jupyter-mlops:cost';
-  export const pipelines = 'jupyter-mlops:pipelines';
-  export const exportPipeline = 'jupyter-mlops:export-pipeline';
+/** The clients of the REST API, one per subject, over one HTTP client. */
+export function createApi(http: HttpClient = new HttpClient()): IMlopsApi {
+  return {
+    http,
+    runs: new RunsClient(http),
+    environment: new EnvClient(http),
+    cost: new CostClient(http),
+    pipelines: new PipelinesClient(http),
+    artifacts: new ArtifactsClient(http)
+  };
 }
 
-/** The "Export to pipeline" dialog for `state`; true on "Export". */
-async function askExport(state: ExportState): Promise<boolean> {
-  const body = ReactWidget.create(React.createElement(ExportForm, { state }));
-  body.addClass('jp-mlops-export-body');
-  const dialog = new Dialog({
-    title: 'Export to pipeline',
-    body,
-    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Export' })],
-    focusNodeSelector: 'input'
+/** The models of the panel and the status bar item; each polls on its own. */
+export function createModels(
+  api: IMlopsApi,
+  settings: IPanelSettings = DEFAULT_SETTINGS
+): IMlopsModels {
+  const { refreshInterval, pageSize } = settings;
+  return {
+    runs: new RunsModel({ client: api.runs, pageSize, refreshInterval }),
+    env: new EnvironmentModel({ client: api.environment }),
+    envCompare: new EnvCompareModel({ client: api.environment }),
+    cost: new CostModel({ client: api.cost, refreshInterval }),
+    pipelines: new PipelinesModel({ client: api.pipelines })
+  };
+}
+
+/**
+ * The status bar item: the current kernel's `$so_far · $rate/h`. Hidden
+ * until that kernel has a cost, and when the server has no cost at all.
+ * It keeps the cost model's poll going on its own.
+ */
+function addCostStatus(
+  statusBar: IStatusBar,
+  cost: CostModel,
+  onClick: () => void
+): (kernelId: string | null) => void {
+  const item = new CostStatusWidget(cost, onClick);
+  const activeStateChanged = new Signal<CostStatusWidget, void>(item);
+  let shown = false;
+  const update = (): void => {
+    if (item.hasValue !== shown) {
+      shown = item.hasValue;
+      activeStateChanged.emit();
+    }
+  };
+  cost.changed.connect(update);
+  statusBar.registerStatusItem('jupyter-mlops:cost-status', {
+    item,
+    align: 'left',
+    rank: 100,
+    isActive: () => item.hasValue,
+    activeStateChanged
   });
-  dialog.addClass('jp-mlops-export-dialog');
-  const result = await dialog.launch();
-  return result.button.accept;
+  cost.poll.want('status-bar', true);
+  cost.poll.start();
+  return kernelId => {
+    item.kernelId = kernelId;
+    update();
+  };
 }
 
-const plugin: JupyterFrontEndPlugin<void> = {
+const plugin: JupyterFrontEndPlugin<IMlopsApi> = {
   id: PLUGIN_ID,
   description:
     "The MLOps sidebar: experiment runs, details and comparisons, the current kernel's environment, live compute cost (with a status bar item), and notebook pipelines (Export to pipeline in the notebook toolbar).",
   autoStart: true,
   requires: [ISettingRegistry],
   optional: [ILabShell, ILayoutRestorer, ICommandPalette, IStatusBar],
+  provides: IMlopsApi,
   activate: (
     app: JupyterFrontEnd,
     settingRegistry: ISettingRegistry,
@@ -71,7 +123,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     statusBar: IStatusBar | null
-  ): void => {
+  ): IMlopsApi => {
+    const api = createApi();
+    const models = createModels(api);
     const services = app.serviceManager;
     const kernelActions: IKernelActions = {
       interrupt: id => KernelAPI.interruptKernel(id, services.serverSettings),
@@ -79,6 +133,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       shutdown: id => services.kernels.shutdown(id)
     };
     const panel = new MlopsPanel({
+      models,
+      artifacts: api.artifacts,
       kernelActions,
       openNotebook: path => {
         void app.commands.execute('docmanager:open', { path });
@@ -93,139 +149,34 @@ const plugin: JupyterFrontEndPlugin<void> = {
       restorer.add(panel, 'jupyter-mlops');
     }
 
-    app.commands.addCommand(CommandIDs.open, {
-      label: 'Open MLOps Panel',
-      caption: 'Show experiment runs tracked with jupyter-mlops',
-      icon: mlopsIcon,
-      execute: () => {
-        app.shell.activateById(panel.id);
-      }
-    });
-    app.commands.addCommand(CommandIDs.environment, {
-      label: 'Show Kernel Environment',
-      caption: "The packages of the current notebook's kernel",
-      icon: mlopsIcon,
-      execute: () => {
-        panel.view = 'environment';
-        app.shell.activateById(panel.id);
-      }
-    });
-    app.commands.addCommand(CommandIDs.cost, {
-      label: 'Show Compute Cost',
-      caption: 'The live compute cost of every running kernel',
-      icon: mlopsIcon,
-      execute: () => {
-        panel.view = 'cost';
-        app.shell.activateById(panel.id);
-      }
-    });
-    app.commands.addCommand(CommandIDs.pipelines, {
-      label: 'Show Pipelines',
-      caption:
-        'Notebook pipelines: run them, sweep their parameters, follow their runs',
-      icon: pipelineIcon,
-      execute: () => {
-        panel.view = 'pipelines';
-        app.shell.activateById(panel.id);
-      }
-    });
-    app.commands.addCommand(CommandIDs.exportPipeline, {
-      label: 'Export to pipeline',
-      caption:
-        'Export this notebook to a pipeline (papermill steps, parameters, dvc.yaml)',
-      icon: pipelineIcon,
-      // The notebook toolbar's button belongs to a notebook: always enabled.
-      isEnabled: args =>
-        !!args.toolbar || notebookOf(app.shell.currentWidget) !== null,
-      execute: async () => {
-        const notebook = notebookOf(app.shell.currentWidget);
-        if (!notebook) {
-          await showErrorMessage(
-            'Export to pipeline',
-            'Open a notebook (and click into it) to export it to a pipeline.'
-          );
-          return;
-        }
-        const result = await exportToPipeline({
-          client: panel.pipelinesModel.client,
-          notebook,
-          ask: askExport
-        });
-        if (result) {
-          app.shell.activateById(panel.id);
-          await panel.showPipeline(result.path, result.warnings ?? []);
-        }
-      }
-    });
+    addCommands(app, panel, api.pipelines, palette);
     labShell?.currentChanged.connect(() =>
       app.commands.notifyCommandChanged(CommandIDs.exportPipeline)
     );
-    app.commands.addCommand(CommandIDs.refresh, {
-      label: 'Refresh MLOps Runs',
-      execute: () => panel.refresh()
-    });
-    if (palette) {
-      palette.addItem({ command: CommandIDs.open, category: 'MLOps' });
-      palette.addItem({ command: CommandIDs.environment, category: 'MLOps' });
-      palette.addItem({ command: CommandIDs.cost, category: 'MLOps' });
-      palette.addItem({ command: CommandIDs.pipelines, category: 'MLOps' });
-      palette.addItem({
-        command: CommandIDs.exportPipeline,
-        category: 'MLOps'
-      });
-      palette.addItem({ command: CommandIDs.refresh, category: 'MLOps' });
-    }
 
-    // The status bar item: the current kernel's `$so_far · $rate/h`. Hidden
-    // until that kernel has a cost, and when the server has no cost at all.
-    let costItem: CostStatusWidget | null = null;
-    let updateCostItem = (): void => undefined;
-    if (statusBar) {
-      const item = new CostStatusWidget(panel.costModel, () => {
-        void app.commands.execute(CommandIDs.cost);
-      });
-      const activeStateChanged = new Signal<CostStatusWidget, void>(item);
-      let shown = false;
-      updateCostItem = () => {
-        if (item.hasValue !== shown) {
-          shown = item.hasValue;
-          activeStateChanged.emit();
-        }
-      };
-      panel.costModel.changed.connect(updateCostItem);
-      const registration = statusBar.registerStatusItem(
-        'jupyter-mlops:cost-status',
-        {
-          item,
-          align: 'left',
-          rank: 100,
-          isActive: () => item.hasValue,
-          activeStateChanged
-        }
-      );
-      panel.disposed.connect(() => registration.dispose());
-      costItem = item;
-      panel.keepCostCurrent();
-    }
+    const setStatusKernel = statusBar
+      ? addCostStatus(statusBar, models.cost, () => {
+          void app.commands.execute(CommandIDs.cost);
+        })
+      : null;
 
     // The Environment view describes the kernel of the notebook (or console)
     // last active in the main area; without one, the server's interpreter. The
     // Cost view highlights that kernel; the status bar item shows its cost.
-    const following = followCurrentKernel(app.shell, kernel => {
-      panel.envModel.setKernel(kernel);
+    followCurrentKernel(app.shell, kernel => {
+      models.env.setKernel(kernel);
       panel.currentKernel = kernel?.id ?? null;
-      if (costItem) {
-        costItem.kernelId = kernel?.id ?? null;
-        updateCostItem();
-      }
+      setStatusKernel?.(kernel?.id ?? null);
     });
-    panel.disposed.connect(() => following.dispose());
 
     settingRegistry
       .load(PLUGIN_ID)
       .then(settings => {
         const apply = (): void => {
-          panel.settings = parseSettings(settings.composite);
+          const parsed = parseSettings(settings.composite);
+          models.runs.poll.refreshInterval = parsed.refreshInterval;
+          models.cost.poll.refreshInterval = parsed.refreshInterval;
+          panel.settings = parsed;
         };
         apply();
         settings.changed.connect(apply);
@@ -236,6 +187,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           reason
         );
       });
+    return api;
   }
 };
 

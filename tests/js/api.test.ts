@@ -1,10 +1,16 @@
-import { clientWith, json } from './fixtures';
+import { subjectClientWith, json } from './fixtures';
 import {
   ApiError,
   encodeQuery,
   parseErrorResponse,
   SERVER_MISSING_MESSAGE
 } from '../../labextension/src/api/client';
+import { RunsClient } from '../../labextension/src/api/runs';
+
+const clientWith = (
+  handler: (url: URL) => Response
+): { client: RunsClient; urls: URL[] } =>
+  subjectClientWith(RunsClient, handler);
 
 describe('parseErrorResponse', () => {
   it('surfaces the JSON message and hint', () => {
@@ -48,7 +54,7 @@ describe('encodeQuery', () => {
   });
 });
 
-describe('MlopsClient', () => {
+describe('RunsClient', () => {
   it('builds URLs under the base URL with the query parameters', async () => {
     const { client, urls } = clientWith(() =>
       json({ runs: [], next_page_token: null })

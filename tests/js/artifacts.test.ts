@@ -1,12 +1,12 @@
 import { BASE, clientWith, json } from './fixtures';
 import {
-  ArtifactsModel,
   columnsText,
   FRAME_SANDBOX,
-  formatBytes,
   mlflowRunLink,
   previewMode
-} from '../../labextension/src/artifacts/model';
+} from '../../labextension/src/artifacts/logic';
+import { ArtifactsModel } from '../../labextension/src/artifacts/model';
+import { formatFileSize as formatBytes } from '../../labextension/src/common/format';
 import {
   ArtifactsClient,
   artifactRawUrl,

@@ -1,4 +1,4 @@
-import { clientWith, json } from './fixtures';
+import { json, subjectClientWith } from './fixtures';
 import {
   budgetList,
   COST_ROUTE_MISSING_MESSAGE,
@@ -10,30 +10,31 @@ import {
   type ICostTarget,
   normalizeStatus
 } from '../../labextension/src/api/cost';
+import { isRouteMissing } from '../../labextension/src/api/client';
 import {
-  adviceSentence,
-  budgetBar,
   clockTime,
-  CostModel,
-  costRows,
-  CostSeries,
-  costTotals,
   formatBytes,
   formatMoney,
   formatPercent,
-  formatRate,
+  formatRate
+} from '../../labextension/src/common/format';
+import {
+  adviceSentence,
+  budgetBar,
+  costRows,
+  costTotals,
   kernelRow,
   statusText,
   wasteItems
 } from '../../labextension/src/cost/logic';
-import { isRouteMissing } from '../../labextension/src/api/env';
+import { CostModel } from '../../labextension/src/cost/model';
+import { CostSeries } from '../../labextension/src/cost/series';
 
 function httpClient(handler: (url: URL) => Response): {
   client: CostClient;
   urls: URL[];
 } {
-  const { client, urls } = clientWith(handler);
-  return { client: new CostClient(client), urls };
+  return subjectClientWith(CostClient, handler);
 }
 
 function target(

@@ -15,7 +15,7 @@ import {
 import type {
   IEnvPackage,
   IEnvironmentDiff
-} from '../../labextension/src/envtypes';
+} from '../../labextension/src/api/env';
 import {
   buildRunsQuery,
   DEFAULT_FILTER,

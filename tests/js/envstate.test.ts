@@ -1,11 +1,10 @@
-import { clientWith, json } from './fixtures';
-import { ApiError } from '../../labextension/src/api/client';
+import { json, subjectClientWith } from './fixtures';
+import { ApiError, isRouteMissing } from '../../labextension/src/api/client';
 import {
   ENV_ROUTE_MISSING_MESSAGE,
   EnvClient,
   envError,
-  type IEnvClient,
-  isRouteMissing
+  type IEnvClient
 } from '../../labextension/src/api/env';
 import {
   diffKey,
@@ -17,14 +16,13 @@ import type {
   ICurrentEnvironment,
   IEnvironmentDiff,
   IRunEnvironment
-} from '../../labextension/src/envtypes';
+} from '../../labextension/src/api/env';
 
 function httpClient(handler: (url: URL) => Response): {
   client: EnvClient;
   urls: URL[];
 } {
-  const { client, urls } = clientWith(handler);
-  return { client: new EnvClient(client), urls };
+  return subjectClientWith(EnvClient, handler);
 }
 
 function environment(

@@ -1,6 +1,6 @@
 import { ServerConnection } from '@jupyterlab/services';
 
-import { MlopsClient } from '../../labextension/src/api/client';
+import { HttpClient } from '../../labextension/src/api/client';
 import type { IRunSummary } from '../../labextension/src/api/types';
 
 export const BASE = 'http://localhost:8888/lab-base/';
@@ -12,7 +12,7 @@ export const BASE = 'http://localhost:8888/lab-base/';
 export function clientWith(
   handler: (url: URL, request: Request) => Response | Promise<Response>
 ): {
-  client: MlopsClient;
+  client: HttpClient;
   urls: URL[];
 } {
   const urls: URL[] = [];
@@ -32,7 +32,16 @@ export function clientWith(
     token: 'secret',
     fetch: fetch as typeof globalThis.fetch
   });
-  return { client: new MlopsClient(settings), urls };
+  return { client: new HttpClient(settings), urls };
+}
+
+/** A subject's client (`CostClient`, `EnvClient`...) over `clientWith(handler)`. */
+export function subjectClientWith<C>(
+  Client: new (http: HttpClient) => C,
+  handler: (url: URL, request: Request) => Response | Promise<Response>
+): { client: C; urls: URL[] } {
+  const { client, urls } = clientWith(handler);
+  return { client: new Client(client), urls };
 }
 
 /** A JSON response, as the server sends it. */

@@ -1,8 +1,7 @@
 import React from 'react';
 
 import { clientWith, json } from './fixtures';
-import { ApiError } from '../../labextension/src/api/client';
-import { isRouteMissing } from '../../labextension/src/api/env';
+import { ApiError, isRouteMissing } from '../../labextension/src/api/client';
 import {
   buildRunRequest,
   formFields,
@@ -22,10 +21,10 @@ import {
   PipelinesClient
 } from '../../labextension/src/api/pipelines';
 import {
-  PipelinesModel,
   progressText,
   upsertLaunch
-} from '../../labextension/src/pipelines/model';
+} from '../../labextension/src/pipelines/logic';
+import { PipelinesModel } from '../../labextension/src/pipelines/model';
 import {
   defaultTagCell,
   ExportState,
@@ -39,10 +38,8 @@ import {
   ExecutionTable,
   LaunchView
 } from '../../labextension/src/pipelines/launches';
-import {
-  ParamRow,
-  PipelineList
-} from '../../labextension/src/pipelines/PipelinesView';
+import { PipelineList } from '../../labextension/src/pipelines/PipelinesView';
+import { ParamRow } from '../../labextension/src/pipelines/RunForm';
 
 // -- fixtures -----------------------------------------------------------------
 

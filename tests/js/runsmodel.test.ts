@@ -1,4 +1,5 @@
-import { ApiError, type IMlopsClient } from '../../labextension/src/api/client';
+import { ApiError } from '../../labextension/src/api/client';
+import type { IRunsClient } from '../../labextension/src/api/runs';
 import { MAX_COMPARE, RunsModel } from '../../labextension/src/runs/model';
 import type {
   IExperiment,
@@ -11,8 +12,8 @@ import type {
 import { mapLimit } from '../../labextension/src/common/async';
 import { makeRun } from './fixtures';
 
-/** An in-memory store behind the `IMlopsClient` interface. */
-class FakeClient implements IMlopsClient {
+/** An in-memory store behind the `IRunsClient` interface. */
+class FakeClient implements IRunsClient {
   runs: IRunSummary[] = [];
   histories = new Map<string, IMetricHistory>();
   queries: IRunsQuery[] = [];

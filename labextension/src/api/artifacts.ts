@@ -2,14 +2,14 @@
  * Client of the artifact routes (`api/openapi.yaml`): `runs/{run_id}/artifacts`,
  * `.../artifacts/preview`, `.../artifacts/raw` and `mlflow-ui`.
  *
- * JSON routes go through `MlopsClient.request` (same URL building, auth and
+ * JSON routes go through `HttpClient.request` (same URL building, auth and
  * error parsing). The raw route is only ever a URL: an `<img src>`, a
  * sandboxed `<iframe src>` or a download link, authenticated by the Jupyter
  * cookie like JupyterLab's own file downloads.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 
-import { API_NAMESPACE, encodeQuery, MlopsClient } from './client';
+import { API_NAMESPACE, encodeQuery, HttpClient } from './client';
 import type { IArtifactListing, IArtifactPreview, IMlflowUi } from './types';
 
 /** How the raw route should send a file. */
@@ -67,11 +67,11 @@ export function artifactRawUrl(
 
 /** HTTP client of the artifact routes. */
 export class ArtifactsClient implements IArtifactsClient {
-  constructor(http?: MlopsClient) {
-    this.http = http ?? new MlopsClient();
+  constructor(http?: HttpClient) {
+    this.http = http ?? new HttpClient();
   }
 
-  readonly http: MlopsClient;
+  readonly http: HttpClient;
 
   listArtifacts(runId: string, path = ''): Promise<IArtifactListing> {
     return this.http.request<IArtifactListing>(['runs', runId, 'artifacts'], {

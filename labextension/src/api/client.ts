@@ -1,20 +1,13 @@
 /**
- * Typed client of the jupyter-mlops REST API (`/jupyter-mlops/api/...`).
+ * What every client of the jupyter-mlops REST API (`/jupyter-mlops/api/...`)
+ * shares: `HttpClient` (URL building, auth, error parsing), `ApiError`, and
+ * `routeMissing(feature)`, the one translation of a missing route.
  *
- * The contract lives in `api/openapi.yaml`; the types in `./types`.
+ * The contract lives in `api/openapi.yaml`; one client per subject
+ * (`runs.ts`, `env.ts`, `cost.ts`, `pipelines.ts`, `artifacts.ts`).
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
-
-import type {
-  IExperiment,
-  IExperimentList,
-  IHealth,
-  IMetricHistory,
-  IRunSummary,
-  IRunsPage,
-  IRunsQuery
-} from './types';
 
 /** The URL prefix of every route, relative to the server's base URL. */
 export const API_NAMESPACE = 'jupyter-mlops/api';
@@ -129,55 +122,13 @@ export function encodeQuery(
   return text ? `?${text}` : '';
 }
 
-/** The client the panel model needs; `MlopsClient` implements it over HTTP. */
-export interface IMlopsClient {
-  health(): Promise<IHealth>;
-  experiments(): Promise<IExperiment[]>;
-  searchRuns(query: IRunsQuery): Promise<IRunsPage>;
-  getRun(runId: string): Promise<IRunSummary>;
-  metricHistory(runId: string, key: string): Promise<IMetricHistory>;
-}
-
-/** HTTP client of `/jupyter-mlops/api`, authenticated like every Jupyter request. */
-export class MlopsClient implements IMlopsClient {
+/** HTTP access to `/jupyter-mlops/api`, authenticated like every Jupyter request. */
+export class HttpClient {
   constructor(serverSettings?: ServerConnection.ISettings) {
     this.serverSettings = serverSettings ?? ServerConnection.makeSettings();
   }
 
   readonly serverSettings: ServerConnection.ISettings;
-
-  /** `GET /health`; a 404 means the server extension is missing. */
-  async health(): Promise<IHealth> {
-    try {
-      return await this.request<IHealth>(['health']);
-    } catch (reason) {
-      if (reason instanceof ApiError && reason.status === 404) {
-        throw new ApiError({
-          kind: 'server-missing',
-          status: 404,
-          message: SERVER_MISSING_MESSAGE
-        });
-      }
-      throw reason;
-    }
-  }
-
-  async experiments(): Promise<IExperiment[]> {
-    const body = await this.request<IExperimentList>(['experiments']);
-    return body.experiments;
-  }
-
-  searchRuns(query: IRunsQuery): Promise<IRunsPage> {
-    return this.request<IRunsPage>(['runs'], { ...query });
-  }
-
-  getRun(runId: string): Promise<IRunSummary> {
-    return this.request<IRunSummary>(['runs', runId]);
-  }
-
-  metricHistory(runId: string, key: string): Promise<IMetricHistory> {
-    return this.request<IMetricHistory>(['runs', runId, 'metrics', key]);
-  }
 
   /**
    * `GET` one route (or `POST` a JSON `body` with `init.method`). Each
@@ -243,4 +194,46 @@ export function toApiError(reason: unknown): ApiError {
     kind: 'http',
     message: reason instanceof Error ? reason.message : String(reason)
   });
+}
+
+/** The `error` name given to a missing route, so views can tell it apart. */
+export const ROUTE_MISSING = 'RouteMissing';
+
+/** Turns a failed request of one subject into the `ApiError` the views show. */
+export interface IErrorTranslator {
+  (reason: unknown): ApiError;
+  /** What the views show when the server extension has no routes of the subject. */
+  readonly message: string;
+}
+
+/**
+ * The error translation of one subject's requests (`environment`, `cost`,
+ * `pipeline`): a 404 that is not one of our JSON errors (Jupyter's HTML
+ * "404: Not Found" page) means the server extension predates these routes,
+ * which the panel says in words (`isRouteMissing`). A JSON 404
+ * (`NotFoundError`) keeps the server's message and hint.
+ */
+export function routeMissing(feature: string, check = ''): IErrorTranslator {
+  const message =
+    `This jupyter-mlops server extension has no ${feature} API. Upgrade ` +
+    'jupyter-mlops in the environment that runs JupyterLab (`pip install -U ' +
+    `jupyter-mlops\`)${check ? `, ${check},` : ''} and restart JupyterLab.`;
+  const translate = (reason: unknown): ApiError => {
+    const error = toApiError(reason);
+    if (error.kind === 'http' && error.status === 404 && !error.error) {
+      return new ApiError({
+        kind: 'http',
+        status: 404,
+        error: ROUTE_MISSING,
+        message
+      });
+    }
+    return error;
+  };
+  return Object.assign(translate, { message });
+}
+
+/** True when `error` says the server has no routes of a subject at all. */
+export function isRouteMissing(error: ApiError | null | undefined): boolean {
+  return !!error && error.error === ROUTE_MISSING;
 }

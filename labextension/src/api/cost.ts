@@ -8,8 +8,7 @@
  * cost routes (an older version, or cost accounting turned off): the status
  * bar item hides and the Cost view says so.
  */
-import { ApiError, MlopsClient, toApiError } from './client';
-import { ENV_ROUTE_MISSING } from './env';
+import { type ApiError, HttpClient, routeMissing } from './client';
 
 /** One GPU a kernel holds (`TargetGpu.to_dict`). */
 export interface ICostGpu {
@@ -166,12 +165,6 @@ export interface ICostAdvice {
   lines: string[];
 }
 
-/** What the Cost view shows when the server extension has no cost routes. */
-export const COST_ROUTE_MISSING_MESSAGE =
-  'This jupyter-mlops server extension has no cost API. Upgrade jupyter-mlops ' +
-  'in the environment that runs JupyterLab (`pip install -U jupyter-mlops`), ' +
-  'check that cost accounting is enabled, and restart JupyterLab.';
-
 /** The client the cost views need; `CostClient` implements it over HTTP. */
 export interface ICostClient {
   status(): Promise<ICostStatus>;
@@ -192,22 +185,14 @@ export function isCostUnavailable(error: ApiError | null | undefined): boolean {
   return !!error && error.status === 404;
 }
 
-/**
- * An error of a cost request, as the views should show it: a non-JSON 404
- * (Jupyter's HTML page) means the route is missing (`isRouteMissing`).
- */
-export function costError(reason: unknown): ApiError {
-  const error = toApiError(reason);
-  if (error.kind === 'http' && error.status === 404 && !error.error) {
-    return new ApiError({
-      kind: 'http',
-      status: 404,
-      error: ENV_ROUTE_MISSING,
-      message: COST_ROUTE_MISSING_MESSAGE
-    });
-  }
-  return error;
-}
+/** An error of a cost request, as the views should show it (`isRouteMissing`). */
+export const costError = routeMissing(
+  'cost',
+  'check that cost accounting is enabled'
+);
+
+/** What the views show when the server extension has no cost routes. */
+export const COST_ROUTE_MISSING_MESSAGE = costError.message;
 
 /** A budgets answer as a list, whether the server sent a list or `{budgets: [...]}`. */
 export function budgetList(body: unknown): IBudgetStatus[] {
@@ -246,11 +231,11 @@ export function normalizeStatus(body: unknown): ICostStatus {
 
 /** HTTP client of the cost routes. */
 export class CostClient implements ICostClient {
-  constructor(http?: MlopsClient) {
-    this.http = http ?? new MlopsClient();
+  constructor(http?: HttpClient) {
+    this.http = http ?? new HttpClient();
   }
 
-  readonly http: MlopsClient;
+  readonly http: HttpClient;
 
   async status(): Promise<ICostStatus> {
     return normalizeStatus(await this._get<unknown>(['cost']));

@@ -1,26 +1,80 @@
 /**
  * Client of the environment-snapshot routes (`api/openapi.yaml`):
- * `runs/{run_id}/environment`, `environment/current`, `environment/diff`.
- *
- * Built on `MlopsClient.request` (same URL building, auth and error parsing);
- * adds one translation: a 404 that is not one of our JSON errors means the
- * server extension predates these routes, which the panel says in words.
+ * `runs/{run_id}/environment`, `environment/current`, `environment/diff`,
+ * and their wire types. Keep these in step with the schemas there.
  */
-import { ApiError, MlopsClient, toApiError } from './client';
-import type {
-  ICurrentEnvironment,
-  IEnvironmentDiff,
-  IRunEnvironment
-} from '../envtypes';
+import { HttpClient, routeMissing } from './client';
+
+/** `GET /runs/{run_id}/environment` */
+export interface IRunEnvironment {
+  run_id: string;
+  /** The content hash (hex sha256); null when the run has no hash tag. */
+  hash: string | null;
+  /** The run's `environment/environment.yml` artifact, as text. */
+  environment_yml: string;
+  /** The snapshot parsed back (`EnvironmentSnapshot.to_dict`). */
+  snapshot: Record<string, unknown>;
+}
+
+/** One installed package of `GET /environment/current`. */
+export interface IEnvPackage {
+  /** Normalized distribution (pip) or package (conda) name. */
+  name: string;
+  version: string;
+  source: 'pip' | 'conda';
+  /** The user asked for it (pip's REQUESTED marker, conda's history). */
+  requested: boolean;
+  /** Conda channel, editable path, VCS or archive URL (credentials stripped). */
+  origin: string | null;
+}
+
+/** `GET /environment/current` */
+export interface ICurrentEnvironment {
+  /** The kernel whose interpreter this is; null for the server's own interpreter. */
+  kernel_id: string | null;
+  /** Python version, e.g. `3.11.7`; empty when unknown. */
+  python: string;
+  /** `sys.prefix` of that interpreter. */
+  prefix: string;
+  /** The content hash (hex sha256): equal for identical environments. */
+  hash: string;
+  packages: IEnvPackage[];
+  /** OS, CPU, Python build, GPU facts. */
+  platform: Record<string, unknown>;
+}
+
+/** One package that differs between two environments. */
+export interface IPackageChange {
+  /** `conda` or `pip` (separate name spaces). */
+  section: 'conda' | 'pip';
+  name: string;
+  /** The pin in the old environment; null when added. */
+  old: string | null;
+  /** The pin in the new environment; null when removed. */
+  new: string | null;
+}
+
+/**
+ * `GET /environment/diff?a=&b=`: what changed from run `a` to run `b`
+ * (`EnvironmentDiff.to_dict` of `jupyter_mlops/core/environment/diff.py`).
+ */
+export interface IEnvironmentDiff {
+  added: IPackageChange[];
+  removed: IPackageChange[];
+  changed: IPackageChange[];
+  /** The Python versions when they differ. */
+  python: { old: string; new: string } | null;
+  /** Only the packages listed in a requested-only or hand-written snapshot were compared. */
+  listed_only: boolean;
+  /** True when anything differs. */
+  drift: boolean;
+}
+
+/** An error of an environment request, as the panel should show it. */
+export const envError = routeMissing('environment');
 
 /** What the panel shows when the server extension has no environment routes. */
-export const ENV_ROUTE_MISSING_MESSAGE =
-  'This jupyter-mlops server extension has no environment API. Upgrade ' +
-  'jupyter-mlops in the environment that runs JupyterLab (`pip install -U ' +
-  'jupyter-mlops`) and restart JupyterLab.';
-
-/** The `error` name given to a missing route, so views can tell it apart. */
-export const ENV_ROUTE_MISSING = 'RouteMissing';
+export const ENV_ROUTE_MISSING_MESSAGE = envError.message;
 
 /** The client the environment views need; `EnvClient` implements it over HTTP. */
 export interface IEnvClient {
@@ -32,39 +86,13 @@ export interface IEnvClient {
   environmentDiff(a: string, b: string): Promise<IEnvironmentDiff>;
 }
 
-/**
- * An error of an environment request, as the panel should show it.
- *
- * A 404 whose body is not our JSON error (Jupyter's HTML "404: Not Found"
- * page) means the route does not exist: an older server extension. A JSON 404
- * (`NotFoundError`: the run has no snapshot, the kernel is gone) keeps the
- * server's message and hint.
- */
-export function envError(reason: unknown): ApiError {
-  const error = toApiError(reason);
-  if (error.kind === 'http' && error.status === 404 && !error.error) {
-    return new ApiError({
-      kind: 'http',
-      status: 404,
-      error: ENV_ROUTE_MISSING,
-      message: ENV_ROUTE_MISSING_MESSAGE
-    });
-  }
-  return error;
-}
-
-/** True when `error` says the server has no environment routes at all. */
-export function isRouteMissing(error: ApiError | null | undefined): boolean {
-  return !!error && error.error === ENV_ROUTE_MISSING;
-}
-
 /** HTTP client of the environment routes. */
 export class EnvClient implements IEnvClient {
-  constructor(http?: MlopsClient) {
-    this.http = http ?? new MlopsClient();
+  constructor(http?: HttpClient) {
+    this.http = http ?? new HttpClient();
   }
 
-  readonly http: MlopsClient;
+  readonly http: HttpClient;
 
   currentEnvironment(kernelId?: string | null): Promise<ICurrentEnvironment> {
     return this._get<ICurrentEnvironment>(['environment', 'current'], {

@@ -8,8 +8,7 @@
  * Paths are relative to the server root, POSIX style. A 404 that is not one
  * of our JSON errors means the server extension has no pipeline routes.
  */
-import { ApiError, MlopsClient, toApiError } from './client';
-import { ENV_ROUTE_MISSING } from './env';
+import { HttpClient, routeMissing } from './client';
 
 /** The parameter types a pipeline knows; `any` (or `unknown`) for a non-literal default. */
 export type ParamType =
@@ -167,28 +166,11 @@ export interface IRunRequest {
   timeout: number | null;
 }
 
-/** What the Pipelines view shows when the server extension has no pipeline routes. */
-export const PIPELINES_ROUTE_MISSING_MESSAGE =
-  'This jupyter-mlops server extension has no pipeline API. Upgrade ' +
-  'jupyter-mlops in the environment that runs JupyterLab (`pip install -U ' +
-  'jupyter-mlops`) and restart JupyterLab.';
+/** An error of a pipeline request, as the views should show it (`isRouteMissing`). */
+export const pipelinesError = routeMissing('pipeline');
 
-/**
- * An error of a pipeline request, as the views should show it: a non-JSON
- * 404 (Jupyter's HTML page) means the route is missing (`isRouteMissing`).
- */
-export function pipelinesError(reason: unknown): ApiError {
-  const error = toApiError(reason);
-  if (error.kind === 'http' && error.status === 404 && !error.error) {
-    return new ApiError({
-      kind: 'http',
-      status: 404,
-      error: ENV_ROUTE_MISSING,
-      message: PIPELINES_ROUTE_MISSING_MESSAGE
-    });
-  }
-  return error;
-}
+/** What the views show when the server extension has no pipeline routes. */
+export const PIPELINES_ROUTE_MISSING_MESSAGE = pipelinesError.message;
 
 /** The client the pipeline views need; `PipelinesClient` implements it over HTTP. */
 export interface IPipelinesClient {
@@ -203,11 +185,11 @@ export interface IPipelinesClient {
 
 /** HTTP client of the pipeline routes. */
 export class PipelinesClient implements IPipelinesClient {
-  constructor(http?: MlopsClient) {
-    this.http = http ?? new MlopsClient();
+  constructor(http?: HttpClient) {
+    this.http = http ?? new HttpClient();
   }
 
-  readonly http: MlopsClient;
+  readonly http: HttpClient;
 
   async pipelines(): Promise<IPipelineList> {
     const body = await this._call<Partial<IPipelineList>>(['pipelines']);

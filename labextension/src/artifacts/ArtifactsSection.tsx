@@ -10,14 +10,14 @@
  */
 import React, { useEffect, useMemo, useState } from 'react';
 
+import { formatFileSize } from '../common/format';
 import {
-  ArtifactsModel,
   columnsText,
   FRAME_SANDBOX,
-  formatBytes,
   mlflowRunLink,
   previewMode
-} from './model';
+} from './logic';
+import { ArtifactsModel } from './model';
 import { ArtifactsClient, type IArtifactsClient } from '../api/artifacts';
 import type { IMlModel, IMlflowUi, IRunSummary } from '../api/types';
 import { ErrorBox, Section } from '../common/components';
@@ -114,7 +114,7 @@ export function ArtifactsSection(props: {
                       ? folder?.loading
                         ? '\u2026'
                         : ''
-                      : formatBytes(entry.size)}
+                      : formatFileSize(entry.size)}
                   </span>
                   {!entry.is_dir ? (
                     <a
@@ -274,7 +274,7 @@ function ArtifactPreview({
     >
       <div className="jp-mlops-artifact-preview-title">
         <span title={entry.path}>{entry.path}</span>
-        <span className="jp-mlops-muted"> {formatBytes(entry.size)}</span>
+        <span className="jp-mlops-muted"> {formatFileSize(entry.size)}</span>
       </div>
       {selected.error ? (
         <ErrorBox
@@ -318,8 +318,8 @@ function ArtifactPreview({
           </pre>
           {preview.truncated ? (
             <div className="jp-mlops-muted">
-              Showing the first {formatBytes(preview.text.length)}; download the
-              file for the rest.
+              Showing the first {formatFileSize(preview.text.length)}; download
+              the file for the rest.
             </div>
           ) : null}
         </>

@@ -3,98 +3,17 @@
  * first expanded), the selected file and its preview, the run's logged
  * models, and where to open the run in MLflow's own UI.
  *
- * No DOM: `widgets/artifacts.tsx` renders this model; tests drive it with a
+ * No DOM: `ArtifactsSection.tsx` renders this model; tests drive it with a
  * fake `IArtifactsClient`.
  */
-import { type ISignal, Signal } from '@lumino/signaling';
-
 import { type ApiError, toApiError } from '../api/client';
+import { Model } from '../common/model';
 import type { IArtifactsClient } from '../api/artifacts';
 import type {
-  ArtifactKind,
   IArtifactEntry,
   IArtifactListing,
-  IArtifactPreview,
-  IMlflowUi,
-  IModelColumn
+  IArtifactPreview
 } from '../api/types';
-
-/** `1.5 KB`, `12 MB`: sizes in powers of 1024, one decimal under 10. */
-export function formatBytes(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) {
-    return '';
-  }
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = Math.max(0, bytes);
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  const text =
-    unit === 0 || value >= 10 ? Math.round(value).toString() : value.toFixed(1);
-  return `${text} ${units[unit]}`;
-}
-
-/**
- * How the panel shows a file: `image` in an `<img>`, `frame` (HTML, SVG) in an
- * `<iframe sandbox>` without scripts or same origin, `text` as text, `none`
- * (a download link only).
- */
-export type PreviewMode = 'image' | 'frame' | 'text' | 'none';
-
-export function previewMode(kind: ArtifactKind): PreviewMode {
-  switch (kind) {
-    case 'image':
-      return 'image';
-    case 'html':
-    case 'svg':
-      return 'frame';
-    case 'text':
-      return 'text';
-    default:
-      return 'none';
-  }
-}
-
-/**
- * The `sandbox` attribute of every frame that shows an artifact: empty, so
- * no script runs and the frame gets an opaque origin (never
- * `allow-same-origin`, never `allow-scripts`).
- */
-export const FRAME_SANDBOX = '';
-
-/** `age: double, city: string (optional)`; `-` for none. */
-export function columnsText(columns: readonly IModelColumn[]): string {
-  if (!columns.length) {
-    return '-';
-  }
-  return columns
-    .map(column =>
-      column.name ? `${column.name}: ${column.type}` : column.type
-    )
-    .join(', ');
-}
-
-/** Where to see a run in MLflow's UI: a link when configured, else the command to start one. */
-export type MlflowUiLink =
-  | { kind: 'link'; href: string }
-  | { kind: 'command'; command: string };
-
-export function mlflowRunLink(
-  ui: IMlflowUi,
-  experimentId: string,
-  runId: string
-): MlflowUiLink {
-  const base = (ui.url ?? '').replace(/\/+$/, '');
-  if (base && /^https?:\/\//i.test(base)) {
-    return {
-      kind: 'link',
-      href: `${base}/#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`
-    };
-  }
-  return { kind: 'command', command: ui.command };
-}
 
 /** One folder's state in the tree. */
 export interface IFolderState {
@@ -119,15 +38,12 @@ export interface ISelectedFile {
 }
 
 /** The Artifacts section of one run. */
-export class ArtifactsModel {
+export class ArtifactsModel extends Model {
   constructor(
     readonly client: IArtifactsClient,
     readonly runId: string
-  ) {}
-
-  /** Emitted whenever anything shown changed. */
-  get changed(): ISignal<this, void> {
-    return this._changed;
+  ) {
+    super();
   }
 
   /** Each loaded (or loading) folder by path; the root is `''`. */
@@ -156,11 +72,11 @@ export class ArtifactsModel {
   async toggle(path: string): Promise<void> {
     if (this._expanded.has(path)) {
       this._expanded.delete(path);
-      this._changed.emit();
+      this.emit();
       return;
     }
     this._expanded.add(path);
-    this._changed.emit();
+    this.emit();
     await this._load(path);
   }
 
@@ -177,7 +93,7 @@ export class ArtifactsModel {
       error: null
     };
     this._selected = state;
-    this._changed.emit();
+    this.emit();
     try {
       state.preview = await this.client.previewArtifact(this.runId, entry.path);
     } catch (reason) {
@@ -185,7 +101,7 @@ export class ArtifactsModel {
     }
     state.loading = false;
     if (this._selected === state) {
-      this._changed.emit();
+      this.emit();
     }
   }
 
@@ -221,17 +137,16 @@ export class ArtifactsModel {
     }
     const state: IFolderState = { listing: null, loading: true, error: null };
     this._folders.set(path, state);
-    this._changed.emit();
+    this.emit();
     try {
       state.listing = await this.client.listArtifacts(this.runId, path);
     } catch (reason) {
       state.error = toApiError(reason);
     }
     state.loading = false;
-    this._changed.emit();
+    this.emit();
   }
 
-  private _changed = new Signal<this, void>(this);
   private _folders = new Map<string, IFolderState>();
   private _expanded = new Set<string>();
   private _selected: ISelectedFile | null = null;

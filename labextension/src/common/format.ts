@@ -1,5 +1,6 @@
 /**
- * Display formatting of run fields (plain strings; the widgets render them as text).
+ * Display formatting (plain strings; the widgets render them as text): run
+ * fields (durations, times, metrics), money, rates, sizes and percentages.
  */
 import type { IRunSummary } from '../api/types';
 
@@ -107,4 +108,121 @@ export function formatRecord<T>(
     .sort()
     .map(key => `${key}=${formatValue(record[key])}`)
     .join(', ');
+}
+
+// -- money, sizes, percentages, clock times -------------------------------------
+
+const SYMBOLS: Record<string, string> = {
+  USD: '$',
+  EUR: '€',
+  GBP: '£',
+  JPY: '¥',
+  INR: '₹'
+};
+
+function groupThousands(text: string): string {
+  const [whole, fraction] = text.split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return fraction === undefined ? grouped : `${grouped}.${fraction}`;
+}
+
+/**
+ * `$3.20`, `€1,234.50`, `12.40 CHF`; amounts under a cent keep two
+ * significant digits (`$0.0042`) so that a cheap kernel's cost visibly grows.
+ */
+export function formatMoney(
+  amount: number | null | undefined,
+  currency = 'USD'
+): string {
+  if (amount === null || amount === undefined || !Number.isFinite(amount)) {
+    return '—';
+  }
+  const abs = Math.abs(amount);
+  let digits: string;
+  if (abs === 0 || abs >= 0.01) {
+    digits = groupThousands(abs.toFixed(2));
+  } else {
+    // Two significant digits: 0.0042, 0.00031.
+    const decimals = Math.min(8, 1 - Math.floor(Math.log10(abs)));
+    digits = abs.toFixed(decimals);
+  }
+  const sign = amount < 0 && Number(digits.replace(/,/g, '')) !== 0 ? '-' : '';
+  const code = (currency || 'USD').toUpperCase();
+  const symbol = SYMBOLS[code];
+  return symbol ? `${sign}${symbol}${digits}` : `${sign}${digits} ${code}`;
+}
+
+/** `$2.10/h`. */
+export function formatRate(
+  perHour: number | null | undefined,
+  currency = 'USD'
+): string {
+  const money = formatMoney(perHour, currency);
+  return money === '—' ? money : `${money}/h`;
+}
+
+/** `bytes` in powers of 1024: the value and the index of its unit. */
+function scaleBytes(bytes: number, units: number): [number, number] {
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < units - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return [value, unit];
+}
+
+function unknownSize(
+  bytes: number | null | undefined
+): bytes is null | undefined {
+  return bytes === null || bytes === undefined || !Number.isFinite(bytes);
+}
+
+/** `512 B`, `1.5 KiB`, `3.2 GiB`; `—` for unknown. */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (unknownSize(bytes)) {
+    return '—';
+  }
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  const [value, unit] = scaleBytes(bytes, units.length);
+  if (unit === 0) {
+    return `${Math.round(value)} B`;
+  }
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A file's size: `1.5 KB`, `12 MB` in powers of 1024, one decimal under 10; empty for unknown. */
+export function formatFileSize(bytes: number | null | undefined): string {
+  if (unknownSize(bytes)) {
+    return '';
+  }
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  const [value, unit] = scaleBytes(bytes, units.length);
+  const text =
+    unit === 0 || value >= 10 ? Math.round(value).toString() : value.toFixed(1);
+  return `${text} ${units[unit]}`;
+}
+
+/** `37%`, `0.5%`; `—` for unknown. */
+export function formatPercent(percent: number | null | undefined): string {
+  if (percent === null || percent === undefined || !Number.isFinite(percent)) {
+    return '—';
+  }
+  return percent > 0 && percent < 10
+    ? `${percent.toFixed(1)}%`
+    : `${Math.round(percent)}%`;
+}
+
+/** `14:02` (or `14:02:09` with `seconds`) in the browser's time zone, from epoch seconds. */
+export function clockTime(epochSeconds: number, seconds = false): string {
+  const date = new Date(epochSeconds * 1000);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  const time = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  return seconds ? `${time}:${pad(date.getSeconds())}` : time;
+}
+
+/** The last part of a path: `train.ipynb` of `notebooks/train.ipynb`. */
+export function baseName(path: string): string {
+  const parts = path.split('/');
+  return parts[parts.length - 1] || path;
 }

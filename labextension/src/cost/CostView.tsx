@@ -1,302 +1,27 @@
 /**
- * The Cost view (every running kernel's live cost, cost over time stacked by
- * notebook or project, budget bars, the Waste list) and the status bar item
- * (the current notebook kernel's `$0.42 · $2.10/h`).
+ * The Cost view: every running kernel's live cost (with right-sizing advice
+ * on demand), cost over time stacked by notebook or project, budget bars,
+ * the Waste list.
  *
- * Notebook paths, users and projects are rendered as text; chart.js draws
- * group labels on the canvas, never as HTML.
+ * Notebook paths, users and projects are rendered as text.
  */
-import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
-import {
-  Chart,
-  type ChartDataset,
-  Filler,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  Tooltip
-} from 'chart.js';
-import React, { useEffect, useMemo, useRef, useState } from 'react';
+import React, { useMemo, useState } from 'react';
 
 import type { ICostClient } from '../api/cost';
+import { ErrorBox, Section } from '../common/components';
 import {
-  adviceSentence,
-  clockTime,
-  type CostGroupBy,
-  type CostModel,
-  costTotals,
+  baseName,
   formatBytes,
   formatMoney,
   formatPercent,
-  formatRate,
-  type IStackedSeries,
-  type IWasteItem,
-  statusText
-} from './logic';
-import {
-  axisColors,
-  axisTicks,
-  BASE_OPTIONS,
-  legendLabels
-} from '../common/chart';
-import { seriesColor } from '../common/colors';
-import { ErrorBox, Section } from '../common/components';
+  formatRate
+} from '../common/format';
 import { useSignal } from '../common/hooks';
-
-Chart.register(
-  LineController,
-  LineElement,
-  PointElement,
-  LinearScale,
-  Tooltip,
-  Legend,
-  Filler
-);
-
-/** What the Waste list's buttons do to a kernel (JupyterLab's kernel manager). */
-export interface IKernelActions {
-  interrupt(kernelId: string): Promise<void>;
-  shutdown(kernelId: string): Promise<void>;
-}
-
-function baseName(path: string): string {
-  const parts = path.split('/');
-  return parts[parts.length - 1] || path;
-}
-
-// -- chart --------------------------------------------------------------------
-
-type Point = { x: number; y: number };
-type AreaChart = Chart<'line', Point[]>;
-
-function stackedDatasets(
-  series: IStackedSeries
-): ChartDataset<'line', Point[]>[] {
-  return series.groups.map((group, index) => ({
-    label: baseName(group.label),
-    data: group.values.map((y, i) => ({ x: series.times[i], y })),
-    borderColor: seriesColor(index),
-    backgroundColor: `${seriesColor(index)}99`,
-    borderWidth: 1,
-    pointRadius: 0,
-    fill: index === 0 ? 'origin' : '-1',
-    tension: 0
-  }));
-}
-
-/** Cost so far over time, stacked by notebook or project. */
-export function CostChart(props: {
-  series: IStackedSeries;
-  currency: string;
-  groupBy: CostGroupBy;
-}): JSX.Element {
-  const { series, currency, groupBy } = props;
-  const canvasRef = useRef<HTMLCanvasElement>(null);
-  const chartRef = useRef<AreaChart | null>(null);
-
-  useEffect(() => {
-    const canvas = canvasRef.current;
-    if (!canvas) {
-      return;
-    }
-    const { grid } = axisColors();
-    const tick = axisTicks(5);
-    const chart: AreaChart = new Chart(canvas, {
-      type: 'line',
-      data: { datasets: [] },
-      options: {
-        ...BASE_OPTIONS,
-        plugins: {
-          legend: {
-            display: true,
-            position: 'bottom',
-            labels: legendLabels()
-          },
-          tooltip: { enabled: true }
-        },
-        scales: {
-          x: {
-            type: 'linear',
-            ticks: tick,
-            grid: { color: grid }
-          },
-          y: {
-            type: 'linear',
-            stacked: true,
-            beginAtZero: true,
-            ticks: tick,
-            grid: { color: grid }
-          }
-        }
-      }
-    });
-    chartRef.current = chart;
-    return () => {
-      chart.destroy();
-      chartRef.current = null;
-    };
-  }, []);
-
-  useEffect(() => {
-    const chart = chartRef.current;
-    if (!chart) {
-      return;
-    }
-    chart.data.datasets = stackedDatasets(series);
-    const { x, y } = chart.options.scales ?? {};
-    // Seconds on the time axis while the series spans less than ten minutes.
-    const span = series.times.length
-      ? series.times[series.times.length - 1] - series.times[0]
-      : 0;
-    if (x?.ticks) {
-      x.ticks.callback = value =>
-        clockTime(Number(value) / 1000, span < 600_000);
-    }
-    if (y?.ticks) {
-      y.ticks.callback = value => formatMoney(Number(value), currency);
-    }
-    chart.update('none');
-  }, [series, currency]);
-
-  const total = series.groups.reduce(
-    (sum, g) => sum + (g.values[g.values.length - 1] ?? 0),
-    0
-  );
-  return (
-    <div
-      className="jp-mlops-chart jp-mlops-cost-chart"
-      data-testid="mlops-cost-chart"
-      data-group-by={groupBy}
-      data-points={series.times.length}
-    >
-      <div className="jp-mlops-chart-body">
-        <canvas
-          ref={canvasRef}
-          role="img"
-          aria-label={`Cost over time by ${groupBy}: ${formatMoney(total, currency)} in all`}
-        />
-      </div>
-    </div>
-  );
-}
-
-// -- the view -----------------------------------------------------------------
-
-function GroupBySwitch(props: {
-  value: CostGroupBy;
-  onChange: (by: CostGroupBy) => void;
-}): JSX.Element {
-  const options: { id: CostGroupBy; label: string }[] = [
-    { id: 'notebook', label: 'Notebook' },
-    { id: 'project', label: 'Project' }
-  ];
-  return (
-    <div
-      className="jp-mlops-cost-groupby"
-      role="radiogroup"
-      aria-label="Stack the chart by"
-      data-testid="mlops-cost-groupby"
-    >
-      {options.map(option => (
-        <button
-          key={option.id}
-          role="radio"
-          aria-checked={props.value === option.id}
-          className={`jp-mlops-view-tab${props.value === option.id ? ' jp-mod-active' : ''}`}
-          data-group-by={option.id}
-          onClick={() => props.onChange(option.id)}
-        >
-          {option.label}
-        </button>
-      ))}
-    </div>
-  );
-}
-
-function WasteItem(props: {
-  item: IWasteItem;
-  actions?: IKernelActions;
-}): JSX.Element {
-  const { item, actions } = props;
-  const [busy, setBusy] = useState(false);
-  const [failure, setFailure] = useState('');
-  const run = async (action: () => Promise<void>): Promise<void> => {
-    setBusy(true);
-    setFailure('');
-    try {
-      await action();
-    } catch (reason) {
-      setFailure(reason instanceof Error ? reason.message : String(reason));
-    } finally {
-      setBusy(false);
-    }
-  };
-  const interrupt = (): void => {
-    if (actions) {
-      void run(() => actions.interrupt(item.kernelId));
-    }
-  };
-  const shutdown = async (): Promise<void> => {
-    if (!actions) {
-      return;
-    }
-    const result = await showDialog({
-      title: 'Shut down the kernel?',
-      body: `The kernel of ${item.notebook || item.kernelId} will stop; its variables are lost.`,
-      buttons: [
-        Dialog.cancelButton(),
-        Dialog.warnButton({ label: 'Shut Down' })
-      ]
-    });
-    if (result.button.accept) {
-      await run(() => actions.shutdown(item.kernelId));
-    }
-  };
-  return (
-    <li
-      className="jp-mlops-waste-item"
-      data-testid="mlops-waste-item"
-      data-kernel-id={item.kernelId}
-    >
-      <div className="jp-mlops-waste-message">{item.message}</div>
-      <div className="jp-mlops-waste-notebook" title={item.notebook}>
-        {item.notebook ? baseName(item.notebook) : item.kernelId}
-      </div>
-      {actions ? (
-        <div className="jp-mlops-waste-actions">
-          {item.canInterrupt ? (
-            <button
-              className="jp-mlops-button"
-              data-testid="mlops-waste-interrupt"
-              disabled={busy}
-              onClick={interrupt}
-            >
-              Interrupt
-            </button>
-          ) : null}
-          {item.canShutdown ? (
-            <button
-              className="jp-mlops-button jp-mod-warn"
-              data-testid="mlops-waste-shutdown"
-              disabled={busy}
-              onClick={() => void shutdown()}
-            >
-              Shut down
-            </button>
-          ) : null}
-        </div>
-      ) : null}
-      {failure ? (
-        <div className="jp-mlops-error" role="alert">
-          {failure}
-        </div>
-      ) : null}
-    </li>
-  );
-}
+import { CostChart, GroupBySwitch } from './CostChart';
+import { adviceSentence, costTotals } from './logic';
+import type { CostModel } from './model';
+import { type IKernelActions, WasteList } from './WasteList';
 
 /** One kernel's advice as the view shows it: the sentence, or why there is none. */
 interface IAdviceState {
@@ -393,11 +118,7 @@ export function CostView(props: ICostViewProps): JSX.Element {
 
       {waste.length ? (
         <Section title="Waste" count={waste.length}>
-          <ul className="jp-mlops-waste-list" data-testid="mlops-waste">
-            {waste.map(item => (
-              <WasteItem key={item.key} item={item} actions={actions} />
-            ))}
-          </ul>
+          <WasteList items={waste} actions={actions} />
         </Section>
       ) : null}
 
@@ -596,73 +317,4 @@ export class CostWidget extends ReactWidget {
   }
 
   private _currentKernel: string | null = null;
-}
-
-// -- status bar ---------------------------------------------------------------
-
-/** The status bar text of the current kernel: `$0.42 · $2.10/h`. */
-export function CostStatusItem(props: {
-  model: CostModel;
-  kernelId: string | null;
-  onClick: () => void;
-}): JSX.Element | null {
-  const { model, kernelId, onClick } = props;
-  useSignal(model.changed);
-  const row = model.kernel(kernelId);
-  if (!row || model.unavailable) {
-    return null;
-  }
-  return (
-    <button
-      className="jp-mlops-cost-status"
-      data-testid="mlops-cost-status"
-      data-kernel-id={row.kernelId}
-      data-value={row.soFar ?? ''}
-      title={`Compute cost of this notebook's kernel: ${formatMoney(row.soFar, row.currency)} so far, ${formatRate(row.rate, row.currency)} now. Click for the Cost view.`}
-      onClick={onClick}
-    >
-      {statusText(row)}
-    </button>
-  );
-}
-
-/** The status bar widget: follows the current kernel given by the plugin. */
-export class CostStatusWidget extends ReactWidget {
-  constructor(
-    readonly model: CostModel,
-    private readonly _onClick: () => void
-  ) {
-    super();
-    this.addClass('jp-mlops-cost-status-widget');
-  }
-
-  get kernelId(): string | null {
-    return this._kernelId;
-  }
-
-  set kernelId(id: string | null) {
-    if (id !== this._kernelId) {
-      this._kernelId = id;
-      this.update();
-    }
-  }
-
-  /** Whether the item has something to show (the status bar hides it otherwise). */
-  get hasValue(): boolean {
-    return (
-      !this.model.unavailable && this.model.kernel(this._kernelId) !== null
-    );
-  }
-
-  render(): JSX.Element {
-    return (
-      <CostStatusItem
-        model={this.model}
-        kernelId={this._kernelId}
-        onClick={this._onClick}
-      />
-    );
-  }
-
-  private _kernelId: string | null = null;
 }

@@ -7,7 +7,7 @@
  */
 import React, { useEffect, useState } from 'react';
 
-import { isRouteMissing } from '../api/env';
+import { isRouteMissing } from '../api/client';
 import {
   describeDiff,
   diffRows,
@@ -19,7 +19,8 @@ import {
   shortHash
 } from './logic';
 import { diffKey, type EnvCompareModel } from './model';
-import { ENV_HASH_TAG, type IEnvironmentDiff } from '../envtypes';
+import type { IEnvironmentDiff } from '../api/env';
+import { TAGS } from '../api/tags';
 import type { IRunSummary } from '../api/types';
 import { ErrorBox, Section } from '../common/components';
 import { useSignal } from '../common/hooks';
@@ -319,7 +320,7 @@ export function RunEnvironmentSection(props: {
       <div className="jp-mlops-env-run" data-testid="mlops-run-env">
         {hash ? (
           <div className="jp-mlops-muted" title={hash}>
-            Tag <span className="jp-mlops-mono">{ENV_HASH_TAG}</span>{' '}
+            Tag <span className="jp-mlops-mono">{TAGS.ENV_HASH}</span>{' '}
             <span className="jp-mlops-mono">{shortHash(hash)}</span>
           </div>
         ) : (

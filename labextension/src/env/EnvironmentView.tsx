@@ -7,10 +7,11 @@
 import React, { useDeferredValue, useEffect, useRef, useState } from 'react';
 
 import { SERVER_MISSING_MESSAGE } from '../api/client';
-import { isRouteMissing } from '../api/env';
+import { isRouteMissing } from '../api/client';
 import { packageCounts, shortHash } from './logic';
 import type { EnvironmentModel } from './model';
-import type { IEnvPackage } from '../envtypes';
+import type { IEnvPackage } from '../api/env';
+import { TAGS } from '../api/tags';
 import type { RunsModel } from '../runs/model';
 import { ErrorBox } from '../common/components';
 import { useSignal } from '../common/hooks';
@@ -153,7 +154,7 @@ function EnvSummary({ model }: { model: EnvironmentModel }): JSX.Element {
         className="jp-mlops-mono"
         data-testid="mlops-env-hash-current"
         data-hash={env.hash}
-        title={`${env.hash}\nRuns tracked in this environment carry this hash (tag mlops.env.hash).`}
+        title={`${env.hash}\nRuns tracked in this environment carry this hash (tag ${TAGS.ENV_HASH}).`}
       >
         {shortHash(env.hash) || '\u2014'}
       </dd>

@@ -4,12 +4,8 @@
  *
  * Nothing here touches the DOM or the network, so it is unit-tested directly.
  */
-import {
-  ENV_HASH_TAG,
-  type IEnvPackage,
-  type IEnvironmentDiff,
-  type IPackageChange
-} from '../envtypes';
+import type { IEnvPackage, IEnvironmentDiff, IPackageChange } from '../api/env';
+import { TAGS } from '../api/tags';
 import type { IRunSummary } from '../api/types';
 
 // ---------------------------------------------------------------- hashes
@@ -36,7 +32,7 @@ export function shortHash(
 
 /** The environment hash a run was tagged with, or null. */
 export function runEnvHash(run: Pick<IRunSummary, 'tags'>): string | null {
-  const value = run.tags?.[ENV_HASH_TAG];
+  const value = run.tags?.[TAGS.ENV_HASH];
   return typeof value === 'string' && value.trim() ? value.trim() : null;
 }
 
@@ -58,7 +54,7 @@ const SAFE_HASH = /^[A-Za-z0-9_.:-]{1,200}$/;
  */
 export function envHashFilter(hash: string): string | null {
   const text = hash.trim();
-  return SAFE_HASH.test(text) ? `tags.\`${ENV_HASH_TAG}\` = '${text}'` : null;
+  return SAFE_HASH.test(text) ? `tags.\`${TAGS.ENV_HASH}\` = '${text}'` : null;
 }
 
 export interface IHashGroup {

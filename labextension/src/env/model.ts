@@ -5,10 +5,9 @@
  * No DOM: the widgets render these models; tests drive them with a fake
  * `IEnvClient`.
  */
-import type { IDisposable } from '@lumino/disposable';
-import { type ISignal, Signal } from '@lumino/signaling';
 
 import type { ApiError } from '../api/client';
+import { Model } from '../common/model';
 import { envError, type IEnvClient } from '../api/env';
 import {
   filterPackages,
@@ -21,7 +20,7 @@ import type {
   IEnvPackage,
   IEnvironmentDiff,
   IRunEnvironment
-} from '../envtypes';
+} from '../api/env';
 
 /** The kernel whose environment is shown. */
 export interface IKernelRef {
@@ -41,13 +40,10 @@ function sameKernel(a: IKernelRef | null, b: IKernelRef | null): boolean {
 }
 
 /** The Environment view: which kernel, its environment, the package filter. */
-export class EnvironmentModel implements IDisposable {
+export class EnvironmentModel extends Model {
   constructor(options: { client: IEnvClient }) {
+    super();
     this._client = options.client;
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
   }
 
   get client(): IEnvClient {
@@ -81,18 +77,6 @@ export class EnvironmentModel implements IDisposable {
     return this.env !== null && this.env.kernel_id === null;
   }
 
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    Signal.clearData(this);
-  }
-
   /**
    * Follow another kernel (the current notebook's; null for none). Its
    * environment is read at once when the view is shown, else when it is next.
@@ -111,7 +95,7 @@ export class EnvironmentModel implements IDisposable {
       this._filtered = null;
       this._loadedFor = undefined;
     }
-    this._emit();
+    this.emit();
     if (idChanged && this._active) {
       void this.load();
     }
@@ -129,7 +113,7 @@ export class EnvironmentModel implements IDisposable {
   setFilter(change: Partial<IPackageFilter>): void {
     this._filter = { ...this._filter, ...change };
     this._filtered = null;
-    this._emit();
+    this.emit();
   }
 
   /** Read the environment of the current kernel (or the server's). */
@@ -137,10 +121,10 @@ export class EnvironmentModel implements IDisposable {
     const generation = ++this._generation;
     const kernelId = this._kernel?.id ?? null;
     this.loading = true;
-    this._emit();
+    this.emit();
     try {
       const env = await this._client.currentEnvironment(kernelId);
-      if (generation !== this._generation || this._isDisposed) {
+      if (generation !== this._generation || this.isDisposed) {
         return;
       }
       this.env = env;
@@ -156,7 +140,7 @@ export class EnvironmentModel implements IDisposable {
     } finally {
       if (generation === this._generation) {
         this.loading = false;
-        this._emit();
+        this.emit();
       }
     }
   }
@@ -169,12 +153,6 @@ export class EnvironmentModel implements IDisposable {
     return this._indexed;
   }
 
-  private _emit(): void {
-    if (!this._isDisposed) {
-      this._changed.emit();
-    }
-  }
-
   private _client: IEnvClient;
   private _kernel: IKernelRef | null = null;
   private _filter: IPackageFilter = { query: '', requestedOnly: false };
@@ -185,8 +163,6 @@ export class EnvironmentModel implements IDisposable {
   private _loadedFor: string | null | undefined = undefined;
   private _active = false;
   private _generation = 0;
-  private _isDisposed = false;
-  private _changed = new Signal<this, void>(this);
 }
 
 /** One cached answer: loading, loaded, or failed. */
@@ -201,30 +177,15 @@ export interface IRequestState<T> {
  * run's environment does not change). Errors stay until `retry`, so a run
  * without a snapshot is not asked for again on every render.
  */
-export class RequestCache<T> implements IDisposable {
+export class RequestCache<T> extends Model<string> {
   constructor(options: {
     fetch: (key: string) => Promise<T>;
     /** At most this many answers are kept; the oldest go first. */
     limit?: number;
   }) {
+    super();
     this._fetch = options.fetch;
     this._limit = options.limit ?? 100;
-  }
-
-  get changed(): ISignal<this, string> {
-    return this._changed;
-  }
-
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    Signal.clearData(this);
   }
 
   get(key: string): IRequestState<T> | undefined {
@@ -253,7 +214,7 @@ export class RequestCache<T> implements IDisposable {
     } catch (reason) {
       state = { status: 'error', error: envError(reason) };
     }
-    if (this._tokens.get(key) === token && !this._isDisposed) {
+    if (this._tokens.get(key) === token && !this.isDisposed) {
       this._tokens.delete(key);
       this._set(key, state);
     }
@@ -266,17 +227,13 @@ export class RequestCache<T> implements IDisposable {
       const oldest = this._entries.keys().next().value as string;
       this._entries.delete(oldest);
     }
-    if (!this._isDisposed) {
-      this._changed.emit(key);
-    }
+    this.emit(key);
   }
 
   private _fetch: (key: string) => Promise<T>;
   private _limit: number;
   private _entries = new Map<string, IRequestState<T>>();
   private _tokens = new Map<string, object>();
-  private _isDisposed = false;
-  private _changed = new Signal<this, string>(this);
 }
 
 /**
@@ -294,8 +251,9 @@ export function diffKey(
 }
 
 /** Environment diffs of run pairs and run snapshots, fetched once each. */
-export class EnvCompareModel implements IDisposable {
+export class EnvCompareModel extends Model {
   constructor(options: { client: IEnvClient }) {
+    super();
     this.client = options.client;
     this.diffs = new RequestCache<IEnvironmentDiff>({
       fetch: key => {
@@ -313,11 +271,7 @@ export class EnvCompareModel implements IDisposable {
   readonly diffs: RequestCache<IEnvironmentDiff>;
   readonly snapshots: RequestCache<IRunEnvironment>;
 
-  get isDisposed(): boolean {
-    return this.diffs.isDisposed;
-  }
-
-  dispose(): void {
+  protected onDispose(): void {
     this.diffs.dispose();
     this.snapshots.dispose();
   }

@@ -10,7 +10,7 @@ import type { ApiError } from '../api/client';
 import { formatDuration, formatTime } from '../common/format';
 import { displayValue } from './form';
 import { type IExecution, type ILaunch, isTerminal } from '../api/pipelines';
-import { progressText } from './model';
+import { progressText } from './logic';
 import { Section } from '../common/components';
 
 /** A server error with its hint and its `errors` lines. */

@@ -7,11 +7,10 @@
  * No DOM: the widgets render this model and call its methods; tests drive it
  * with a fake `IPipelinesClient`.
  */
-import type { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
-import { type ISignal, Signal } from '@lumino/signaling';
 
 import type { ApiError } from '../api/client';
+import { Model } from '../common/model';
 import {
   buildRunRequest,
   formFields,
@@ -26,54 +25,16 @@ import {
   isTerminal,
   pipelinesError
 } from '../api/pipelines';
+import { LAUNCH_POLL, MAX_LAUNCHES, upsertLaunch } from './logic';
 
-/** At most this many recent launches are listed. */
-export const MAX_LAUNCHES = 20;
-
-/** How often the watched launch is read, in ms (backs off on errors). */
-export const LAUNCH_POLL = { interval: 1000, backoff: true, max: 15_000 };
-
-/** `launch` first, then `launches` without it (newest first), at most `MAX_LAUNCHES`. */
-export function upsertLaunch(
-  launches: readonly ILaunch[],
-  launch: ILaunch
-): ILaunch[] {
-  const index = launches.findIndex(item => item.id === launch.id);
-  if (index >= 0) {
-    const next = [...launches];
-    next[index] = launch;
-    return next;
-  }
-  return [launch, ...launches].slice(0, MAX_LAUNCHES);
-}
-
-/** Counts of a launch's executions by status: `{FINISHED: 2, RUNNING: 1}`. */
-export function progressCounts(launch: ILaunch): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const execution of launch.executions) {
-    counts[execution.status] = (counts[execution.status] ?? 0) + 1;
-  }
-  return counts;
-}
-
-/** `2/3 done` (finished, failed or killed of all). */
-export function progressText(launch: ILaunch): string {
-  const done = launch.executions.filter(e => isTerminal(e.status)).length;
-  return `${done}/${launch.executions.length} done`;
-}
-
-export class PipelinesModel implements IDisposable {
+export class PipelinesModel extends Model {
   constructor(options: {
     client: IPipelinesClient;
     poll?: { interval: number; backoff: boolean; max: number };
   }) {
+    super();
     this._client = options.client;
     this._pollFrequency = options.poll ?? LAUNCH_POLL;
-  }
-
-  /** Emitted whenever anything the view shows changes. */
-  get changed(): ISignal<this, void> {
-    return this._changed;
   }
 
   get client(): IPipelinesClient {
@@ -119,24 +80,15 @@ export class PipelinesModel implements IDisposable {
     return this._form;
   }
 
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
+  protected onDispose(): void {
     this._poll?.dispose();
     this._poll = null;
-    Signal.clearData(this);
   }
 
   /** Read the pipelines and the recent launches. */
   async load(): Promise<void> {
     this.loading = true;
-    this._emit();
+    this.emit();
     try {
       const [list, launches] = await Promise.all([
         this._client.pipelines(),
@@ -158,7 +110,7 @@ export class PipelinesModel implements IDisposable {
     } finally {
       this.loading = false;
       this.loaded = true;
-      this._emit();
+      this.emit();
     }
   }
 
@@ -171,13 +123,13 @@ export class PipelinesModel implements IDisposable {
     this.formErrors = [];
     this.runError = null;
     this.notices = [];
-    this._emit();
+    this.emit();
   }
 
   /** Show notes about the selected pipeline (e.g. the export's warnings). */
   setNotices(lines: readonly string[]): void {
     this.notices = [...lines];
-    this._emit();
+    this.emit();
   }
 
   /** Set the value of a parameter (input text, or a checkbox state). */
@@ -186,7 +138,7 @@ export class PipelinesModel implements IDisposable {
       ...this._form,
       values: { ...this._form.values, [key]: value }
     };
-    this._emit();
+    this.emit();
   }
 
   /** Set the sweep of a parameter (comma-separated values; empty for none). */
@@ -195,7 +147,7 @@ export class PipelinesModel implements IDisposable {
       ...this._form,
       sweeps: { ...this._form.sweeps, [key]: text }
     };
-    this._emit();
+    this.emit();
   }
 
   /** Set workers, executor or timeout. */
@@ -203,7 +155,7 @@ export class PipelinesModel implements IDisposable {
     change: Partial<Pick<IFormState, 'workers' | 'executor' | 'timeout'>>
   ): void {
     this._form = { ...this._form, ...change };
-    this._emit();
+    this.emit();
   }
 
   /** Put every field back to its default. */
@@ -211,7 +163,7 @@ export class PipelinesModel implements IDisposable {
     this._form = initialForm(this._fields);
     this.formErrors = [];
     this.runError = null;
-    this._emit();
+    this.emit();
   }
 
   /**
@@ -228,13 +180,13 @@ export class PipelinesModel implements IDisposable {
     if (!built.ok) {
       this.formErrors = built.errors;
       this.runError = null;
-      this._emit();
+      this.emit();
       return null;
     }
     this.formErrors = [];
     this.runError = null;
     this.launching = true;
-    this._emit();
+    this.emit();
     try {
       const launch = await this._client.launch(built.request);
       this.launches = upsertLaunch(this.launches, launch);
@@ -245,7 +197,7 @@ export class PipelinesModel implements IDisposable {
       return null;
     } finally {
       this.launching = false;
-      this._emit();
+      this.emit();
     }
   }
 
@@ -264,7 +216,7 @@ export class PipelinesModel implements IDisposable {
     this._poll = null;
     this.watched = null;
     this.watchError = null;
-    this._emit();
+    this.emit();
   }
 
   /**
@@ -274,7 +226,7 @@ export class PipelinesModel implements IDisposable {
   async refreshWatched(
     id: string | null = this.watched?.id ?? null
   ): Promise<void> {
-    if (id === null || this._isDisposed) {
+    if (id === null || this.isDisposed) {
       return;
     }
     let launch: ILaunch;
@@ -283,17 +235,17 @@ export class PipelinesModel implements IDisposable {
     } catch (reason) {
       if (this.watched?.id === id || this.watched === null) {
         this.watchError = pipelinesError(reason);
-        this._emit();
+        this.emit();
       }
       throw reason;
     }
-    if (this._isDisposed || (this.watched !== null && this.watched.id !== id)) {
+    if (this.isDisposed || (this.watched !== null && this.watched.id !== id)) {
       return;
     }
     this.watchError = null;
     this.launches = upsertLaunch(this.launches, launch);
     this._watch(launch);
-    this._emit();
+    this.emit();
   }
 
   /** Cancel a launch that is still running. */
@@ -308,7 +260,7 @@ export class PipelinesModel implements IDisposable {
     } catch (reason) {
       this.watchError = pipelinesError(reason);
     }
-    this._emit();
+    this.emit();
   }
 
   /** Watch `launch`: poll while it is not over. */
@@ -334,18 +286,10 @@ export class PipelinesModel implements IDisposable {
     });
   }
 
-  private _emit(): void {
-    if (!this._isDisposed) {
-      this._changed.emit();
-    }
-  }
-
   private _client: IPipelinesClient;
   private _pollFrequency: { interval: number; backoff: boolean; max: number };
   private _poll: Poll | null = null;
   private _selectedPath: string | null = null;
   private _fields: IFormField[] = [];
   private _form: IFormState = initialForm([]);
-  private _isDisposed = false;
-  private _changed = new Signal<this, void>(this);
 }

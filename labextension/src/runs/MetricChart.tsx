@@ -4,39 +4,18 @@
  * Run names reach chart.js as dataset labels; chart.js draws them on the canvas,
  * never as HTML.
  */
-import {
-  Chart,
-  type ChartDataset,
-  Decimation,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  Tooltip
-} from 'chart.js';
-import React, { useEffect, useRef } from 'react';
+import type { ChartDataset } from 'chart.js';
+import React, { useEffect } from 'react';
 
-import { type IOverlay, seriesPoints } from './logic';
 import {
   axisColors,
   axisTicks,
   BASE_OPTIONS,
-  legendLabels
+  legendLabels,
+  type Point,
+  useChart
 } from '../common/chart';
-
-Chart.register(
-  LineController,
-  LineElement,
-  PointElement,
-  LinearScale,
-  Tooltip,
-  Legend,
-  Decimation
-);
-
-type Point = { x: number; y: number };
-type LineChart = Chart<'line', Point[]>;
+import { type IOverlay, seriesPoints } from './logic';
 
 export interface IMetricChartProps {
   metric: string;
@@ -95,35 +74,15 @@ function scales(overlay: IOverlay) {
 
 export function MetricChart(props: IMetricChartProps): JSX.Element {
   const { metric, overlay, colors, legend = false, note, testId } = props;
-  const canvasRef = useRef<HTMLCanvasElement>(null);
-  const chartRef = useRef<LineChart | null>(null);
-
-  useEffect(() => {
-    const canvas = canvasRef.current;
-    if (!canvas) {
-      return;
-    }
-    const chart: LineChart = new Chart(canvas, {
-      type: 'line',
-      data: { datasets: [] },
-      options: {
-        ...BASE_OPTIONS,
-        plugins: {
-          decimation: { enabled: true, algorithm: 'lttb', samples: 500 },
-          legend: { display: false },
-          tooltip: { enabled: true }
-        },
-        scales: scales(overlay)
-      }
-    });
-    chartRef.current = chart;
-    return () => {
-      chart.destroy();
-      chartRef.current = null;
-    };
-    // The chart is created once; the effect below keeps its data current.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, []);
+  const { canvasRef, chartRef } = useChart(() => ({
+    ...BASE_OPTIONS,
+    plugins: {
+      decimation: { enabled: true, algorithm: 'lttb', samples: 500 },
+      legend: { display: false },
+      tooltip: { enabled: true }
+    },
+    scales: scales(overlay)
+  }));
 
   useEffect(() => {
     const chart = chartRef.current;
@@ -141,7 +100,7 @@ export function MetricChart(props: IMetricChartProps): JSX.Element {
       }
     };
     chart.update('none');
-  }, [overlay, colors, legend]);
+  }, [chartRef, overlay, colors, legend]);
 
   return (
     <div

@@ -14,6 +14,7 @@ import type { EnvCompareModel } from '../env/model';
 import { mergeHistories } from './logic';
 import type { IRunDetail, RunsModel } from './model';
 import type { IMetricPoint } from '../api/types';
+import type { IArtifactsClient } from '../api/artifacts';
 import { ArtifactsSection } from '../artifacts/ArtifactsSection';
 import { RunCompare } from './RunCompare';
 import {
@@ -31,6 +32,8 @@ export interface ISelectionViewProps {
   model: RunsModel;
   /** Environment diffs and snapshots; the Environment sections are left out without it. */
   env?: EnvCompareModel;
+  /** Client of the artifact routes (the Artifacts section). */
+  artifacts?: IArtifactsClient;
   openNotebook?: (path: string) => void;
 }
 
@@ -64,6 +67,7 @@ export function SelectionView(props: ISelectionViewProps): JSX.Element {
         <RunDetails
           detail={details[0]}
           env={props.env}
+          artifacts={props.artifacts}
           openNotebook={props.openNotebook}
         />
       ) : null}
@@ -82,6 +86,7 @@ export function SelectionView(props: ISelectionViewProps): JSX.Element {
 export function RunDetails(props: {
   detail: IRunDetail;
   env?: EnvCompareModel;
+  artifacts?: IArtifactsClient;
   openNotebook?: (path: string) => void;
 }): JSX.Element {
   const { run } = props.detail;
@@ -150,7 +155,7 @@ export function RunDetails(props: {
         <KeyValueTable record={run.tags} testId="mlops-tags" />
       </Section>
       {props.env ? <RunEnvironmentSection model={props.env} run={run} /> : null}
-      <ArtifactsSection run={run} />
+      <ArtifactsSection run={run} client={props.artifacts} />
     </div>
   );
 }

@@ -5,7 +5,7 @@
  * Nothing here touches the DOM or the network, so it is unit-tested directly.
  */
 import { envHashFilter } from '../env/logic';
-import { ENV_HASH_TAG } from '../envtypes';
+import { TAGS } from '../api/tags';
 import type {
   IMetricPoint,
   IRunSummary,
@@ -45,7 +45,7 @@ export const COLUMNS: readonly IColumn[] = [
   { id: 'params', label: 'Params' },
   { id: 'metrics', label: 'Latest metrics' },
   // Sorting by the hash puts runs that share an environment next to each other.
-  { id: 'env_hash', label: 'Env', sortKey: `tags.${ENV_HASH_TAG}` }
+  { id: 'env_hash', label: 'Env', sortKey: `tags.${TAGS.ENV_HASH}` }
 ];
 
 /** Columns shown when the user has not chosen: all but the environment hash. */

@@ -2,12 +2,12 @@
  * The state of the Runs view and the requests that change it.
  *
  * No DOM: the widgets render this model and call its methods; tests drive it
- * with a fake `IMlopsClient`.
+ * with a fake `IRunsClient`.
  */
-import type { IDisposable } from '@lumino/disposable';
-import { type ISignal, Signal } from '@lumino/signaling';
 
-import { ApiError, type IMlopsClient, toApiError } from '../api/client';
+import { ApiError, toApiError } from '../api/client';
+import type { IRunsClient } from '../api/runs';
+import { Model, Refresher } from '../common/model';
 import {
   appendPage,
   buildRunsQuery,
@@ -46,18 +46,38 @@ export interface IRunDetail {
   historyErrors: Map<string, string>;
 }
 
-export class RunsModel implements IDisposable {
-  constructor(options: { client: IMlopsClient; pageSize?: number }) {
+export class RunsModel extends Model {
+  constructor(options: {
+    client: IRunsClient;
+    pageSize?: number;
+    refreshInterval?: number;
+  }) {
+    super();
     this._client = options.client;
     this._pageSize = options.pageSize ?? 100;
+    this.poll = new Refresher({
+      name: 'jupyter-mlops:runs',
+      factory: () => this.refresh(),
+      refreshInterval: options.refreshInterval
+    });
   }
 
-  /** Emitted whenever anything the view shows changes. */
-  get changed(): ISignal<this, void> {
-    return this._changed;
+  /** Refreshes the list while the Runs view is shown (`refresh`, one tick). */
+  readonly poll: Refresher;
+
+  /** Check the server and load (`start`), then keep the list current (`poll`). */
+  async open(): Promise<void> {
+    await this.start();
+    if (!this.isDisposed) {
+      this.poll.start();
+    }
   }
 
-  get client(): IMlopsClient {
+  protected onDispose(): void {
+    this.poll.dispose();
+  }
+
+  get client(): IRunsClient {
     return this._client;
   }
 
@@ -104,18 +124,6 @@ export class RunsModel implements IDisposable {
       .filter((d): d is IRunDetail => d !== undefined);
   }
 
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    Signal.clearData(this);
-  }
-
   /** Check the server extension, then load experiments and the first page. */
   async start(): Promise<void> {
     if (!(await this._checkHealth())) {
@@ -128,21 +136,21 @@ export class RunsModel implements IDisposable {
   /** Change filters and reload from the first page. */
   async setFilter(change: Partial<IFilterState>): Promise<void> {
     this._filter = { ...this._filter, ...change };
-    this._emit();
+    this.emit();
     await this.reload();
   }
 
   /** Sort by `key` (toggling the direction when it is already the sort key) and reload. */
   async sortBy(key: string): Promise<void> {
     this._sort = toggleSort(this._sort, key);
-    this._emit();
+    this.emit();
     await this.reload();
   }
 
   /** Set the sort exactly and reload. */
   async setSort(sort: ISortState): Promise<void> {
     this._sort = { ...sort };
-    this._emit();
+    this.emit();
     await this.reload();
   }
 
@@ -153,7 +161,7 @@ export class RunsModel implements IDisposable {
     }
     const generation = ++this._generation;
     this.loading = true;
-    this._emit();
+    this.emit();
     try {
       const page = await this._client.searchRuns(
         buildRunsQuery(this._filter, this._sort, this._pageSize)
@@ -172,7 +180,7 @@ export class RunsModel implements IDisposable {
     } finally {
       if (generation === this._generation) {
         this.loading = false;
-        this._emit();
+        this.emit();
       }
     }
   }
@@ -184,7 +192,7 @@ export class RunsModel implements IDisposable {
     }
     const generation = this._generation;
     this.loadingMore = true;
-    this._emit();
+    this.emit();
     try {
       const page = await this._client.searchRuns(
         buildRunsQuery(
@@ -206,7 +214,7 @@ export class RunsModel implements IDisposable {
       }
     } finally {
       this.loadingMore = false;
-      this._emit();
+      this.emit();
     }
   }
 
@@ -238,11 +246,11 @@ export class RunsModel implements IDisposable {
       .searchRuns(buildRunsQuery(this._filter, this._sort, this._pageSize))
       .catch(reason => {
         this._fail(reason);
-        this._emit();
+        this.emit();
         throw reason;
       });
     await experiments;
-    if (generation !== this._generation || this._isDisposed) {
+    if (generation !== this._generation || this.isDisposed) {
       return;
     }
     const complete = page.next_page_token === null;
@@ -254,7 +262,7 @@ export class RunsModel implements IDisposable {
     const fresh = await mapLimit(stale, CONCURRENCY, run =>
       this._client.getRun(run.run_id).catch(() => run)
     );
-    if (generation !== this._generation || this._isDisposed) {
+    if (generation !== this._generation || this.isDisposed) {
       return;
     }
     // Merge into the list as it is now ("load more" may have run meanwhile).
@@ -267,7 +275,7 @@ export class RunsModel implements IDisposable {
     }
     this.error = null;
     this.lastUpdated = Date.now();
-    this._emit();
+    this.emit();
     await this._loadSelection();
   }
 
@@ -283,20 +291,20 @@ export class RunsModel implements IDisposable {
     } else if (this._selection.length < MAX_COMPARE) {
       this._selection = [...this._selection, runId];
     }
-    this._emit();
+    this.emit();
     await this._loadSelection();
   }
 
   /** Select exactly `runIds` (at most `MAX_COMPARE`). */
   async setSelection(runIds: readonly string[]): Promise<void> {
     this._selection = [...new Set(runIds)].slice(0, MAX_COMPARE);
-    this._emit();
+    this.emit();
     await this._loadSelection();
   }
 
   clearSelection(): void {
     this._selection = [];
-    this._emit();
+    this.emit();
   }
 
   /** Read the selected runs that are new or may still change, and their histories. */
@@ -320,7 +328,7 @@ export class RunsModel implements IDisposable {
     } catch (reason) {
       this.detailError = toApiError(reason);
     }
-    this._emit();
+    this.emit();
   }
 
   private async _loadRun(runId: string): Promise<void> {
@@ -336,7 +344,7 @@ export class RunsModel implements IDisposable {
     };
     this._details.set(runId, detail);
     this.runs = replaceRuns(this.runs, [run]);
-    this._emit();
+    this.emit();
     await mapLimit(Object.keys(run.metrics), CONCURRENCY, async key => {
       try {
         const history = await this._client.metricHistory(runId, key);
@@ -357,7 +365,7 @@ export class RunsModel implements IDisposable {
       this._fail(reason);
       return false;
     } finally {
-      this._emit();
+      this.emit();
     }
   }
 
@@ -367,7 +375,7 @@ export class RunsModel implements IDisposable {
     } catch (reason) {
       this._fail(reason);
     }
-    this._emit();
+    this.emit();
   }
 
   private _fail(reason: unknown): void {
@@ -378,19 +386,11 @@ export class RunsModel implements IDisposable {
     this.error = error;
   }
 
-  private _emit(): void {
-    if (!this._isDisposed) {
-      this._changed.emit();
-    }
-  }
-
-  private _client: IMlopsClient;
+  private _client: IRunsClient;
   private _pageSize: number;
   private _filter: IFilterState = { ...DEFAULT_FILTER };
   private _sort: ISortState = { ...DEFAULT_SORT };
   private _selection: string[] = [];
   private _details = new Map<string, IRunDetail>();
   private _generation = 0;
-  private _isDisposed = false;
-  private _changed = new Signal<this, void>(this);
 }
