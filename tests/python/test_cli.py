@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from child_python import last_line, python
 
 import jupyter_mlops
 from jupyter_mlops.cli.main import COMMANDS, main
-
-PACKAGE_PARENT = str(Path(jupyter_mlops.__file__).resolve().parents[1])
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -222,15 +219,8 @@ def test_ui_never_shows_credentials(capsys: pytest.CaptureFixture[str]) -> None:
     assert "hunter2" not in out
 
 
-def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": PACKAGE_PARENT}
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120
-    )
-
-
 def test_help_imports_neither_mlflow_nor_jupyter_server() -> None:
-    result = _python(
+    last = last_line(
         "import sys\n"
         "from jupyter_mlops.cli.main import main\n"
         "for argv in (['--help'], ['runs', '--help'], ['--version']):\n"
@@ -241,18 +231,11 @@ def test_help_imports_neither_mlflow_nor_jupyter_server() -> None:
         "heavy = [m for m in ('mlflow', 'jupyter_server', 'tornado', 'IPython') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "HEAVY []"
+    assert last == "HEAVY []"
 
 
 def test_module_entry_point_exit_code(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops.cli.main", "runs", "--root-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": PACKAGE_PARENT},
-        timeout=120,
-    )
+    result = python("-m", "jupyter_mlops.cli.main", "runs", "--root-dir", str(tmp_path))
     assert result.returncode == 1
     assert "jupyter mlops: error: No MLflow store" in result.stderr
     assert "Traceback" not in result.stderr

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from child_python import last_line
 from env_canaries import leaks, plant_canaries, write_dist
 
-import jupyter_mlops
 from jupyter_mlops.cli.main import COMMANDS, main
 from jupyter_mlops.core.environment import content_hash, take_snapshot
 from jupyter_mlops.core.environment.run_record import log_environment
 from jupyter_mlops.core.tracking.tracker import Tracker
-
-PACKAGE_PARENT = str(Path(jupyter_mlops.__file__).resolve().parents[1])
 
 
 @pytest.fixture(autouse=True)
@@ -89,15 +85,7 @@ def test_help_imports_nothing_heavy() -> None:
         "or m.startswith('jupyter_mlops.core.environment.'))\n"
         "print(json.dumps({'codes': codes, 'heavy': heavy}))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": PACKAGE_PARENT},
-        timeout=120,
-        check=True,
-    )
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = json.loads(last_line(code))
     assert report == {"codes": [0, 0, 0, 0], "heavy": []}
 
 

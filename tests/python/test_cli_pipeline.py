@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
+from child_python import PACKAGE_PARENT, last_line
 
 import jupyter_mlops
 from jupyter_mlops.cli.main import COMMANDS, main
 
 REPO = Path(__file__).resolve().parents[2]
 EXPORTED = REPO / "examples" / "pipeline" / "exported"
-PACKAGE_PARENT = str(Path(jupyter_mlops.__file__).resolve().parents[1])
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -228,15 +228,7 @@ def test_help_imports_nothing_heavy() -> None:
         "         if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": PACKAGE_PARENT},
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "HEAVY []"
+    assert last_line(code) == "HEAVY []"
 
 
 @pytest.mark.slow

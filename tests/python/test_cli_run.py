@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from child_python import python
+from notebooks import write_notebook
 
 from jupyter_mlops.cli.main import COMMANDS, main
 from jupyter_mlops.core.pipeline import export_pipeline
@@ -37,43 +39,25 @@ MODES_BODY = (
 )
 
 
-def write_notebook(path: Path, parameters: str, body: str, mlops: dict[str, Any]) -> Path:
-    def cell(source: str, tags: list[str]) -> dict[str, Any]:
-        metadata = {"tags": tags} if tags else {}
-        return {
-            "cell_type": "code",
-            "metadata": metadata,
-            "source": source,
-            "outputs": [],
-            "execution_count": None,
-        }
-
-    nb = {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-            "jupyter_mlops": mlops,
-        },
-        "cells": [cell(parameters, ["parameters"]), cell(body, [])],
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(nb), encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     """A project: prep -> train exported to pipe/, and modes.ipynb that fails, dies or sleeps."""
     from jupyter_mlops.core.environment import take_snapshot
 
     folder = tmp_path / "project"
-    write_notebook(folder / "prep.ipynb", PREP, PREP_BODY, {"outputs": ["data/rows.txt"]})
-    write_notebook(folder / "train.ipynb", TRAIN, TRAIN_BODY, {"inputs": ["data/rows.txt"]})
-    write_notebook(folder / "modes.ipynb", MODES, MODES_BODY, {})
+    write_notebook(
+        folder / "prep.ipynb", PREP, [PREP_BODY], {MLOPS: {"outputs": ["data/rows.txt"]}}
+    )
+    write_notebook(
+        folder / "train.ipynb", TRAIN, [TRAIN_BODY], {MLOPS: {"inputs": ["data/rows.txt"]}}
+    )
+    write_notebook(folder / "modes.ipynb", MODES, [MODES_BODY], {MLOPS: {}})
     snapshot = take_snapshot(requested_only=True)
     export_pipeline(["prep.ipynb", "train.ipynb"], "pipe", root=folder, snapshot=snapshot)
     return folder
+
+
+MLOPS = "jupyter_mlops"
 
 
 def cli_env(root: Path) -> dict[str, str]:
@@ -84,15 +68,8 @@ def cli_env(root: Path) -> dict[str, str]:
 
 
 def run_cli(root: Path, *argv: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops.cli.main", "run", *argv],
-        cwd=root,
-        env=cli_env(root),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    module = ("-m", "jupyter_mlops.cli.main", "run")
+    return python(*module, *argv, cwd=root, env=cli_env(root), timeout=timeout)
 
 
 def store_runs(root: Path) -> dict[str, Any]:

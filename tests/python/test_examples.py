@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from child_python import clean_env, last_line
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "train_classifier.ipynb"
@@ -54,17 +53,7 @@ def _runs_seen_by_plain_mlflow(folder: Path) -> list[dict[str, Any]]:
         "  'params': r.data.params, 'metrics': r.data.metrics, 'tags': r.data.tags}\n"
         "  for r in runs]))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "JUPYTER_MLOPS"))}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: list[dict[str, Any]] = json.loads(last_line(code, env=clean_env(), cwd=folder))
     return result
 
 

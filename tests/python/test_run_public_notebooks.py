@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from child_python import project_env, python
 
 from jupyter_mlops.core.pipeline import plan_run
-from jupyter_mlops.exceptions import MlopsError
-from jupyter_mlops.server.pipeline_requests import LaunchRequest, ParameterError
-from jupyter_mlops.server.pipelines import LaunchRegistry
+from jupyter_mlops.core.pipeline.launches import LaunchRegistry
+from jupyter_mlops.core.pipeline.model import LaunchRequest
+from jupyter_mlops.exceptions import MlopsError, ParameterError
+from jupyter_mlops.server.errors import http_status
 
 FIXTURES = Path(__file__).parent / "fixtures" / "public_notebooks"
 UNTAGGED = "notebook no_parameters.ipynb has no cell tagged 'parameters'"
@@ -40,20 +40,7 @@ def root(tmp_path: Path) -> Path:
 
 def _run(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     # built here, not from the autouse fixture's environment: a module fixture runs before it
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "JUPYTER_MLOPS_"))}
-    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    env["MLFLOW_LOGGING_LEVEL"] = "WARNING"
-    env["JUPYTER_MLOPS_SPOOL_DIR"] = str(root / ".spool")
-    env["JUPYTER_MLOPS_COST_LEDGER"] = f"sqlite:///{root / '.cost.db'}"
-    return subprocess.run(
-        [sys.executable, "-m", *argv],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+    return python("-m", *argv, cwd=root, env=project_env(root), timeout=400)
 
 
 def mlops_run(root: Path, notebook: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -209,7 +196,7 @@ def test_panel_launch_of_a_notebook_without_parameters_cell(root: Path) -> None:
     with pytest.raises(ParameterError) as info:
         _panel_plan(root, {"path": "no_parameters.ipynb", "parameters": {"msg": 5}})
     assert isinstance(info.value, MlopsError)
-    assert info.value.http_status == 400
+    assert http_status(info.value) == 400
     (error,) = info.value.errors
     assert error.startswith(UNTAGGED)
     assert str(root) not in error

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from child_python import last_line
 from env_canaries import leaks, plant_canaries
 from IPython.core.interactiveshell import InteractiveShell
 from mlflow import MlflowClient
@@ -221,12 +221,4 @@ def test_load_ext_stays_light(child_env: dict[str, str]) -> None:
         "or m.startswith(('jupyter_mlops.core.environment.', 'jupyter_mlops.core.environment.run_record')))\n"
         "print(json.dumps(heavy))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=child_env,
-        timeout=120,
-        check=True,
-    )
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+    assert json.loads(last_line(script, env=child_env)) == []

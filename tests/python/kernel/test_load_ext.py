@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from child_python import python
 
 HEAVY = ("mlflow", "nbformat", "papermill", "jupyter_server", "ipywidgets", "matplotlib")
 
@@ -23,14 +23,8 @@ print(json.dumps({{"heavy": heavy, "failed": not result.success,
 
 
 def test_load_ext_help_and_bad_input_import_no_mlflow(child_env: dict[str, str]) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        env=child_env,
-        timeout=120,
-        check=True,
-    )
+    proc = python("-c", SCRIPT, env=child_env)
+    assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["heavy"] == []
     assert report["failed"] is True
