@@ -14,21 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import pytest
+from store_helpers import stored, wait_for
 
 from jupyter_mlops.core.artifacts.queue import ArtifactQueue, recover_artifacts
 from jupyter_mlops.core.artifacts.staging import try_lock
 from jupyter_mlops.exceptions import InvalidValueError, RunStateError, StoreError
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
 
 
 def _experiment(client: Any, location: Path, name: str = "artifacts") -> str:
@@ -41,14 +33,6 @@ def _experiment(client: Any, location: Path, name: str = "artifacts") -> str:
 def _new_run(store: Any, location: Path) -> str:
     run_id: str = store.client.create_run(_experiment(store.client, location)).info.run_id
     return run_id
-
-
-def stored(client: Any, run_id: str) -> dict[str, bytes]:
-    """Every artifact file of ``run_id`` (a local artifact store): path -> content."""
-    root = Path(url2pathname(urlparse(client.get_run(run_id).info.artifact_uri).path))
-    if not root.exists():
-        return {}
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 @pytest.fixture
@@ -216,7 +200,7 @@ def test_artifact_store_outage_keeps_entries_and_delivers_when_back(
         queue.log_artifact(source, "model")
         queue.log_dict({"a": 1}, "during.json")
         source.unlink()  # gone before the store is back: the staged copy is uploaded
-        _wait_for(lambda: queue.health.failures >= 3)
+        wait_for(lambda: queue.health.failures >= 3)
         with pytest.raises(StoreError) as raised:
             queue.flush(timeout=0.2)
         assert "not yet in the tracking store" in str(raised.value)
@@ -248,7 +232,7 @@ def test_unreachable_tracking_server_fails_fast_and_keeps_the_entry(
     run_id = _new_run(mlflow_store, art_root)
     queue = make_queue(run_id, tracking_uri=f"http://127.0.0.1:{port}")
     queue.log_text("kept", "kept.txt")
-    _wait_for(lambda: queue.health.failures >= 2, timeout=60)  # no minutes-long retry loop
+    wait_for(lambda: queue.health.failures >= 2, timeout=60)  # no minutes-long retry loop
     with pytest.raises(StoreError):
         queue.flush(timeout=0.1)
     assert queue.pending() == 1

@@ -5,14 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import pytest
+from store_helpers import stored, wait_for
 
 from jupyter_mlops.core.artifacts import queue as artifacts
 from jupyter_mlops.core.artifacts.queue import ArtifactQueue, recover_artifacts
@@ -22,25 +20,14 @@ from jupyter_mlops.core.tracking.report import render_report, run_report_entry, 
 CANARY = "secret123-canary"
 
 
+def _wait_worker(condition: Callable[[], bool], timeout: float = 180.0) -> None:
+    wait_for(condition, timeout=timeout, interval=0.1)  # a worker imports MLflow and nbconvert
+
+
 def _new_run(store: Any, location: Path) -> str:
     exp = store.client.create_experiment("reports", artifact_location=location.as_uri())
     run_id: str = store.client.create_run(exp).info.run_id
     return run_id
-
-
-def stored(client: Any, run_id: str) -> dict[str, bytes]:
-    """Every artifact file of ``run_id`` (a local artifact store): path -> content."""
-    root = Path(url2pathname(urlparse(client.get_run(run_id).info.artifact_uri).path))
-    if not root.exists():
-        return {}
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout  # a worker imports MLflow and nbconvert
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.1)
 
 
 def _stream(text: str) -> dict[str, Any]:
@@ -131,13 +118,13 @@ def test_log_report_uploads_notebook_and_html_from_a_detached_worker(
     client = mlflow_store.client
     # while the worker renders (it uploads the notebook first), it is not in the caller's
     # process tree: its work is not metered as the kernel's compute
-    _wait_for(lambda: "notebook/train.ipynb" in stored(client, queue.run_id))
+    _wait_worker(lambda: "notebook/train.ipynb" in stored(client, queue.run_id))
     import psutil
 
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
             assert "jupyter_mlops.core.tracking.report" not in " ".join(child.cmdline())
-    _wait_for(lambda: "notebook/train.html" in stored(client, queue.run_id))
+    _wait_worker(lambda: "notebook/train.html" in stored(client, queue.run_id))
     files = stored(client, queue.run_id)
     assert set(files) == {"notebook/train.ipynb", "notebook/train.html"}
     assert files["notebook/train.ipynb"] == saved  # as saved when the run ended
@@ -146,7 +133,7 @@ def test_log_report_uploads_notebook_and_html_from_a_detached_worker(
     assert "later" not in html
     assert CANARY not in html
     assert CANARY.encode() not in files["notebook/train.ipynb"]
-    _wait_for(lambda: not queue.folder.exists(), timeout=30)
+    _wait_worker(lambda: not queue.folder.exists(), timeout=30)
 
 
 def test_recovery_restarts_a_report_whose_worker_died(
@@ -163,9 +150,9 @@ def test_recovery_restarts_a_report_whose_worker_died(
     monkeypatch.undo()
 
     assert recover_artifacts(spool_dir, mlflow_store.uri) == [queue.run_id]
-    _wait_for(lambda: "reports/died.html" in stored(mlflow_store.client, queue.run_id))
+    _wait_worker(lambda: "reports/died.html" in stored(mlflow_store.client, queue.run_id))
     assert "reports/died.ipynb" in stored(mlflow_store.client, queue.run_id)
-    _wait_for(lambda: not queue.folder.exists(), timeout=30)
+    _wait_worker(lambda: not queue.folder.exists(), timeout=30)
 
 
 def test_a_notebook_that_does_not_render_is_kept_with_the_reason(

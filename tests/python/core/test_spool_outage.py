@@ -8,22 +8,14 @@ store on an unmounted or read-only volume; renaming it back restores it.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from store_helpers import wait_for
 
 from jupyter_mlops.core.tracking.tracker import Tracker
 from jupyter_mlops.exceptions import StoreError
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
 
 
 def test_outage_warns_once_keeps_spooling_and_delivers_later(
@@ -42,7 +34,7 @@ def test_outage_warns_once_keeps_spooling_and_delivers_later(
     try:
         for step in range(1, 6):
             tracker.log_metric("loss", 1.0 / (step + 1), step=step)  # acknowledged while down
-        _wait_for(lambda: spool.health.failures >= 3)  # the writer kept retrying
+        wait_for(lambda: spool.health.failures >= 3, timeout=20.0)  # the writer kept retrying
         tracker.log_metrics({"loss": 0.01, "acc": 0.99}, step=6)
         with pytest.raises(StoreError) as raised:
             tracker.flush(timeout=0.2)

@@ -33,6 +33,7 @@ from fault_tools import (
     start_logging,
     wait_for,
 )
+from notebooks import write_notebook
 from promises import enabled as promise_run
 from promises import record
 
@@ -461,25 +462,7 @@ def test_timed_out_pipeline_execution_is_killed_and_keeps_its_metrics(tmp_path: 
     root = tmp_path / "project"
     root.mkdir()
 
-    def cell(source: str, tags: list[str]) -> dict[str, Any]:
-        meta = {"tags": tags} if tags else {}
-        return {
-            "cell_type": "code",
-            "metadata": meta,
-            "source": source,
-            "outputs": [],
-            "execution_count": None,
-        }
-
-    notebook = {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "cells": [cell("x = 1\n", ["parameters"]), cell(TIMEOUT_NB_BODY, [])],
-    }
-    (root / "sleepy.ipynb").write_text(json.dumps(notebook))
+    write_notebook(root / "sleepy.ipynb", "x = 1\n", [TIMEOUT_NB_BODY])
     uri = f"sqlite:///{root / 'mlflow.db'}"
     done = subprocess.run(
         [sys.executable, "-m", "jupyter_mlops.cli.main", "run", "sleepy.ipynb", "--timeout", "20"],

@@ -39,6 +39,7 @@ from typing import Any
 import psutil
 import pytest
 from env_canaries import Canaries, plant_canaries
+from notebooks import write_notebook
 from promises import record
 
 from jupyter_mlops.cli.main import main
@@ -62,31 +63,6 @@ REMOTES = {  # form: (origin with the canary in it, the repoURL tag it must beco
     "scp": ("user:{}@example.com:x.git", "example.com:x.git"),
 }
 SWEEP_CELLS = ["import jupyter_mlops\njupyter_mlops.log_metric('score', lr * 10)\nprint('lr', lr)"]
-
-
-def write_notebook(path: Path, parameters: str, cells: list[str]) -> Path:
-    """A small ``.ipynb`` with a cell tagged ``parameters`` and then ``cells``."""
-
-    def cell(source: str, tags: list[str]) -> dict[str, Any]:
-        return {
-            "id": os.urandom(4).hex(),
-            "cell_type": "code",
-            "metadata": {"tags": tags} if tags else {},
-            "source": source,
-            "outputs": [],
-            "execution_count": None,
-        }
-
-    nb = {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "cells": [cell(parameters, ["parameters"]), *(cell(source, []) for source in cells)],
-    }
-    path.write_text(json.dumps(nb), encoding="utf-8")
-    return path
 
 
 def git(cwd: Path, *args: str) -> None:
