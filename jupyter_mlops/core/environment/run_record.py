@@ -30,12 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from jupyter_mlops.core.tracking.query import (
-    TAG_NOTEBOOK,
-    _like_literal,
-    _mlflow_errors,
-    validate_run_id,
-)
+from jupyter_mlops.core import tags as mlops_tags
+from jupyter_mlops.core.tracking.search_input import like_literal as _like_literal
+from jupyter_mlops.core.tracking.search_input import mlflow_errors as _mlflow_errors
+from jupyter_mlops.core.tracking.search_input import validate_run_id
 from jupyter_mlops.exceptions import NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -61,7 +59,6 @@ __all__ = [
 ]
 
 ENVIRONMENT_ARTIFACT = "environment/environment.yml"
-_HASH_TAG = "mlops.env.hash"  # same value as environment.HASH_TAG (kept import-free)
 _log = logging.getLogger("jupyter_mlops.environment")
 
 
@@ -181,7 +178,7 @@ def load_run_environment(client: MlflowClient, run_id: str) -> RunEnvironment:
         path = Path(tmp) / ENVIRONMENT_ARTIFACT
         text = path.read_text(encoding="utf-8")
         snapshot = snapshot_from_file(path)
-    tag = run.data.tags.get(_HASH_TAG)
+    tag = run.data.tags.get(mlops_tags.ENV_HASH)
     return RunEnvironment(run_id, scrub(tag) if tag else None, scrub(text), snapshot)
 
 
@@ -200,7 +197,8 @@ def latest_notebook_environment(
         return None
     # MLflow's filter language cannot escape quotes: match loosely, then compare exactly.
     filter_string = (
-        f"tags.`{TAG_NOTEBOOK}` LIKE '{_like_literal(notebook)}' and tags.`{_HASH_TAG}` LIKE '%'"
+        f"tags.`{mlops_tags.NOTEBOOK}` LIKE '{_like_literal(notebook)}' "
+        f"and tags.`{mlops_tags.ENV_HASH}` LIKE '%'"
     )
     page_token: str | None = None
     seen = 0
@@ -215,7 +213,7 @@ def latest_notebook_environment(
             )
         for run in page:
             seen += 1
-            if run.data.tags.get(TAG_NOTEBOOK) != notebook:
+            if run.data.tags.get(mlops_tags.NOTEBOOK) != notebook:
                 continue
             try:
                 return load_run_environment(client, run.info.run_id)
