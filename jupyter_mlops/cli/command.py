@@ -8,6 +8,7 @@ the one table that lists them, in ``--help`` order.
 from __future__ import annotations
 
 import argparse
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,16 +47,12 @@ class Command:
     children: dict[str, Command] = field(default_factory=dict)
 
 
-def command(
-    name: str,
-    help: str,
-    run: Runner,
-    *arguments: Arg,
-    description: str = "",
-    uses_store: bool = True,
-) -> Command:
-    """Subcommand ``name`` running ``run``; ``uses_store`` adds ``--tracking-uri``/``--root-dir``."""
-    return Command(name, help, description or help, arguments, run, uses_store)
+def command(name: str, help: str, run: Runner, *arguments: Arg, uses_store: bool = True) -> Command:
+    """Subcommand ``name`` running ``run``; ``uses_store`` adds ``--tracking-uri``/``--root-dir``.
+
+    The docstring of ``run`` is the description ``jupyter mlops NAME --help`` shows.
+    """
+    return Command(name, help, inspect.getdoc(run) or help, arguments, run, uses_store)
 
 
 def group(name: str, help: str, *children: Command, description: str = "") -> Command:

@@ -14,8 +14,7 @@ import argparse
 import sys
 
 from jupyter_mlops.cli.command import arg, command, group
-from jupyter_mlops.cli.output import sqlite_file
-from jupyter_mlops.exceptions import StoreError
+from jupyter_mlops.cli.output import existing_database
 
 __all__ = ["COST", "cmd_cost_report", "ledger_url"]
 
@@ -26,19 +25,19 @@ def ledger_url(given: str | None) -> str:
     """``--ledger``, else ``$JUPYTER_MLOPS_COST_LEDGER``, else the default SQLite file."""
     from jupyter_mlops.core.cost.ledger import default_ledger_url
 
-    url = given or default_ledger_url()
-    path = sqlite_file(url)
-    if path is not None and not path.is_file():  # reading must not create an empty ledger
-        raise StoreError(
-            f"No cost ledger at {path}.",
-            hint="Cost is booked by a Jupyter server running jupyter-mlops; pass --ledger "
-            "URL or set JUPYTER_MLOPS_COST_LEDGER to read another one.",
-        )
-    return url
+    hint = (
+        "Cost is booked by a Jupyter server running jupyter-mlops; pass --ledger "
+        "URL or set JUPYTER_MLOPS_COST_LEDGER to read another one."
+    )
+    return existing_database(given or default_ledger_url(), "cost ledger", hint)
 
 
 def cmd_cost_report(args: argparse.Namespace) -> int:
-    """``jupyter mlops cost report``."""
+    """Report compute cost from the cost ledger: one row per group with the allocated cost (what
+    holding the resources cost), the used cost, the waste (their difference: idle GPUs, unused
+    reserved cores), CPU core-hours, RAM GB-hours, GPU-hours, GPU memory GB-hours, energy (kWh)
+    and wall hours.
+    """
     from jupyter_mlops.core.cost.ledger import Ledger
     from jupyter_mlops.core.cost.report import build_report, render_report
 
@@ -82,10 +81,6 @@ REPORT = command(
         help="The cost ledger: a SQLAlchemy URL (default: $JUPYTER_MLOPS_COST_LEDGER, else "
         "sqlite:///~/.local/share/jupyter-mlops/cost.db).",
     ),
-    description="Report compute cost from the cost ledger: one row per group with the "
-    "allocated cost (what holding the resources cost), the used cost, the waste (their "
-    "difference: idle GPUs, unused reserved cores), CPU core-hours, RAM GB-hours, GPU-hours, "
-    "GPU memory GB-hours, energy (kWh) and wall hours.",
     uses_store=False,
 )
 

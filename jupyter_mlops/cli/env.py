@@ -43,7 +43,12 @@ def _diff_json(diff: EnvironmentDiff) -> dict[str, Any]:
 
 
 def cmd_env_snapshot(args: argparse.Namespace) -> int:
-    """``jupyter mlops env snapshot``."""
+    """Write the environment as a conda-style environment.yml that conda, mamba and micromamba
+    accept: Python version, conda packages with channels, pip packages with pins (editable and
+    VCS installs with their origin, credentials stripped). With -o the platform block (OS, CPU,
+    GPU, driver) goes to platform.yml beside it. No environment variable values, tokens or URL
+    credentials are ever written.
+    """
     from jupyter_mlops.core.environment import (
         content_hash,
         render_environment_yml,
@@ -84,17 +89,15 @@ SNAPSHOT = command(
         "history), pinned: the portable form.",
     ),
     arg("--prefix", metavar="PREFIX", help=_PREFIX_HELP),
-    description="Write the environment as a conda-style environment.yml that conda, mamba "
-    "and micromamba accept: Python version, conda packages with channels, pip packages with "
-    "pins (editable and VCS installs with their origin, credentials stripped). With -o the "
-    "platform block (OS, CPU, GPU, driver) goes to platform.yml beside it. No environment "
-    "variable values, tokens or URL credentials are ever written.",
     uses_store=False,
 )
 
 
 def cmd_env_diff(args: argparse.Namespace) -> int:
-    """``jupyter mlops env diff``."""
+    """Compare two environments: each of A and B is a run id (its recorded
+    environment/environment.yml is read from the tracking store) or an environment.yml file.
+    Lists what was added, removed or changed from A to B, and a Python version change.
+    """
     from jupyter_mlops.core.environment import diff_snapshots, render_diff_table
     from jupyter_mlops.core.environment.run_record import resolve_snapshot
 
@@ -118,14 +121,15 @@ DIFF = command(
     arg("old", metavar="A", help="A run id, or an environment.yml (or a folder holding one)."),
     arg("new", metavar="B", help="A run id, or an environment.yml (or a folder holding one)."),
     FORMAT,
-    description="Compare two environments: each of A and B is a run id (its recorded "
-    "environment/environment.yml is read from the tracking store) or an environment.yml "
-    "file. Lists what was added, removed or changed from A to B, and a Python version change.",
 )
 
 
 def cmd_env_check(args: argparse.Namespace) -> int:
-    """``jupyter mlops env check``."""
+    """Compare the current environment with a snapshot. A full snapshot (what `env snapshot`
+    writes) must match exactly, packages installed since included; a requested-only or
+    hand-written environment.yml checks only the packages it lists. Exit status: 0 no drift, 1
+    drift (listed), 2 usage error (missing or invalid FILE).
+    """
     from jupyter_mlops.core.environment import (
         check_drift,
         render_diff_table,
@@ -157,10 +161,6 @@ CHECK = command(
     arg("file", metavar="FILE", help="The environment.yml to check against."),
     arg("--prefix", metavar="PREFIX", help=_PREFIX_HELP),
     FORMAT,
-    description="Compare the current environment with a snapshot. A full snapshot (what "
-    "`env snapshot` writes) must match exactly, packages installed since included; a "
-    "requested-only or hand-written environment.yml checks only the packages it lists. "
-    "Exit status: 0 no drift, 1 drift (listed), 2 usage error (missing or invalid FILE).",
     uses_store=False,
 )
 

@@ -17,9 +17,9 @@ from jupyter_mlops.exceptions import StoreError
 __all__ = [
     "bounded_int",
     "client",
+    "existing_database",
     "print_json",
     "print_table",
-    "sqlite_file",
     "tracking_uri",
 ]
 
@@ -49,30 +49,24 @@ def tracking_uri(args: argparse.Namespace) -> str:
     return config.resolved_tracking_uri()
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The file of a ``sqlite:///`` URL (None for another database or ``:memory:``)."""
+def existing_database(url: str, what: str, hint: str) -> str:
+    """``url``, unless it is a SQLite file that does not exist (reading must not create one)."""
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        return Path(url[len("sqlite:///") :].split("?", 1)[0])
-    return None
-
-
-def _existing_store(uri: str) -> str:
-    """``uri``, unless it is a SQLite file that does not exist (reading must not create one)."""
-    path = sqlite_file(uri)
-    if path is not None and not path.is_file():
-        raise StoreError(
-            f"No MLflow store at {path}.",
-            hint="Run from the folder that holds mlflow.db, pass --root-dir or "
-            "--tracking-uri, or set MLFLOW_TRACKING_URI.",
-        )
-    return uri
+        path = Path(url[len("sqlite:///") :].split("?", 1)[0])
+        if not path.is_file():
+            raise StoreError(f"No {what} at {path}.", hint=hint)
+    return url
 
 
 def client(args: argparse.Namespace) -> Any:
     """A client on the store of ``--tracking-uri``/``--root-dir``; a missing SQLite file is an error."""
     from jupyter_mlops.core.tracking import query
 
-    return query.connect(_existing_store(tracking_uri(args)))
+    hint = (
+        "Run from the folder that holds mlflow.db, pass --root-dir or --tracking-uri, "
+        "or set MLFLOW_TRACKING_URI."
+    )
+    return query.connect(existing_database(tracking_uri(args), "MLflow store", hint))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -42,7 +42,12 @@ def _shown(value: Any) -> str:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    """``jupyter mlops params``."""
+    """List the parameters of NOTEBOOK as the export and papermill see them: the assignments in the
+    code cell tagged 'parameters', with their type (from the annotation, else the value) and
+    default. A default that is not a JSON-like literal (n = len(x)) is flagged: it cannot be set
+    from params.yaml. Exit status 2 when the notebook is missing, malformed or has no cell
+    tagged 'parameters'.
+    """
     from jupyter_mlops.core.pipeline import infer_parameters, read_notebook
 
     params = _as_usage(lambda: infer_parameters(read_notebook(args.notebook)))
@@ -85,17 +90,18 @@ PARAMS = command(
     cmd_params,
     arg("notebook", metavar="NOTEBOOK", help="The .ipynb file to read."),
     FORMAT,
-    description="List the parameters of NOTEBOOK as the export and papermill see them: the "
-    "assignments in the code cell tagged 'parameters', with their type (from the annotation, "
-    "else the value) and default. A default that is not a JSON-like literal (n = len(x)) is "
-    "flagged: it cannot be set from params.yaml. Exit status 2 when the notebook is missing, "
-    "malformed or has no cell tagged 'parameters'.",
     uses_store=False,
 )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """``jupyter mlops export``."""
+    """Write DIR with pipeline.yaml (steps, parameter types, inputs and outputs), params.yaml
+    (defaults), dvc.yaml (one papermill stage per notebook, ordered by the inputs and outputs
+    each notebook declares in its metadata: "jupyter_mlops": {"inputs": [...], "outputs": [...],
+    "metrics": [...]}), environment.yml, README.md and a copy of each notebook. Nothing is
+    written unless every notebook is inside ROOT and has a cell tagged 'parameters'. Run it with
+    `dvc repro` in DIR. Exit status 2 on such usage problems.
+    """
     from jupyter_mlops.core.pipeline import export_pipeline
 
     root = args.root or os.getcwd()
@@ -142,12 +148,5 @@ EXPORT = command(
         help="environment.yml to ship with the pipeline (default: a requested-only snapshot "
         "of the current environment).",
     ),
-    description="Write DIR with pipeline.yaml (steps, parameter types, inputs and outputs), "
-    "params.yaml (defaults), dvc.yaml (one papermill stage per notebook, ordered by the "
-    "inputs and outputs each notebook declares in its metadata: "
-    '"jupyter_mlops": {"inputs": [...], "outputs": [...], "metrics": [...]}), '
-    "environment.yml, README.md and a copy of each notebook. Nothing is written unless every "
-    "notebook is inside ROOT and has a cell tagged 'parameters'. Run it with `dvc repro` in DIR. "
-    "Exit status 2 on such usage problems.",
     uses_store=False,
 )

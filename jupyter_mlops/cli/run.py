@@ -22,19 +22,6 @@ from jupyter_mlops.exceptions import PathError, UsageError
 
 __all__ = ["RUN", "cmd_run", "parse_grid"]
 
-EPILOG_HELP = (
-    "Execute the steps of DIR (a folder made by `jupyter mlops export`) in dependency order, "
-    "or one NOTEBOOK, each with papermill in a process of its own. Each execution is an MLflow "
-    "run (a child of one pipeline run) with its parameters, status, cost, environment and "
-    "executed notebook. With --grid or a list of parameter sets in -f, every combination is a "
-    "trial, run in parallel on --workers processes (or Dask with --executor dask). One trial of "
-    "DIR runs in DIR (outputs/STEP.ipynb); a sweep runs each trial in DIR/runs/STAMP/tN/; a "
-    "notebook writes NOTEBOOK_FOLDER/outputs/STEM/STAMP/; one without a cell tagged 'parameters' "
-    "runs as it is and takes no -p, --grid or -f. Every value is checked before anything "
-    "runs. Exit status 0 when all executions finished, 1 when one failed or was killed, 2 on "
-    "bad input, 130 when interrupted."
-)
-
 
 def _positive_float(text: str) -> float:
     try:
@@ -171,7 +158,17 @@ def _summary(plan: Any, result: Any, sort: str | None) -> list[tuple[object, ...
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``jupyter mlops run``."""
+    """Execute the steps of DIR (a folder made by `jupyter mlops export`) in dependency order, or
+    one NOTEBOOK, each with papermill in a process of its own. Each execution is an MLflow run
+    (a child of one pipeline run) with its parameters, status, cost, environment and executed
+    notebook. With --grid or a list of parameter sets in -f, every combination is a trial, run
+    in parallel on --workers processes (or Dask with --executor dask). One trial of DIR runs in
+    DIR (outputs/STEP.ipynb); a sweep runs each trial in DIR/runs/STAMP/tN/; a notebook writes
+    NOTEBOOK_FOLDER/outputs/STEM/STAMP/; one without a cell tagged 'parameters' runs as it is
+    and takes no -p, --grid or -f. Every value is checked before anything runs. Exit status 0
+    when all executions finished, 1 when one failed or was killed, 2 on bad input, 130 when
+    interrupted.
+    """
     from jupyter_mlops.core.pipeline import plan_run, run_plan
 
     root = Path(args.root_dir or os.getcwd())
@@ -290,5 +287,4 @@ RUN = command(
         default="table",
         help="Summary format on stdout (default: %(default)s).",
     ),
-    description=EPILOG_HELP,
 )

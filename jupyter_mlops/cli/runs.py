@@ -33,7 +33,10 @@ def _duration(ms: int | None) -> str:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    """``jupyter mlops runs``."""
+    """List the runs of the tracking store, filtered and sorted by the store. With more runs than
+    --max, the next page's token is printed on stderr (table) or returned as next_page_token
+    (json).
+    """
     from jupyter_mlops.core.tracking import query
 
     store = client(args)
@@ -98,14 +101,11 @@ RUNS = command(
     ),
     arg("--page-token", metavar="TOKEN", help="Continue where a previous listing stopped."),
     FORMAT,
-    description="List the runs of the tracking store, filtered and sorted by the store. "
-    "With more runs than --max, the next page's token is printed on stderr "
-    "(table) or returned as next_page_token (json).",
 )
 
 
 def cmd_experiments(args: argparse.Namespace) -> int:
-    """``jupyter mlops experiments``."""
+    """List active experiments, newest first."""
     from jupyter_mlops.core.tracking import query
 
     result = query.list_experiments(client(args))
@@ -125,7 +125,9 @@ EXPERIMENTS = command(
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    """``jupyter mlops ui``."""
+    """Run `mlflow ui --backend-store-uri <store>` on the store jupyter-mlops uses. For a remote
+    tracking server (http/https) there is nothing to start: its address is printed.
+    """
     from jupyter_mlops.core.tracking.store import redact_uri
 
     uri = tracking_uri(args)
@@ -153,6 +155,4 @@ UI = command(
     arg("--host", default="127.0.0.1", help="Address to listen on (default: %(default)s)."),
     arg("--port", type=bounded_int(1, 65535), default=5000, help="Port (default: %(default)s)."),
     arg("--print", action="store_true", dest="print_only", help="Only print the command."),
-    description="Run `mlflow ui --backend-store-uri <store>` on the store jupyter-mlops uses. "
-    "For a remote tracking server (http/https) there is nothing to start: its address is printed.",
 )
