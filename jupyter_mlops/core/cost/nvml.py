@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_mlops.core.cost.records import GpuDevice, GpuProcess, Reading, Target
+from jupyter_mlops.core.serial import fields_dict
 
 __all__ = ["NvmlSource", "nvml_present"]
 
@@ -268,16 +269,9 @@ class NvmlSource:
             board = device.board
             gpus.append(
                 GpuDevice(
-                    index=board.index,
-                    model=board.model,
-                    uuid=board.uuid,
-                    mig_index=device.mig_index,
-                    memory_total=device.memory_total,
-                    memory_used=device.memory_used,
+                    **fields_dict(board, "index model uuid power_w energy_j"),
+                    **fields_dict(device, "mig_index memory_total memory_used fraction"),
                     util_pct=board.util_pct if device.mig_index is None else None,
-                    power_w=board.power_w,
-                    energy_j=board.energy_j,
-                    fraction=device.fraction,
                 )
             )
             processes.extend(device.processes)
