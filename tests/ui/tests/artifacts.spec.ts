@@ -10,17 +10,12 @@
  * `<iframe sandbox="">` (no allow-scripts, no allow-same-origin) while
  * `window.__xss` stays unset in the page and in every frame.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
 
-import { openNotebook, PANEL_ID } from './helpers';
+import { FAST_REFRESH, openNotebook, openPanel } from './helpers';
 
-test.use({
-  mockSettings: {
-    ...galata.DEFAULT_SETTINGS,
-    'jupyter-mlops:plugin': { refreshInterval: 1 }
-  }
-});
+test.use(FAST_REFRESH);
 
 const EXPERIMENT = 'artifacts-ui';
 const RUN = 'artifact-run';
@@ -96,9 +91,7 @@ test.describe('MLOps artifacts', () => {
       page.locator('.jp-Notebook .jp-OutputArea-output').first()
     ).toContainText('logged');
 
-    await page.sidebar.openTab(PANEL_ID);
-    const panel = page.locator(`#${PANEL_ID}`);
-    await expect(panel).toBeVisible();
+    const panel = await openPanel(page);
     await panel
       .getByTestId('mlops-experiment-select')
       .selectOption({ label: EXPERIMENT });

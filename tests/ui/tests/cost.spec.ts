@@ -2,18 +2,18 @@
  * End to end: a notebook's kernel burns CPU; the Cost view lists it with a
  * growing `$ so far`, and the status bar item shows its cost.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
-import type { Page } from '@playwright/test';
+import { expect, test } from '@jupyterlab/galata';
 
-import { openNotebook, PANEL_ID } from './helpers';
-import type { IApp } from './helpers';
+import {
+  FAST_REFRESH,
+  currentKernelId,
+  type IApp,
+  openNotebook,
+  openPanel,
+  PANEL_ID
+} from './helpers';
 
-test.use({
-  mockSettings: {
-    ...galata.DEFAULT_SETTINGS,
-    'jupyter-mlops:plugin': { refreshInterval: 1 }
-  }
-});
+test.use(FAST_REFRESH);
 
 /** A busy loop of a few seconds: the kernel's CPU cost grows meanwhile. */
 const BUSY = [
@@ -23,23 +23,6 @@ const BUSY = [
   'while time.time() < end:',
   '    n += 1'
 ].join('\n');
-
-/** The id of the current notebook's kernel, once it has one. */
-async function currentKernelId(page: Page): Promise<string> {
-  let id = '';
-  await expect
-    .poll(async () => {
-      id = await page.evaluate(() => {
-        const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
-        return (
-          app.shell.currentWidget?.sessionContext?.session?.kernel?.id ?? ''
-        );
-      });
-      return id;
-    })
-    .not.toBe('');
-  return id;
-}
 
 test.describe('MLOps cost', () => {
   test('shows the live cost of a busy kernel', async ({ page, tmpPath }) => {
@@ -53,9 +36,7 @@ test.describe('MLOps cost', () => {
       void app.commands.execute('notebook:run-all-cells');
     });
 
-    await page.sidebar.openTab(PANEL_ID);
-    const panel = page.locator(`#${PANEL_ID}`);
-    await expect(panel).toBeVisible();
+    const panel = await openPanel(page);
     const tab = panel
       .getByTestId('mlops-view-switch')
       .locator('[data-view="cost"]');
@@ -96,6 +77,48 @@ test.describe('MLOps cost', () => {
     await item.click();
     await expect(tab).toHaveAttribute('aria-selected', 'true');
     await expect(view).toBeVisible();
+  });
+
+  test('the status bar item shows and updates the cost with the sidebar closed', async ({
+    page,
+    tmpPath
+  }) => {
+    const name = 'status.ipynb';
+    await openNotebook(page, tmpPath, name, [BUSY.replace('+ 12', '+ 40')]);
+    const kernelId = await currentKernelId(page);
+    // The MLOps panel is never opened, and the left area is collapsed.
+    await page.evaluate(() => {
+      const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
+      (app.shell as unknown as { collapseLeft(): void }).collapseLeft();
+      void app.commands.execute('notebook:run-all-cells');
+    });
+    await expect(page.locator(`#${PANEL_ID}`)).toBeHidden();
+
+    const item = page.getByTestId('mlops-cost-status');
+    await expect(item).toBeVisible();
+    await expect(item).toHaveAttribute('data-kernel-id', kernelId);
+    await expect(item).toHaveText(/\d.* · .*\d\/h$/);
+    const value = async (): Promise<number> =>
+      Number(await item.getAttribute('data-value'));
+    const first = await value();
+    await expect.poll(value, { timeout: 15_000 }).toBeGreaterThan(first);
+
+    // Even with the panel closed for good, the item keeps reading the cost.
+    await page.evaluate(id => {
+      const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
+      const shell = app.shell as unknown as {
+        widgets(area: string): Iterable<{ id: string; dispose(): void }>;
+      };
+      for (const widget of [...shell.widgets('left')]) {
+        if (widget.id === id) {
+          widget.dispose();
+        }
+      }
+    }, PANEL_ID);
+    await expect(page.locator(`#${PANEL_ID}`)).toHaveCount(0);
+    const second = await value();
+    await expect.poll(value, { timeout: 15_000 }).toBeGreaterThan(second);
+    await expect(item).toHaveText(/\d.* · .*\d\/h$/);
   });
 
   test('lists waste and budgets with kernel actions', async ({ page }) => {
@@ -184,8 +207,7 @@ test.describe('MLOps cost', () => {
       route => route.fulfill({ json: budgets })
     );
 
-    await page.sidebar.openTab(PANEL_ID);
-    const panel = page.locator(`#${PANEL_ID}`);
+    const panel = await openPanel(page);
     await panel
       .getByTestId('mlops-view-switch')
       .locator('[data-view="cost"]')

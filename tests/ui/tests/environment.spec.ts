@@ -5,7 +5,7 @@
 import { expect, galata, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
-import { openNotebook, PANEL_ID } from './helpers';
+import { openNotebook, openPanel, switchTo } from './helpers';
 
 test.use({
   mockSettings: {
@@ -49,25 +49,12 @@ const CELLS = [
   ].join('\n')
 ];
 
-async function switchTo(
-  panel: Locator,
-  view: 'runs' | 'environment'
-): Promise<void> {
-  const tab = panel
-    .getByTestId('mlops-view-switch')
-    .locator(`[data-view="${view}"]`);
-  await tab.click();
-  await expect(tab).toHaveAttribute('aria-selected', 'true');
-}
-
 test.describe('MLOps environments', () => {
   test('shows the kernel environment and diffs run environments', async ({
     page,
     tmpPath
   }) => {
-    await page.sidebar.openTab(PANEL_ID);
-    const panel = page.locator(`#${PANEL_ID}`);
-    await expect(panel).toBeVisible();
+    const panel = await openPanel(page);
 
     // No notebook yet: the server's interpreter, said so.
     await switchTo(panel, 'environment');
@@ -194,8 +181,7 @@ test.describe('MLOps environments', () => {
     await page.route('**/jupyter-mlops/api/environment/current*', route =>
       route.fulfill({ status: 404, body: '<html>404: Not Found</html>' })
     );
-    await page.sidebar.openTab(PANEL_ID);
-    const panel = page.locator(`#${PANEL_ID}`);
+    const panel = await openPanel(page);
     await switchTo(panel, 'environment');
     await expect(panel.getByTestId('mlops-env-error')).toContainText(
       'has no environment API'

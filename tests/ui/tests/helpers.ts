@@ -1,9 +1,10 @@
 /**
  * What the Galata specs share: the panel id, the part of `window.jupyterapp`
- * they use, and writing + opening a notebook.
+ * they use, fast-refresh settings, opening the panel and switching its view,
+ * writing + opening a notebook, and the current notebook's kernel.
  */
-import { expect } from '@jupyterlab/galata';
-import type { Page } from '@playwright/test';
+import { expect, galata } from '@jupyterlab/galata';
+import type { Locator, Page } from '@playwright/test';
 
 export const PANEL_ID = 'jupyter-mlops-panel';
 
@@ -15,6 +16,48 @@ export interface IApp {
       sessionContext?: { session?: { kernel?: { id: string } | null } | null };
     } | null;
   };
+}
+
+/** `test.use(FAST_REFRESH)`: the panel refreshes every second, so tests do not wait for the default 5 s. */
+export const FAST_REFRESH = {
+  mockSettings: {
+    ...galata.DEFAULT_SETTINGS,
+    'jupyter-mlops:plugin': { refreshInterval: 1 }
+  }
+};
+
+/** Open the MLOps sidebar panel; resolves to it once visible. */
+export async function openPanel(page: Page): Promise<Locator> {
+  await page.sidebar.openTab(PANEL_ID);
+  const panel = page.locator(`#${PANEL_ID}`);
+  await expect(panel).toBeVisible();
+  return panel;
+}
+
+/** Click a view of the panel's "Runs | Environment | Cost | Pipelines" switch. */
+export async function switchTo(panel: Locator, view: string): Promise<void> {
+  const tab = panel
+    .getByTestId('mlops-view-switch')
+    .locator(`[data-view="${view}"]`);
+  await tab.click();
+  await expect(tab).toHaveAttribute('aria-selected', 'true');
+}
+
+/** The id of the current notebook's kernel, once it has one. */
+export async function currentKernelId(page: Page): Promise<string> {
+  let id = '';
+  await expect
+    .poll(async () => {
+      id = await page.evaluate(() => {
+        const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
+        return (
+          app.shell.currentWidget?.sessionContext?.session?.kernel?.id ?? ''
+        );
+      });
+      return id;
+    })
+    .not.toBe('');
+  return id;
 }
 
 /** A notebook (nbformat 4 JSON) with one code cell per source. */

@@ -2,22 +2,16 @@
  * End to end: a notebook tracks runs with %mlops; the MLOps panel lists them,
  * shows one run's charts and compares two.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
 import * as path from 'path';
 
-import { openNotebook, PANEL_ID } from './helpers';
+import { FAST_REFRESH, openNotebook, openPanel, PANEL_ID } from './helpers';
 
 const SCREENSHOTS = !!process.env.MLOPS_SCREENSHOTS;
 const DOCS = path.resolve(__dirname, '..', '..', '..', 'docs');
 
-test.use({
-  mockSettings: {
-    ...galata.DEFAULT_SETTINGS,
-    // Refresh every second so the test does not wait for the default 5 s.
-    'jupyter-mlops:plugin': { refreshInterval: 1 }
-  }
-});
+test.use(FAST_REFRESH);
 
 /** One tracked run as %mlops lines. */
 function runCell(
@@ -35,13 +29,6 @@ function runCell(
     ),
     '%mlops end'
   ].join('\n');
-}
-
-async function openPanel(page: Page): Promise<Locator> {
-  await page.sidebar.openTab(PANEL_ID);
-  const panel = page.locator(`#${PANEL_ID}`);
-  await expect(panel).toBeVisible();
-  return panel;
 }
 
 async function expectNoErrors(page: Page): Promise<void> {

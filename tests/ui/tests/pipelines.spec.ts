@@ -5,22 +5,17 @@
  * with papermill, and the execution's links open its MLflow run and its
  * output notebook.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
 import * as path from 'path';
 
-import { type IApp, openNotebook, PANEL_ID } from './helpers';
+import { FAST_REFRESH, type IApp, openNotebook, openPanel } from './helpers';
 
 /** `MLOPS_SCREENSHOTS=1` also saves the README picture of the Pipelines view. */
 const SCREENSHOTS = !!process.env.MLOPS_SCREENSHOTS;
 const DOCS = path.resolve(__dirname, '..', '..', '..', 'docs');
 
-test.use({
-  mockSettings: {
-    ...galata.DEFAULT_SETTINGS,
-    'jupyter-mlops:plugin': { refreshInterval: 1 }
-  }
-});
+test.use(FAST_REFRESH);
 
 /** The first cell assigns the parameters; it is not tagged yet. */
 const CELLS = [
@@ -62,9 +57,7 @@ test.describe('MLOps pipelines', () => {
     page,
     tmpPath
   }) => {
-    await page.sidebar.openTab(PANEL_ID);
-    const panel = page.locator(`#${PANEL_ID}`);
-    await expect(panel).toBeVisible();
+    const panel = await openPanel(page);
 
     await openNotebook(page, tmpPath, 'shapes.ipynb', CELLS);
     await page.notebook.selectCells(0);

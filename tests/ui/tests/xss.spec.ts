@@ -13,17 +13,19 @@
  * Keys (param, tag and metric names) cannot carry a payload: the tracking API
  * accepts only letters, digits and `_ - . / : space` in them.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
 
-import { type IApp, notebook, openNotebook, PANEL_ID } from './helpers';
+import {
+  FAST_REFRESH,
+  currentKernelId,
+  notebook,
+  openNotebook,
+  openPanel,
+  switchTo
+} from './helpers';
 
-test.use({
-  mockSettings: {
-    ...galata.DEFAULT_SETTINGS,
-    'jupyter-mlops:plugin': { refreshInterval: 1 }
-  }
-});
+test.use(FAST_REFRESH);
 
 const IMG = '<img src=x onerror=window.__xss=1>';
 const SCRIPT = '<script>window.__xss=1</script>';
@@ -81,31 +83,6 @@ async function expectInert(
   );
 }
 
-async function switchTo(panel: Locator, view: string): Promise<void> {
-  const tab = panel
-    .getByTestId('mlops-view-switch')
-    .locator(`[data-view="${view}"]`);
-  await tab.click();
-  await expect(tab).toHaveAttribute('aria-selected', 'true');
-}
-
-/** The id of the current notebook's kernel, once it has one. */
-async function currentKernelId(page: Page): Promise<string> {
-  let id = '';
-  await expect
-    .poll(async () => {
-      id = await page.evaluate(() => {
-        const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
-        return (
-          app.shell.currentWidget?.sessionContext?.session?.kernel?.id ?? ''
-        );
-      });
-      return id;
-    })
-    .not.toBe('');
-  return id;
-}
-
 test.describe('MLOps stored XSS', () => {
   test('payloads in runs, params, tags, notebooks and pipelines stay text', async ({
     page,
@@ -113,9 +90,7 @@ test.describe('MLOps stored XSS', () => {
   }) => {
     test.setTimeout(300_000);
     views.length = 0;
-    await page.sidebar.openTab(PANEL_ID);
-    const panel = page.locator(`#${PANEL_ID}`);
-    await expect(panel).toBeVisible();
+    const panel = await openPanel(page);
 
     // A pipeline with a payload name and payload defaults, exported by the REST API.
     await page.contents.uploadContent(
