@@ -30,12 +30,10 @@ import {
 import { CostModel } from '../../labextension/src/cost/model';
 import { CostSeries } from '../../labextension/src/cost/series';
 
-function httpClient(handler: (url: URL) => Response): {
-  client: CostClient;
-  urls: URL[];
-} {
-  return subjectClientWith(CostClient, handler);
-}
+const httpClient = (
+  handler: (url: URL) => Response
+): { client: CostClient; urls: URL[] } =>
+  subjectClientWith(CostClient, handler);
 
 function target(
   id: string,

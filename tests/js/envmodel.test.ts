@@ -26,7 +26,7 @@ import {
   DEFAULT_SETTINGS,
   parseSettings
 } from '../../labextension/src/settings';
-import { makeRun } from './fixtures';
+import { EMPTY_DIFF, makeRun } from './fixtures';
 
 const HASH_A = 'sha256:3f2a9c1b77e0d4aa5f1e';
 const HASH_B = 'sha256:0b1c2d3e4f5a6b7c8d9e';
@@ -255,14 +255,7 @@ describe('environment diffs', () => {
   });
 
   it('calls an empty diff identical', () => {
-    const empty: IEnvironmentDiff = {
-      added: [],
-      removed: [],
-      changed: [],
-      python: null,
-      listed_only: false,
-      drift: false
-    };
+    const empty: IEnvironmentDiff = { ...EMPTY_DIFF };
     expect(diffSummary(empty).identical).toBe(true);
     expect(describeDiff(empty)).toBe('no differences');
     expect(diffRows(empty)).toEqual([]);

@@ -1,4 +1,4 @@
-import { json, subjectClientWith } from './fixtures';
+import { EMPTY_DIFF, json, subjectClientWith } from './fixtures';
 import { ApiError, isRouteMissing } from '../../labextension/src/api/client';
 import {
   ENV_ROUTE_MISSING_MESSAGE,
@@ -18,12 +18,9 @@ import type {
   IRunEnvironment
 } from '../../labextension/src/api/env';
 
-function httpClient(handler: (url: URL) => Response): {
-  client: EnvClient;
-  urls: URL[];
-} {
-  return subjectClientWith(EnvClient, handler);
-}
+const httpClient = (
+  handler: (url: URL) => Response
+): { client: EnvClient; urls: URL[] } => subjectClientWith(EnvClient, handler);
 
 function environment(
   kernelId: string | null,
@@ -44,15 +41,6 @@ function environment(
     platform: {}
   };
 }
-
-const EMPTY_DIFF: IEnvironmentDiff = {
-  added: [],
-  removed: [],
-  changed: [],
-  python: null,
-  listed_only: false,
-  drift: false
-};
 
 /** An in-memory environment API; `fail` makes the next answers reject. */
 class FakeEnvClient implements IEnvClient {

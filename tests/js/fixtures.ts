@@ -1,6 +1,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { HttpClient } from '../../labextension/src/api/client';
+import type { IEnvironmentDiff } from '../../labextension/src/api/env';
 import type { IRunSummary } from '../../labextension/src/api/types';
 
 export const BASE = 'http://localhost:8888/lab-base/';
@@ -73,3 +74,13 @@ export function makeRun(
     ...overrides
   };
 }
+
+/** A diff of two identical environments. */
+export const EMPTY_DIFF: IEnvironmentDiff = {
+  added: [],
+  removed: [],
+  changed: [],
+  python: null,
+  listed_only: false,
+  drift: false
+};

@@ -25,14 +25,18 @@ export interface ICostGpu {
   fraction?: number;
 }
 
-/** A kernel's money now (`LiveCost.to_dict`). */
-export interface ICostLive {
+/** What a cost record says about whose kernel it is. */
+export interface ICostLabels {
   target_id: string;
   kernel_id?: string;
   run_id?: string;
   notebook?: string;
   project?: string;
   user?: string;
+}
+
+/** A kernel's money now (`LiveCost.to_dict`). */
+export interface ICostLive extends ICostLabels {
   time: number;
   currency: string;
   /** Allocated cost per hour at the last tick. */
@@ -65,14 +69,8 @@ export interface ICostTarget {
 }
 
 /** An active waste alert (`IdleGpuAlert.to_dict`). */
-export interface ICostAlert {
+export interface ICostAlert extends ICostLabels {
   kind: string;
-  target_id: string;
-  kernel_id?: string;
-  run_id?: string;
-  notebook?: string;
-  project?: string;
-  user?: string;
   gpu?: string;
   model?: string;
   /** Epoch seconds the idle stretch began. */

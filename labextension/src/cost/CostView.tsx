@@ -5,7 +5,6 @@
  *
  * Notebook paths, users and projects are rendered as text.
  */
-import { ReactWidget } from '@jupyterlab/ui-components';
 import React, { useMemo, useState } from 'react';
 
 import type { ICostClient } from '../api/cost';
@@ -278,43 +277,4 @@ export function CostView(props: ICostViewProps): JSX.Element {
       ) : null}
     </div>
   );
-}
-
-/** The Cost view as a widget of the panel. */
-export class CostWidget extends ReactWidget {
-  constructor(
-    readonly model: CostModel,
-    private readonly _options: {
-      actions?: IKernelActions;
-      openNotebook?: (path: string) => void;
-    } = {}
-  ) {
-    super();
-    this.addClass('jp-mlops-cost-widget');
-  }
-
-  /** The current notebook's kernel id (highlighted). */
-  get currentKernel(): string | null {
-    return this._currentKernel;
-  }
-
-  set currentKernel(id: string | null) {
-    if (id !== this._currentKernel) {
-      this._currentKernel = id;
-      this.update();
-    }
-  }
-
-  render(): JSX.Element {
-    return (
-      <CostView
-        model={this.model}
-        actions={this._options.actions}
-        currentKernel={this._currentKernel}
-        openNotebook={this._options.openNotebook}
-      />
-    );
-  }
-
-  private _currentKernel: string | null = null;
 }
