@@ -20,12 +20,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.core.tags import KERNEL_ID
+
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.engine import CostEngine
 
 __all__ = ["KernelCostTracker", "kernel_pid", "running_runs_by_kernel"]
-
-KERNEL_TAG = "mlops.kernel_id"
 
 
 def running_runs_by_kernel(client: Any) -> dict[str, str]:
@@ -38,7 +38,7 @@ def running_runs_by_kernel(client: Any) -> dict[str, str]:
     )
     out: dict[str, str] = {}
     for run in sorted(runs, key=lambda r: r.info.start_time or 0):  # the newest wins
-        kid = run.data.tags.get(KERNEL_TAG)
+        kid = run.data.tags.get(KERNEL_ID)
         if kid:
             out[str(kid)] = str(run.info.run_id)
     return out

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.core.tags import NOTEBOOK, PIPELINE_STEP, PIPELINE_TRIAL
 from jupyter_mlops.core.tracking.store import get_client, redact_uri
 
 if TYPE_CHECKING:
@@ -188,14 +189,16 @@ class ExecutionTracking:
                 params.append(Param(key, param_value(key, value)))
             except InvalidValueError as exc:  # too long for MLflow: the notebook still gets it
                 _log.warning("jupyter-mlops: param %s not logged: %s", key, exc)
-        tags = [
-            RunTag("mlops.pipeline.step", ex.step),
-            RunTag("mlops.pipeline.trial", str(ex.trial)),
-            RunTag("mlops.notebook", notebook_tag(ex)),
+        run_tags = [
+            RunTag(PIPELINE_STEP, ex.step),
+            RunTag(PIPELINE_TRIAL, str(ex.trial)),
+            RunTag(NOTEBOOK, notebook_tag(ex)),
         ]
         for start in range(0, max(len(params), 1), _BATCH):
             self.client.log_batch(
-                self.run_id, params=params[start : start + _BATCH], tags=tags if not start else []
+                self.run_id,
+                params=params[start : start + _BATCH],
+                tags=run_tags if not start else [],
             )
 
     # -- while the kernel runs ----------------------------------------------------------

@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlops.core import tags
 from jupyter_mlops.core.pipeline.executors import Executor, make_executor
 from jupyter_mlops.core.pipeline.mlflow_calls import declared_experiment
 from jupyter_mlops.core.pipeline.model import (
@@ -131,9 +132,9 @@ class _Run:
             experiment_id,
             run_name=plan.name,
             tags={
-                "mlops.pipeline.name": plan.name,
-                "mlops.pipeline.path": plan.to_dict()["target"],
-                "mlops.runType": "pipeline",
+                tags.PIPELINE_NAME: plan.name,
+                tags.PIPELINE_PATH: plan.to_dict()["target"],
+                tags.RUN_TYPE: tags.RUN_TYPE_PIPELINE,
             },
         ).info.run_id
         self.parent: str = str(parent)
@@ -147,10 +148,10 @@ class _Run:
                 run_name=f"{execution.step}-t{execution.trial}" if sweep else execution.step,
                 tags={
                     "mlflow.parentRunId": self.parent,
-                    "mlops.runType": "pipeline-step",
-                    "mlops.pipeline.name": plan.name,
-                    "mlops.pipeline.step": execution.step,
-                    "mlops.pipeline.trial": str(execution.trial),
+                    tags.RUN_TYPE: tags.RUN_TYPE_PIPELINE_STEP,
+                    tags.PIPELINE_NAME: plan.name,
+                    tags.PIPELINE_STEP: execution.step,
+                    tags.PIPELINE_TRIAL: str(execution.trial),
                 },
             )
             run_id = str(run.info.run_id)
@@ -186,10 +187,10 @@ class _Run:
             if result.status != FINISHED:
                 from jupyter_mlops.core.tracking.query import scrub_credentials
 
-                tags = {"mlops.status.reason": result.reason or "error"}
+                run_tags = {tags.STATUS_REASON: result.reason or "error"}
                 if result.error:
-                    tags["mlops.error"] = scrub_credentials(result.error)[:1000]
-                for key, value in tags.items():
+                    run_tags[tags.ERROR] = scrub_credentials(result.error)[:1000]
+                for key, value in run_tags.items():
                     self.client.set_tag(run_id, key, value)
             end = int(result.ended * 1000) if result.ended else None
             self.client.set_terminated(run_id, status=result.status, end_time=end)
