@@ -37,7 +37,7 @@ const REPORT =
 const LOG_RUN = [
   'import os, struct, tempfile, zlib',
   'from mlflow import MlflowClient',
-  'from jupyter_mlops.core.store import experiment_id',
+  'from jupyter_mlops.core.tracking.store import experiment_id',
   'uri = os.environ["MLFLOW_TRACKING_URI"]',
   'client = MlflowClient(uri)',
   `eid = experiment_id(client, ${JSON.stringify(EXPERIMENT)}, uri)`,
