@@ -17,6 +17,7 @@ from child_python import python
 from notebooks import write_notebook
 
 from jupyter_mlops.cli.main import COMMANDS, main
+from jupyter_mlops.core import tags
 from jupyter_mlops.core.pipeline import export_pipeline
 
 PREP = "rows: int = 3\nseed = 1\n"
@@ -79,7 +80,7 @@ def store_runs(root: Path) -> dict[str, Any]:
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
     ids = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(ids)
-    parent = [r for r in runs if r.data.tags.get("mlops.runType") == "pipeline"]
+    parent = [r for r in runs if r.data.tags.get(tags.RUN_TYPE) == "pipeline"]
     assert len(parent) == 1
     return {"PARENT": parent[0]} | {r.info.run_name: r for r in runs if r not in parent}
 
@@ -235,7 +236,7 @@ def test_timeout_kills(root: Path) -> None:
     runs = store_runs(root)
     assert runs["PARENT"].info.status == "KILLED"
     assert runs["modes"].info.status == "KILLED"
-    assert runs["modes"].data.tags["mlops.status.reason"] == "timeout"
+    assert runs["modes"].data.tags[tags.STATUS_REASON] == "timeout"
 
 
 @pytest.mark.slow

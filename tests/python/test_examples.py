@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from child_python import clean_env, last_line
 
+from jupyter_mlops.core import tags
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "train_classifier.ipynb"
 
@@ -70,7 +72,7 @@ def test_example_notebook_is_tracked_with_injected_parameters(executed: dict[str
     assert 0.8 < run["metrics"]["accuracy"] <= 1.0
     assert "valid_loss" in run["metrics"]
     assert run["tags"]["dataset"] == "sklearn-breast-cancer"
-    assert run["tags"]["mlops.project"]
+    assert run["tags"][tags.PROJECT]
     errors = [
         out
         for cell in executed["output"]["cells"]

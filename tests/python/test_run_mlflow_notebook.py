@@ -17,6 +17,8 @@ import pytest
 from mlflow import MlflowClient
 from test_cli_run import run_cli
 
+from jupyter_mlops.core import tags
+
 pytestmark = pytest.mark.slow
 
 CELLS = [
@@ -85,7 +87,7 @@ def test_mlflow_calls_land_in_the_execution_run(
     assert done.returncode == 0, done.stdout + done.stderr
 
     runs = _runs(root)
-    by_type = {r.data.tags.get("mlops.runType", r.info.run_name): r for r in runs}
+    by_type = {r.data.tags.get(tags.RUN_TYPE, r.info.run_name): r for r in runs}
     assert set(by_type) == {"pipeline", "pipeline-step", "forgotten"}, by_type.keys()
     assert all(r.info.status == "FINISHED" for r in runs), [
         (r.info.run_name, r.info.status) for r in runs

@@ -12,6 +12,7 @@ from env_canaries import leaks, plant_canaries
 from IPython.core.interactiveshell import InteractiveShell
 from mlflow import MlflowClient
 
+from jupyter_mlops.core import tags
 from jupyter_mlops.core.environment import content_hash, take_snapshot
 from jupyter_mlops.core.environment.run_record import log_environment
 from jupyter_mlops.exceptions import MlopsError, UsageError
@@ -58,7 +59,7 @@ def run_with_changed_package(store: str) -> tuple[str, str, str]:
     packages[index] = packages[index]._replace(version="0.0.1")
     client = MlflowClient(store)
     experiment = client.get_experiment_by_name("env").experiment_id
-    run_id = client.create_run(experiment, tags={"mlops.notebook": NOTEBOOK}).info.run_id
+    run_id = client.create_run(experiment, tags={tags.NOTEBOOK: NOTEBOOK}).info.run_id
     log_environment(client, run_id, snap._replace(pip_packages=tuple(packages)))
     client.set_terminated(run_id)
     return run_id, name, version
@@ -183,7 +184,7 @@ def test_help(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
     assert "env" in magic(ip, capsys, "--help")
     out = magic(ip, capsys, "env --help")
     assert out.startswith("usage: %mlops env")
-    for word in ("snapshot", "diff", "check", "mlops.env.hash", "%mlops env check environment.yml"):
+    for word in ("snapshot", "diff", "check", tags.ENV_HASH, "%mlops env check environment.yml"):
         assert word in out
 
 

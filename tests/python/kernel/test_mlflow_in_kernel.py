@@ -19,6 +19,8 @@ from jupyter_client.manager import start_new_kernel
 from mlflow import MlflowClient
 from test_real_kernel import _execute
 
+from jupyter_mlops.core import tags
+
 pytestmark = pytest.mark.slow
 
 
@@ -101,8 +103,8 @@ def test_autolog_inside_mlops_start_is_one_run(kernel: tuple[Any, Any, str]) -> 
     assert data.params.get("max_iter") == "200"  # autolog's params
     assert data.tags["epic"] == "MLOPS-7"
     assert data.tags["by"] == "mlflow"
-    assert data.tags["mlops.project"] == "fluent"
-    assert "mlops.env.hash" in data.tags  # our environment
+    assert data.tags[tags.PROJECT] == "fluent"
+    assert tags.ENV_HASH in data.tags  # our environment
     assert "cost_usd" in data.metrics  # our cost
     store = MlflowClient(uri)
     artifacts = {a.path for a in store.list_artifacts(run.info.run_id)}
@@ -130,7 +132,7 @@ def test_mlflow_run_first_is_adopted(kernel: tuple[Any, Any, str]) -> None:
     assert run.data.tags["mlflow.runName"] == "theirs"
     assert run.data.tags["who"] == "us"
     assert {"x", "y", "z"} <= set(run.data.metrics)
-    assert "mlops.notebook" in run.data.tags or "mlops.host" in run.data.tags
+    assert tags.NOTEBOOK in run.data.tags or tags.HOST in run.data.tags
     assert MlflowClient(uri).get_experiment(run.info.experiment_id).name == "rev"
 
 
@@ -167,7 +169,7 @@ def test_sigkill_after_fluent_calls_leaves_no_running_run(
     runs = _all_runs(uri)
     assert {r.info.status for r in runs} == {"RUNNING"}
     assert len(runs) == 2
-    owner = runs[0].data.tags["mlops.owner"]
+    owner = runs[0].data.tags[tags.OWNER]
     assert owner.split(":")[1] == str(manager.provisioner.process.pid)
     os.kill(manager.provisioner.process.pid, signal.SIGKILL)
     manager.provisioner.process.wait()
@@ -182,7 +184,7 @@ def test_sigkill_after_fluent_calls_leaves_no_running_run(
         time.sleep(1)
     runs = _all_runs(uri)
     assert {r.info.status for r in runs} == {"KILLED"}
-    assert all(r.data.tags["mlops.killed_reason"] == "process_died" for r in runs)
+    assert all(r.data.tags[tags.KILLED_REASON] == "process_died" for r in runs)
 
 
 def test_clean_shutdown_ends_every_mlflow_run(kernel: tuple[Any, Any, str]) -> None:
