@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
+from changed_env import log_changed_environment
 from child_python import last_line
 from env_canaries import leaks, plant_canaries, write_dist
 
 from jupyter_mlops.cli.main import COMMANDS, main
 from jupyter_mlops.core.environment import content_hash, take_snapshot
-from jupyter_mlops.core.environment.run_record import log_environment
 from jupyter_mlops.core.tracking.tracker import Tracker
 
 
@@ -161,15 +161,8 @@ def two_runs(mlflow_store: Any, tmp_path: Path) -> tuple[str, str, str, str]:
         tracker.end_run()
     finally:
         tracker.close()
-    snap = take_snapshot()
-    packages = list(snap.pip_packages)
-    index = next(i for i, p in enumerate(packages) if p.direct_url is None)
-    name, version = packages[index].name, packages[index].version
-    packages[index] = packages[index]._replace(version="0.0.1")
-    experiment = mlflow_store.client.get_experiment_by_name("env").experiment_id
-    b = mlflow_store.client.create_run(experiment).info.run_id
-    log_environment(mlflow_store.client, b, snap._replace(pip_packages=tuple(packages)))
-    return a, b, name, str(version)
+    b, name, version = log_changed_environment(mlflow_store.client, "env")
+    return a, b, name, version
 
 
 def test_diff_two_runs(

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from changed_env import log_changed_environment
 from child_python import last_line
 from env_canaries import leaks, plant_canaries
 from IPython.core.interactiveshell import InteractiveShell
@@ -14,7 +15,6 @@ from mlflow import MlflowClient
 
 from jupyter_mlops.core import tags
 from jupyter_mlops.core.environment import content_hash, take_snapshot
-from jupyter_mlops.core.environment.run_record import log_environment
 from jupyter_mlops.exceptions import MlopsError, UsageError
 from jupyter_mlops.kernel import api
 from jupyter_mlops.kernel.magics import MlopsMagicError
@@ -52,15 +52,8 @@ def tracked_run(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> str
 
 def run_with_changed_package(store: str) -> tuple[str, str, str]:
     """A newer run of NOTEBOOK whose environment has one package at 0.0.1: (run id, name, version)."""
-    snap = take_snapshot()
-    packages = list(snap.pip_packages)
-    index = next(i for i, p in enumerate(packages) if p.direct_url is None)
-    name, version = packages[index].name, str(packages[index].version)
-    packages[index] = packages[index]._replace(version="0.0.1")
     client = MlflowClient(store)
-    experiment = client.get_experiment_by_name("env").experiment_id
-    run_id = client.create_run(experiment, tags={tags.NOTEBOOK: NOTEBOOK}).info.run_id
-    log_environment(client, run_id, snap._replace(pip_packages=tuple(packages)))
+    run_id, name, version = log_changed_environment(client, "env", {tags.NOTEBOOK: NOTEBOOK})
     client.set_terminated(run_id)
     return run_id, name, version
 
