@@ -8,7 +8,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -246,7 +245,6 @@ def test_exported_example_pipeline_runs(tmp_path: Path) -> None:
         "JUPYTER_MLOPS_SPOOL_DIR": str(tmp_path / "spool"),
         "PYTHONPATH": PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
-    started = time.monotonic()
     for name, stage in stages.items():
         argv = shlex.split(stage["cmd"])
         assert argv[0] == "python"
@@ -257,4 +255,3 @@ def test_exported_example_pipeline_runs(tmp_path: Path) -> None:
             assert (work / out).is_file(), f"{name}: {out}"
     metrics = json.loads((work / "metrics.json").read_text())
     assert 0.8 < metrics["accuracy"] <= 1.0
-    assert time.monotonic() - started < 40

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+from kernel_exec import execute
 from mlflow import MlflowClient
 
 CELLS = [
@@ -24,23 +25,6 @@ CELLS = [
 ]
 
 
-def _execute(client: Any, code: str) -> tuple[str, list[dict[str, Any]]]:
-    """Run ``code``; return the reply status and the IOPub outputs."""
-    msg_id = client.execute(code)
-    outputs: list[dict[str, Any]] = []
-    while True:
-        msg = client.get_iopub_msg(timeout=60)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind = msg["msg_type"]
-        if kind == "status" and msg["content"]["execution_state"] == "idle":
-            break
-        if kind in ("stream", "error", "display_data", "execute_result"):
-            outputs.append({"type": kind, **msg["content"]})
-    reply = client.get_shell_msg(timeout=60)
-    return reply["content"]["status"], outputs
-
-
 @pytest.mark.slow
 def test_magics_in_a_real_kernel(
     tmp_path: Path, child_env: dict[str, str], new_store: Callable[[Path], Any]
@@ -54,7 +38,7 @@ def test_magics_in_a_real_kernel(
     }
     manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=env)
     try:
-        results = [_execute(client, code) for code in CELLS]
+        results = [execute(client, code) for code in CELLS]
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+from kernel_exec import execute
 
 from jupyter_mlops.core.cost.accounting import CostAccountant
 from jupyter_mlops.core.cost.ledger import Ledger
@@ -27,19 +28,9 @@ BURN = (
 
 def _run(client: Any, code: str) -> str:
     """Execute ``code`` and return its stdout once the kernel is idle again."""
-    msg_id = client.execute(code)
-    text = []
-    while True:
-        msg = client.get_iopub_msg(timeout=60)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            text.append(msg["content"]["text"])
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-    reply = client.get_shell_msg(timeout=60)
-    assert reply["content"]["status"] == "ok", reply["content"]
-    return "".join(text)
+    status, outputs = execute(client, code)
+    assert status == "ok", outputs
+    return "".join(o["text"] for o in outputs if o["type"] == "stream")
 
 
 @pytest.mark.slow
