@@ -15,15 +15,14 @@ as ``text/plain``; HTML and SVG are sent inline only with ``preview=1`` (the
 panel's sandboxed frame), else as an attachment, like every file that is not an
 image or text, and like anything with ``download=1``.
 
-Each method is ``@tornado.web.authenticated`` then ``@authorized`` (``mlops:runs``,
-``read``); the raw route also checks cookie-authenticated requests for the XSRF
-token or a same-origin referer, like jupyter_server's ``/files``. The work runs in the extension's thread pool
-(:mod:`jupyter_mlops.core.artifacts.browse`). Imported by :mod:`.handlers`, which
-lists these routes in ``default_handlers``.
+Resource ``mlops:runs``; the raw route also checks cookie-authenticated requests
+for the XSRF token or a same-origin referer, like jupyter_server's ``/files``. The
+work (:mod:`jupyter_mlops.core.artifacts.browse`) runs in the extension's thread pool.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import tornado.iostream
@@ -34,10 +33,12 @@ from jupyter_mlops.config import MlopsConfig
 from jupyter_mlops.core.artifacts import browse as artifact_browse
 from jupyter_mlops.core.tracking.query import validate_run_id
 from jupyter_mlops.exceptions import UsageError
-from jupyter_mlops.server.handlers import API_PREFIX, MlopsHandler
+from jupyter_mlops.server.base import MlopsHandler
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 __all__ = [
-    "ARTIFACT_HANDLERS",
     "CHUNK_BYTES",
     "RAW_POLICY",
     "ArtifactPreviewHandler",
@@ -82,26 +83,31 @@ class _ArtifactHandler(MlopsHandler):
             raise UsageError("The artifact path is not UTF-8 text.") from None
 
 
-class ArtifactsHandler(_ArtifactHandler):
+class _ArtifactJsonHandler(_ArtifactHandler):
+    """``GET``: the JSON answer of :attr:`read` for the run and the ``path`` argument."""
+
+    @staticmethod
+    def read(client: MlflowClient, run_id: str, path: str | None) -> dict[str, Any]:
+        """The core function that answers (``artifact_browse.list_artifacts``, ...)."""
+        raise NotImplementedError
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        validate_run_id(run_id)
+        self.reply(await self.service.call(type(self).read, run_id, self.artifact_path()))
+
+
+class ArtifactsHandler(_ArtifactJsonHandler):
     """``GET /runs/{run_id}/artifacts?path=``: one folder (the root without ``path``)."""
 
-    @tornado.web.authenticated
-    @authorized
-    async def get(self, run_id: str) -> None:
-        validate_run_id(run_id)
-        path = self.artifact_path()
-        self.reply(await self.service.call(artifact_browse.list_artifacts, run_id, path))
+    read = staticmethod(artifact_browse.list_artifacts)
 
 
-class ArtifactPreviewHandler(_ArtifactHandler):
+class ArtifactPreviewHandler(_ArtifactJsonHandler):
     """``GET /runs/{run_id}/artifacts/preview?path=``: kind, size and a capped text of one file."""
 
-    @tornado.web.authenticated
-    @authorized
-    async def get(self, run_id: str) -> None:
-        validate_run_id(run_id)
-        path = self.artifact_path()
-        self.reply(await self.service.call(artifact_browse.preview_artifact, run_id, path))
+    read = staticmethod(artifact_browse.preview_artifact)
 
 
 class ArtifactRawHandler(_ArtifactHandler):
@@ -161,12 +167,3 @@ class MlflowUiHandler(MlopsHandler):
     async def get(self) -> None:
         ui_url = MlopsConfig(parent=self.extensionapp).mlflow_ui_url
         self.reply(artifact_browse.mlflow_ui_info(ui_url, self.service.tracking_uri))
-
-
-ARTIFACT_HANDLERS: list[tuple[str, type[MlopsHandler]]] = [
-    (f"{API_PREFIX}/runs/([^/]+)/artifacts", ArtifactsHandler),
-    (f"{API_PREFIX}/runs/([^/]+)/artifacts/preview", ArtifactPreviewHandler),
-    (f"{API_PREFIX}/runs/([^/]+)/artifacts/raw", ArtifactRawHandler),
-    (f"{API_PREFIX}/mlflow-ui", MlflowUiHandler),
-]
-"""``(pattern, handler)`` pairs of the artifact and MLflow UI routes."""

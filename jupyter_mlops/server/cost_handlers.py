@@ -8,8 +8,7 @@
 * ``GET /cost/advice?kernel_id=``: right-sizing advice from a kernel's live peaks
   (``CostEngine.advice``: memory only, on the loop); 404 for a kernel not priced.
 
-Each method is ``@tornado.web.authenticated`` then ``@authorized`` on
-``mlops:cost``. Imported by :mod:`.handlers`, which lists these routes.
+Resource ``mlops:cost``.
 """
 
 from __future__ import annotations
@@ -20,13 +19,12 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 
 from jupyter_mlops.exceptions import NotFoundError, UsageError
-from jupyter_mlops.server.handlers import API_PREFIX, MlopsHandler
+from jupyter_mlops.server.base import MlopsHandler
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.engine import CostEngine
 
 __all__ = [
-    "COST_HANDLERS",
     "CostAdviceHandler",
     "CostBudgetsHandler",
     "CostReportHandler",
@@ -118,12 +116,3 @@ class CostAdviceHandler(CostHandler):
                 hint="the kernel is unknown, or started less than a few seconds ago",
             )
         self.reply(advice)
-
-
-COST_HANDLERS: list[tuple[str, type[MlopsHandler]]] = [
-    (f"{API_PREFIX}/cost", CostStatusHandler),
-    (f"{API_PREFIX}/cost/report", CostReportHandler),
-    (f"{API_PREFIX}/cost/budgets", CostBudgetsHandler),
-    (f"{API_PREFIX}/cost/advice", CostAdviceHandler),
-]
-"""``(pattern, handler)`` pairs of the cost routes."""

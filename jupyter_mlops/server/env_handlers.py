@@ -7,10 +7,8 @@
   server's own interpreter.
 * ``GET /environment/diff?a=&b=``: what changed from run ``a``'s environment to run ``b``'s.
 
-Each method is ``@tornado.web.authenticated`` then ``@authorized`` on
-``mlops:environment``; the work runs in the extension's thread pool
-(:mod:`jupyter_mlops.core.environment.run_record`). Imported by :mod:`.handlers`, which
-lists these routes in ``default_handlers``.
+Resource ``mlops:environment``; the work (:mod:`jupyter_mlops.core.environment.run_record`)
+runs in the extension's thread pool.
 """
 
 from __future__ import annotations
@@ -23,10 +21,9 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_mlops.core.environment import run_record as env_runs
 from jupyter_mlops.core.tracking.query import validate_run_id
 from jupyter_mlops.exceptions import NotFoundError, UsageError
-from jupyter_mlops.server.handlers import API_PREFIX, MlopsHandler
+from jupyter_mlops.server.base import MlopsHandler
 
 __all__ = [
-    "ENVIRONMENT_HANDLERS",
     "CurrentEnvironmentHandler",
     "EnvironmentDiffHandler",
     "RunEnvironmentHandler",
@@ -97,11 +94,3 @@ class EnvironmentDiffHandler(MlopsHandler):
         validate_run_id(a)
         validate_run_id(b)
         self.reply(await self.service.call(env_runs.environment_diff, a, b))
-
-
-ENVIRONMENT_HANDLERS: list[tuple[str, type[MlopsHandler]]] = [
-    (f"{API_PREFIX}/runs/([^/]+)/environment", RunEnvironmentHandler),
-    (f"{API_PREFIX}/environment/current", CurrentEnvironmentHandler),
-    (f"{API_PREFIX}/environment/diff", EnvironmentDiffHandler),
-]
-"""``(pattern, handler)`` pairs of the environment routes."""

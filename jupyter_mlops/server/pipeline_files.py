@@ -1,8 +1,9 @@
 """What the pipeline routes do with files under the server root (blocking; run in the thread pool).
 
-* :func:`resolve` turns a path from a request (relative, POSIX style) into a real
-  path inside the root: absolute paths, ``..`` and symlinks that lead out are
-  refused (:func:`~jupyter_mlops.core.pipeline.paths.confine`).
+* :func:`~jupyter_mlops.core.pipeline.paths.resolve` turns a path from a request
+  (relative, POSIX style) into a real path inside the root: absolute paths, ``..``
+  and symlinks that lead out are refused.
+* :func:`check_export_body` checks the shape of a ``POST pipelines/export`` body.
 * :func:`scan_pipelines` finds exported pipelines (``pipeline.yaml``) for ``GET pipelines``.
 * :func:`notebook_parameters` is ``GET pipelines/parameters``.
 * :func:`export_notebooks` is ``POST pipelines/export``, tagging the ``parameters``
@@ -20,19 +21,18 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.exceptions import MlopsError, NotFoundError, UsageError
-from jupyter_mlops.server.pipeline_requests import check_export_body
+from jupyter_mlops.core.pipeline.paths import confine, relative, resolve, strip_root_from
+from jupyter_mlops.exceptions import MlopsError, UsageError
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_PIPELINES",
+    "check_export_body",
     "export_notebooks",
     "notebook_parameters",
-    "relative",
-    "resolve",
     "scan_pipelines",
     "write_notebook",
 ]
@@ -47,41 +47,25 @@ SKIPPED_FOLDERS = frozenset({"node_modules", "runs", "outputs", "__pycache__", "
 PREVIEW_CHARS = 80
 
 
-def resolve(
-    root: Path, text: object, what: str, *, must_exist: bool = True, allow_hidden: bool = False
-) -> Path:
-    """``text`` (a relative POSIX path from a request) as a real path inside ``root``.
-
-    Like the contents manager, hidden files and folders (a part starting with
-    ``.``, before or after following symlinks) are refused unless ``allow_hidden``.
-    """
-    from jupyter_mlops.core.pipeline.paths import confine
-
-    if not isinstance(text, str) or not text.strip():
-        raise UsageError(f"{what} must be a non-empty path relative to the server root.")
-    posix, windows = PurePosixPath(text), PureWindowsPath(text)
-    if posix.is_absolute() or windows.is_absolute() or windows.drive or text.startswith("~"):
-        raise UsageError(
-            f"{what} {text[:200]!r} is absolute; paths are relative to the server root.",
-            hint="use the path the file browser shows, e.g. notebooks/train.ipynb",
-        )
-    if ".." in posix.parts or ".." in windows.parts:
-        raise UsageError(f"{what} {text[:200]!r} must not contain '..'.")
-    path = confine(text, root)
-    hidden = [p for p in (*posix.parts, *path.relative_to(root).parts) if p.startswith(".")]
-    if hidden and not allow_hidden:
-        raise NotFoundError(
-            f"{what} {text[:200]!r} is hidden (a name starts with '.').",
-            hint="the server does not serve hidden files (c.ContentsManager.allow_hidden)",
-        )
-    if must_exist and not path.exists():
-        raise NotFoundError(f"{what} {text[:200]!r} does not exist under the server root.")
-    return path
-
-
-def relative(root: Path, path: Path | str) -> str:
-    """``path`` relative to ``root`` in POSIX form (``"."`` for the root itself)."""
-    return Path(path).relative_to(root).as_posix()
+def check_export_body(body: dict[str, Any]) -> tuple[list[Any], Any, str | None, int | None]:
+    """``(notebooks, output, name, tag_cell)`` of an export body (paths are checked later)."""
+    notebooks, name, tag_cell = body.get("notebooks"), body.get("name"), body.get("tag_cell")
+    if not isinstance(notebooks, list) or not notebooks or len(notebooks) > 100:
+        raise UsageError("notebooks must be a list of 1 to 100 notebook paths.")
+    if name is not None and (not isinstance(name, str) or len(name) > 200):
+        raise UsageError("name must be a string of at most 200 characters.")
+    if tag_cell is not None:
+        if isinstance(tag_cell, bool) or not isinstance(tag_cell, int):
+            raise UsageError("tag_cell must be the index of a code cell (an integer).")
+        if len(notebooks) != 1:
+            raise UsageError(
+                "tag_cell goes with exactly one notebook.",
+                hint="tag the parameters cell of each notebook first, then export them together",
+            )
+    unknown = sorted(set(body) - {"notebooks", "output", "name", "tag_cell"})
+    if unknown:
+        raise UsageError(f"unknown fields: {', '.join(unknown)}")
+    return notebooks, body.get("output"), name or None, tag_cell
 
 
 def _rest_parameter(entry: dict[str, Any]) -> dict[str, Any]:
@@ -115,8 +99,6 @@ def _folders(root: Path) -> Iterator[tuple[Path, int]]:
 def _read_pipeline(root: Path, folder: Path) -> dict[str, Any] | None:
     """The listing entry of ``folder/pipeline.yaml``, or None when it is not a usable pipeline."""
     import yaml
-
-    from jupyter_mlops.core.pipeline.paths import confine
 
     manifest = folder / "pipeline.yaml"
     try:
@@ -193,19 +175,7 @@ def notebook_parameters(
     return {
         "path": rel,
         "parameters_cell": index,
-        "parameters": [
-            _rest_parameter(
-                {
-                    "name": p.name,
-                    "type": p.type,
-                    "default": p.default,
-                    "literal": p.literal,
-                    "annotation": p.annotation,
-                    "line": p.line,
-                }
-            )
-            for p in params
-        ],
+        "parameters": [_rest_parameter(p.describe()) for p in params],
         "cells": cells,
     }
 
@@ -221,11 +191,6 @@ def _read(arg: Any, rel: str, fn: Any) -> Any:
             exc.message = f"{rel}: {exc.message}"
         exc.notebook = rel
         raise
-
-
-def _scrub(exc: MlopsError, root: Path) -> None:
-    """Paths in ``exc``'s message relative to the root (the panel shows them as the user knows them)."""
-    exc.message = exc.message.replace(f"{root}{os.sep}", "")
 
 
 def write_notebook(path: Path, nb: dict[str, Any]) -> None:
@@ -279,7 +244,7 @@ def export_notebooks(
         if original is not None:
             _write_atomic(sources[0], original)
         if isinstance(exc, MlopsError):
-            _scrub(exc, root)
+            strip_root_from(exc, root)
         raise
     return {
         "path": relative(root, result.out_dir),

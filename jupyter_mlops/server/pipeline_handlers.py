@@ -7,32 +7,28 @@
 * ``GET /pipelines/runs``, ``GET /pipelines/runs/{id}``: this server's launches.
 * ``POST /pipelines/runs/{id}/cancel``: stop a launch (action ``execute``).
 
-Each method is ``@tornado.web.authenticated`` then ``@authorized`` on
-``mlops:pipelines``. File work and planning run in the extension's thread pool
-(:mod:`.pipeline_files`); the runs themselves on threads of the
-:class:`~jupyter_mlops.server.pipelines.LaunchRegistry`. Imported by
-:mod:`.handlers`, which lists these routes in ``default_handlers``.
+Resource ``mlops:pipelines``. File work and planning run in the extension's
+thread pool (:mod:`.pipeline_files`); the runs themselves on threads of the
+:class:`~jupyter_mlops.core.pipeline.launches.LaunchRegistry`.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import cast
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
+from jupyter_mlops.core.pipeline.launches import LaunchRegistry
+from jupyter_mlops.core.pipeline.model import LaunchRequest
 from jupyter_mlops.exceptions import UsageError
 from jupyter_mlops.server import pipeline_files
-from jupyter_mlops.server.handlers import API_PREFIX, MlopsHandler
-from jupyter_mlops.server.pipeline_requests import LaunchRequest
-from jupyter_mlops.server.pipelines import LAUNCHES_SETTING, LaunchRegistry
+from jupyter_mlops.server.base import MlopsHandler, authorized_to
+from jupyter_mlops.server.service import LAUNCHES_SETTING
 
 __all__ = [
-    "PIPELINE_HANDLERS",
     "LaunchCancelHandler",
     "LaunchHandler",
     "LaunchesHandler",
@@ -41,14 +37,7 @@ __all__ = [
     "PipelinesHandler",
 ]
 
-MAX_BODY = 1_000_000
 _LAUNCH_ID = re.compile(r"^[0-9a-f]{32}$")
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def authorized_to(action: str) -> Callable[[F], F]:
-    """``@authorized(action=...)`` with its type kept (``write``, ``execute``)."""
-    return cast("Callable[[F], F]", authorized(action=action))
 
 
 class PipelineHandler(MlopsHandler):
@@ -65,19 +54,6 @@ class PipelineHandler(MlopsHandler):
     def root(self) -> Path:
         """The real path of the server root (what request paths are relative to)."""
         return self.launches.root
-
-    def json_body(self) -> dict[str, Any]:
-        """The request body as a JSON object; anything else is a 400."""
-        raw = self.request.body or b""
-        if len(raw) > MAX_BODY:
-            raise UsageError(f"The request body is over {MAX_BODY} bytes.")
-        try:
-            body = json.loads(raw.decode("utf-8")) if raw.strip() else None
-        except (UnicodeDecodeError, ValueError):
-            raise UsageError("The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise UsageError("The request body must be a JSON object.")
-        return body
 
     def launch_id(self, text: str) -> str:
         """A launch id from the URL (32 hex digits), else a 400."""
@@ -163,14 +139,3 @@ class LaunchCancelHandler(PipelineHandler):
     @authorized_to("execute")
     async def post(self, launch_id: str) -> None:
         self.reply(self.launches.cancel(self.launch_id(launch_id)))
-
-
-PIPELINE_HANDLERS: list[tuple[str, type[MlopsHandler]]] = [
-    (f"{API_PREFIX}/pipelines", PipelinesHandler),
-    (f"{API_PREFIX}/pipelines/parameters", PipelineParametersHandler),
-    (f"{API_PREFIX}/pipelines/export", PipelineExportHandler),
-    (f"{API_PREFIX}/pipelines/runs", LaunchesHandler),
-    (f"{API_PREFIX}/pipelines/runs/([^/]+)", LaunchHandler),
-    (f"{API_PREFIX}/pipelines/runs/([^/]+)/cancel", LaunchCancelHandler),
-]
-"""``(pattern, handler)`` pairs of the pipeline routes."""

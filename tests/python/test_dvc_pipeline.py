@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
+from notebooks import code_cell
 
 import jupyter_mlops
 from jupyter_mlops.cli.main import main as cli_main
@@ -39,17 +40,8 @@ LABEL = 'it\'s "q" $(touch pwned) `touch pwned` ; touch pwned'
 
 
 def _notebook(params: str, body: str, declared: dict[str, list[str]]) -> dict[str, Any]:
-    def cell(source: str, tags: list[str] | None = None) -> dict[str, Any]:
-        return {
-            "cell_type": "code",
-            "execution_count": None,
-            "metadata": {"tags": tags} if tags else {},
-            "outputs": [],
-            "source": source,
-        }
-
     return {
-        "cells": [cell(params, ["parameters"]), cell(body)],
+        "cells": [code_cell(params, ["parameters"]), code_cell(body)],
         "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},

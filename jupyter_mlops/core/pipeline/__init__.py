@@ -14,7 +14,9 @@
 Modules, one subject each:
 
 =============  ===============================================================
-``paths``      :func:`confine` (root confinement, symlinks included), declared paths
+``model``      value types: :class:`Step`, executions, results, progress events, launch requests
+``paths``      :func:`confine` (root confinement, symlinks included), declared paths,
+               request paths (``resolve``) and root-relative text (``strip_root``)
 ``notebook``   reading ``.ipynb`` JSON, the ``parameters`` cell, tagging, metadata
 ``params``     :class:`Parameter`, type inference, override validation
 ``dvc``        ``dvc.yaml`` stages and the injection-proof stage command
@@ -24,6 +26,7 @@ Modules, one subject each:
 ``plan``       :func:`plan_run`: what executes where, all checked first; the file layout
 ``runner``     :func:`run_plan`: MLflow parent/child runs, the DAG scheduler
 ``executors``  local process pool or Dask distributed
+``launches``   :class:`~.launches.LaunchRegistry`: runs planned, then run on threads of their own
 =============  ===============================================================
 
 Nothing here imports nbformat or papermill at import time (papermill is
@@ -35,12 +38,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.core.pipeline.export import (
-    ExportResult,
-    Step,
     export_pipeline,
     step_names,
     topological_order,
 )
+from jupyter_mlops.core.pipeline.model import ExportResult, Step
 from jupyter_mlops.core.pipeline.notebook import (
     parameters_cell_index,
     read_notebook,

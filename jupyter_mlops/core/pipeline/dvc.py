@@ -22,7 +22,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jupyter_mlops.core.pipeline.export import Step
+    from jupyter_mlops.core.pipeline.model import Step
 
 __all__ = ["RUNNER_MODULE", "stage", "step_argv", "step_command"]
 

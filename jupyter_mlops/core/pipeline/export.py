@@ -20,13 +20,13 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jupyter_mlops.core.pipeline import dvc
+from jupyter_mlops.core.pipeline.model import ExportResult, Step
 from jupyter_mlops.core.pipeline.notebook import declarations, read_notebook
-from jupyter_mlops.core.pipeline.params import Parameter, infer_parameters
+from jupyter_mlops.core.pipeline.params import infer_parameters
 from jupyter_mlops.core.pipeline.paths import confine, declared_path
 from jupyter_mlops.exceptions import MlopsError, PathError, UsageError
 
@@ -45,51 +45,6 @@ __all__ = [
 Declared = Mapping[str, Sequence[str]]
 _YAML_BREAKS = "\x85\u2028\u2029\ufeff"
 _RESERVED = ("pipeline.yaml", "params.yaml", "dvc.yaml", "dvc.lock", "environment.yml", "README.md")
-
-
-@dataclass
-class Step:
-    """One pipeline step: a notebook copied to ``notebooks/NAME.ipynb``."""
-
-    name: str
-    source: str
-    parameters: list[Parameter]
-    inputs: list[str] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
-    metrics: list[str] = field(default_factory=list)
-    depends_on: list[str] = field(default_factory=list)
-
-    @property
-    def notebook(self) -> str:
-        return f"notebooks/{self.name}.ipynb"
-
-    @property
-    def output(self) -> str:
-        return f"outputs/{self.name}.ipynb"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "notebook": self.notebook,
-            "source": self.source,
-            "output": self.output,
-            "parameters": {p.name: p.to_dict() for p in self.parameters},
-            "inputs": self.inputs,
-            "outputs": self.outputs,
-            "metrics": self.metrics,
-            "depends_on": self.depends_on,
-        }
-
-
-@dataclass
-class ExportResult:
-    """What :func:`export_pipeline` wrote."""
-
-    out_dir: Path
-    name: str
-    steps: list[Step]
-    files: list[Path]
-    warnings: list[str]
 
 
 def dump_yaml(document: object) -> str:
@@ -238,8 +193,8 @@ def _environment_yml(snapshot: EnvironmentSnapshot) -> str:
     or a bare name (a path means nothing on another machine). Comment lines
     above it say where the wheel comes from while it is not on PyPI.
     """
-    from jupyter_mlops import __version__
     from jupyter_mlops.core.environment import PipPackage, render_environment_yml
+    from jupyter_mlops.core.version import __version__
 
     pin = PipPackage(_SELF, __version__, requested=True)
     others = [p for p in snapshot.pip_packages if p.name != _SELF]
@@ -256,7 +211,7 @@ def _environment_yml(snapshot: EnvironmentSnapshot) -> str:
 
 
 def _readme(name: str, steps: list[Step]) -> str:
-    from jupyter_mlops import __version__
+    from jupyter_mlops.core.version import __version__
 
     lines = [
         f"# Pipeline: {name}",

@@ -1,4 +1,4 @@
-"""What a pipeline run is made of: executions, their results, progress events.
+"""What a pipeline is made of: exported steps; a run's executions, their results, progress events.
 
 ::
 
@@ -17,18 +17,29 @@ run was cancelled or its worker was lost).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from jupyter_mlops.core.serial import fields_dict
+from jupyter_mlops.exceptions import UsageError
+
+if TYPE_CHECKING:
+    from jupyter_mlops.core.pipeline.params import Parameter
 
 __all__ = [
     "FAILED",
     "FINISHED",
     "KILLED",
+    "MAX_WORKERS",
     "PENDING",
     "RUNNING",
     "TERMINAL",
     "Execution",
     "ExecutionResult",
+    "ExportResult",
+    "LaunchRequest",
     "ProgressEvent",
+    "Step",
     "worst_status",
 ]
 
@@ -38,6 +49,9 @@ FINISHED = "FINISHED"
 FAILED = "FAILED"
 KILLED = "KILLED"
 TERMINAL = (FINISHED, FAILED, KILLED)
+
+MAX_WORKERS = 64
+"""Most parallel executions one launch may ask for."""
 
 Reason = Literal["cell_error", "timeout", "kernel_died", "cancelled", "worker_lost", "error"]
 
@@ -120,3 +134,97 @@ def worst_status(statuses: list[str]) -> str:
     if KILLED in statuses or any(s not in TERMINAL for s in statuses):
         return KILLED
     return FINISHED
+
+
+@dataclass
+class Step:
+    """One pipeline step: a notebook copied to ``notebooks/NAME.ipynb``."""
+
+    name: str
+    source: str
+    parameters: list[Parameter]
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+
+    @property
+    def notebook(self) -> str:
+        return f"notebooks/{self.name}.ipynb"
+
+    @property
+    def output(self) -> str:
+        return f"outputs/{self.name}.ipynb"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = fields_dict(self, "name notebook source output")
+        out["parameters"] = {p.name: p.to_dict() for p in self.parameters}
+        return {**out, **fields_dict(self, "inputs outputs metrics depends_on")}
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_pipeline` wrote."""
+
+    out_dir: Path
+    name: str
+    steps: list[Step]
+    files: list[Path]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """The body of ``POST pipelines/runs``, checked for shape (values are checked by the plan)."""
+
+    path: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    workers: int = 1
+    executor: str = "local"
+    timeout: float | None = None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> LaunchRequest:
+        """The request, or :class:`UsageError` saying which field is wrong."""
+        unknown = sorted(
+            set(body) - {"path", "parameters", "grid", "workers", "executor", "timeout"}
+        )
+        if unknown:
+            raise UsageError(f"unknown fields: {', '.join(unknown)}")
+        path, parameters, grid = body.get("path"), body.get("parameters"), body.get("grid")
+        workers, executor, timeout = (
+            body.get("workers", 1),
+            body.get("executor"),
+            body.get("timeout"),
+        )
+        if not isinstance(path, str) or not path:
+            raise UsageError(
+                "path (a pipeline folder or a .ipynb, relative to the root) is required."
+            )
+        if not isinstance(parameters, dict | None):
+            raise UsageError('parameters must be an object: {"step.param": value}.')
+        if not isinstance(grid, dict | None) or any(
+            not isinstance(v, list) or not v for v in (grid or {}).values()
+        ):
+            raise UsageError('grid must be an object of non-empty lists: {"step.param": [1, 2]}.')
+        if (
+            isinstance(workers, bool)
+            or not isinstance(workers, int)
+            or not 1 <= workers <= MAX_WORKERS
+        ):
+            raise UsageError(f"workers must be an integer from 1 to {MAX_WORKERS}.")
+        if executor not in (None, "local", "dask"):
+            raise UsageError("executor must be 'local' or 'dask'.")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+        ):
+            raise UsageError("timeout must be a positive number of seconds, or null.")
+        return cls(
+            path=path,
+            parameters=dict(parameters or {}),
+            grid=dict(grid or {}),
+            workers=workers,
+            executor=executor or "local",
+            timeout=float(timeout) if timeout is not None else None,
+        )

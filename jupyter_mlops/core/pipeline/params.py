@@ -20,7 +20,7 @@ import json
 import keyword
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from jupyter_mlops.core.pipeline.notebook import cell_source, parameters_cell_index
@@ -33,6 +33,7 @@ __all__ = [
     "check_name",
     "infer_parameters",
     "is_json_like",
+    "raise_invalid",
     "resolve_text",
     "validate_overrides",
 ]
@@ -64,6 +65,10 @@ class Parameter:
     literal: bool
     annotation: str | None
     line: int
+
+    def describe(self) -> dict[str, Any]:
+        """Every field by name: how ``jupyter mlops params`` and REST ``pipelines/parameters`` list it."""
+        return asdict(self)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-ready form (``pipeline.yaml``, REST)."""
@@ -283,7 +288,12 @@ def validate_overrides(
             value_errors.append(f"{name}: {exc}")
     if name_errors or value_errors:
         valid = ", ".join(sorted(known)) or "(none)"
-        message = "; ".join(name_errors + value_errors)
-        cls = UsageError if name_errors else InvalidValueError
-        raise cls(f"invalid parameters: {message}", hint=f"valid parameters: {valid}")
+        raise_invalid(name_errors, value_errors, hint=f"valid parameters: {valid}")
     return out
+
+
+def raise_invalid(name_errors: list[str], value_errors: list[str], *, hint: str | None) -> None:
+    """Raise one error listing every problem (``errors``); UsageError when a name is wrong."""
+    errors = name_errors + value_errors
+    cls = UsageError if name_errors else InvalidValueError
+    raise cls(f"invalid parameters: {'; '.join(errors)}", hint=hint, errors=errors)

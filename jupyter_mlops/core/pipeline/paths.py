@@ -6,16 +6,26 @@ by path components, so ``/root-x`` is not inside ``/root``.
 :func:`declared_path` checks the relative paths a pipeline declares (inputs,
 outputs, metrics): they go into ``dvc.yaml``, where DVC would interpolate
 ``${...}``, so that and control characters are refused too.
+:func:`resolve` turns a path from a request (relative, POSIX style) into a real
+path inside the root; :func:`relative` and :func:`strip_root` show paths to the
+user relative to the root again, as the file browser does.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from jupyter_mlops.exceptions import PathError
+from jupyter_mlops.exceptions import MlopsError, NotFoundError, PathError, UsageError
 
-__all__ = ["confine", "declared_path"]
+__all__ = [
+    "confine",
+    "declared_path",
+    "relative",
+    "resolve",
+    "strip_root",
+    "strip_root_from",
+]
 
 
 def _check_text(text: str, what: str) -> None:
@@ -69,3 +79,51 @@ def declared_path(text: object, what: str) -> str:
     if normal in ("", "."):
         raise PathError(f"{what} {text!r} names the pipeline folder itself")
     return normal
+
+
+def resolve(
+    root: Path, text: object, what: str, *, must_exist: bool = True, allow_hidden: bool = False
+) -> Path:
+    """``text`` (a relative POSIX path from a request) as a real path inside ``root``.
+
+    Like the contents manager, hidden files and folders (a part starting with
+    ``.``, before or after following symlinks) are refused unless ``allow_hidden``.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise UsageError(f"{what} must be a non-empty path relative to the server root.")
+    posix, windows = PurePosixPath(text), PureWindowsPath(text)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or text.startswith("~"):
+        raise UsageError(
+            f"{what} {text[:200]!r} is absolute; paths are relative to the server root.",
+            hint="use the path the file browser shows, e.g. notebooks/train.ipynb",
+        )
+    if ".." in posix.parts or ".." in windows.parts:
+        raise UsageError(f"{what} {text[:200]!r} must not contain '..'.")
+    path = confine(text, root)
+    hidden = [p for p in (*posix.parts, *path.relative_to(root).parts) if p.startswith(".")]
+    if hidden and not allow_hidden:
+        raise NotFoundError(
+            f"{what} {text[:200]!r} is hidden (a name starts with '.').",
+            hint="the server does not serve hidden files (c.ContentsManager.allow_hidden)",
+        )
+    if must_exist and not path.exists():
+        raise NotFoundError(f"{what} {text[:200]!r} does not exist under the server root.")
+    return path
+
+
+def relative(root: Path, path: Path | str) -> str:
+    """``path`` relative to ``root`` in POSIX form (``"."`` for the root itself)."""
+    return Path(path).relative_to(root).as_posix()
+
+
+def strip_root(text: str, root: Path | str) -> str:
+    """``text`` with the ``root/`` prefix taken out of the paths in it."""
+    return text.replace(f"{root}{os.sep}", "")
+
+
+def strip_root_from(exc: MlopsError, root: Path | str) -> MlopsError:
+    """``exc`` with :func:`strip_root` applied to its message and ``errors`` (in place)."""
+    exc.message = strip_root(exc.message, root)
+    if exc.errors is not None:
+        exc.errors = [strip_root(error, root) for error in exc.errors]
+    return exc

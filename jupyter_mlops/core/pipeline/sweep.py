@@ -22,7 +22,12 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jupyter_mlops.core.pipeline.params import Parameter, check_name, validate_overrides
+from jupyter_mlops.core.pipeline.params import (
+    Parameter,
+    check_name,
+    raise_invalid,
+    validate_overrides,
+)
 from jupyter_mlops.exceptions import InvalidValueError, UsageError
 
 __all__ = [
@@ -68,7 +73,7 @@ def flatten_values(document: Mapping[str, Any], steps: Sequence[str]) -> dict[st
 def untagged_message(notebook: str) -> str:
     """The error for values given to ``notebook``, which has no ``parameters`` cell.
 
-    No ``"; "`` inside: the REST ``errors`` list splits a plan's message there.
+    One item of the error's ``errors`` (the message joins the items with ``"; "``).
     """
     return (
         f"notebook {notebook} has no cell tagged 'parameters', so it takes no values: tag the "
@@ -152,10 +157,10 @@ class Checker:
                         self.steps[step], {param: value}, from_text=self.from_text
                     )
                 except InvalidValueError as exc:
-                    self.value_errors.append(prefix + _detail(exc.message))
+                    self.value_errors.append(prefix + _detail(exc))
                     continue
                 except UsageError as exc:
-                    self.name_errors.append(prefix + _detail(exc.message))
+                    self.name_errors.append(prefix + _detail(exc))
                     continue
                 out.setdefault(step, {}).update(typed)
         return out
@@ -180,20 +185,18 @@ class Checker:
         """Raise one error listing every problem found so far (UsageError for names)."""
         if not (self.name_errors or self.value_errors):
             return
-        message = "; ".join(self.name_errors + self.value_errors)
         valid = ", ".join(self.valid_names()) or "(none)"
         hint: str | None = f"valid parameters: {valid}"
         if len(self.steps) > 1:
             hint = f"{hint} (a name without 'STEP.' sets it in every step that has it)"
         if self.reported and not self.valid_names():
             hint = None  # the message says what to do
-        cls = UsageError if self.name_errors else InvalidValueError
-        raise cls(f"invalid parameters: {message}", hint=hint)
+        raise_invalid(self.name_errors, self.value_errors, hint=hint)
 
 
-def _detail(message: str) -> str:
-    prefix = "invalid parameters: "
-    return message[len(prefix) :] if message.startswith(prefix) else message
+def _detail(exc: UsageError) -> str:
+    """The problems of one :func:`validate_overrides` error, without its ``invalid parameters:``."""
+    return "; ".join(exc.errors) if exc.errors else exc.message
 
 
 def expand(

@@ -39,12 +39,15 @@ def openapi() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def check_response(openapi: dict[str, Any]) -> Callable[[str, int, Any], None]:
-    """``check_response("/runs", 200, body)``: ``body`` matches the documented schema exactly."""
+def check_response(openapi: dict[str, Any]) -> Callable[..., None]:
+    """``check_response("/runs", 200, body)``: ``body`` matches the documented schema exactly.
+
+    ``method="post"`` checks the response of another operation of the path.
+    """
     components = _to_json_schema(openapi["components"])
 
-    def check(path: str, status: int, body: Any) -> None:
-        operation = openapi["paths"][path]["get"]
+    def check(path: str, status: int, body: Any, *, method: str = "get") -> None:
+        operation = openapi["paths"][path][method]
         response = operation["responses"][str(status)]
         if "$ref" in response:
             response = openapi["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
@@ -71,6 +74,21 @@ def get_json(jp_fetch: Fetch) -> Callable[..., Awaitable[tuple[int, Any]]]:
         response = await jp_fetch(API, *parts, params=params, raise_error=False)
         assert response.headers["Content-Type"].startswith("application/json")
         return response.code, strict_json(response.body)
+
+    return _get
+
+
+@pytest.fixture
+def get_checked(
+    get_json: Callable[..., Awaitable[tuple[int, Any]]], check_response: Callable[..., None]
+) -> Callable[..., Awaitable[Any]]:
+    """``await get_checked("/runs", params=...)``: a 200 whose body matches the contract; the body."""
+
+    async def _get(path: str, params: dict[str, Any] | None = None) -> Any:
+        status, body = await get_json(*path.strip("/").split("/"), params=params)
+        assert status == 200, body
+        check_response(path, 200, body)
+        return body
 
     return _get
 
@@ -108,20 +126,15 @@ def seeded(make_run: Callable[..., str]) -> dict[str, str]:
             metrics={"acc": [0.5, 0.7, 0.9], "loss/train": [3.0, 2.0, 1.0], "bad": [float("nan")]},
             start_time=start,
         ),
-        "quoted": make_run(
-            "churn",
-            name='it\'s "quoted"',
-            status="RUNNING",
-            metrics={"acc": [0.8]},
-            start_time=start + 1000,
-        ),
-        "failed": make_run(
-            "churn",
-            name="failed-run",
-            status="FAILED",
-            metrics={"acc": [0.1]},
-            start_time=start + 2000,
-        ),
+        **{
+            key: make_run(
+                "churn", name=name, status=status, metrics={"acc": [acc]}, start_time=start + offset
+            )
+            for key, name, status, acc, offset in (
+                ("quoted", 'it\'s "quoted"', "RUNNING", 0.8, 1000),
+                ("failed", "failed-run", "FAILED", 0.1, 2000),
+            )
+        },
         "vision": make_run(
             "vision", name="resnet", params={"model": "cnn"}, start_time=start + 3000
         ),

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 import jupyter_mlops
-from jupyter_mlops.server.app import SERVICE_SETTING, export_environment
+from jupyter_mlops.server.app import export_environment
+from jupyter_mlops.server.service import SERVICE_SETTING
 
 pytestmark = pytest.mark.slow
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-from jupyter_server.auth import Authorizer
+from server_helpers import RecordingAuthorizer, served_methods
 
 pytestmark = pytest.mark.slow
 
@@ -26,23 +26,9 @@ ROUTES = [
 ]
 
 
-class RecordingAuthorizer(Authorizer):
-    """Allows everything except ``denied`` resources, and records what it was asked."""
-
-    seen: ClassVar[list[tuple[str, str]]] = []
-    denied: ClassVar[set[str]] = set()
-
-    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
-        self.seen.append((action, resource))
-        return resource not in self.denied
-
-
 @pytest.fixture
 def jp_server_config(jp_server_config: Any) -> Any:
-    RecordingAuthorizer.seen = []
-    RecordingAuthorizer.denied = set()
-    jp_server_config["ServerApp"]["authorizer_class"] = RecordingAuthorizer
-    return jp_server_config
+    return RecordingAuthorizer.install(jp_server_config)
 
 
 @pytest.mark.parametrize(("path", "resource"), ROUTES)
@@ -78,3 +64,19 @@ async def test_denied_resource_is_403_json(
     assert code == 403
     assert body["error"] == "HTTPError"
     assert resource in body["message"]
+
+
+def test_every_handler_method_of_the_route_table_is_authenticated_then_authorized() -> None:
+    """Read from the table: each method is ``@authenticated`` wrapping ``@authorized``, on ``mlops:``."""
+    from jupyter_mlops.server.routes import ROUTES
+
+    checked = 0
+    for pattern, handler in ROUTES:
+        assert handler.auth_resource.startswith("mlops:"), pattern
+        for name in served_methods(handler):
+            method = getattr(handler, name)
+            assert method.__code__.co_qualname == "authenticated.<locals>.wrapper", (pattern, name)
+            inner = method.__wrapped__
+            assert inner.__code__.co_qualname.startswith("authorized.<locals>"), (pattern, name)
+            checked += 1
+    assert checked >= len(ROUTES)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,28 @@ async def _started(serverapp: Any) -> None:
     await serverapp._post_start()
 
 
+@contextlib.asynccontextmanager
+async def _kernel(serverapp: Any, jp_fetch: Any) -> AsyncIterator[str]:
+    """A real kernel started over REST (its id) on a started server, shut down at the end."""
+    await _started(serverapp)
+    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
+    kernel_id = json.loads(response.body)["id"]
+    try:
+        yield kernel_id
+    finally:
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+
+async def _cost_status(get_json: Any) -> Any:
+    """The body of ``GET /cost``."""
+    return (await get_json("cost"))[1]
+
+
+def _target(body: Any, kernel_id: str) -> Any:
+    """The ``GET /cost`` entry of ``kernel_id`` (None before its first sample)."""
+    return body["targets"].get(kernel_id)
+
+
 async def _poll(get: Callable[[], Any], ok: Callable[[Any], bool], deadline: float = 60.0) -> Any:
     """Call ``get`` until ``ok(result)``; the last result (tests assert on it)."""
     end = time.monotonic() + deadline
@@ -52,13 +76,9 @@ async def _poll(get: Callable[[], Any], ok: Callable[[Any], bool], deadline: flo
     return result
 
 
-async def test_cost_status_shape_before_any_kernel(
-    jp_serverapp: Any, get_json: Any, check_response: Check
-) -> None:
+async def test_cost_status_shape_before_any_kernel(jp_serverapp: Any, get_checked: Any) -> None:
     await _started(jp_serverapp)
-    code, body = await get_json("cost")
-    assert code == 200, body
-    check_response("/cost", 200, body)
+    body = await get_checked("/cost")
     assert body["currency"] == "USD"
     assert body["pricing"]["mode"] == "per-resource"
     assert body["targets"] == {}
@@ -67,16 +87,11 @@ async def test_cost_status_shape_before_any_kernel(
 async def test_a_real_kernel_shows_up_with_growing_cpu(
     jp_serverapp: Any, jp_fetch: Any, get_json: Any, check_response: Check
 ) -> None:
-    await _started(jp_serverapp)
-    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
-    kernel_id = json.loads(response.body)["id"]
-    try:
-
-        async def status() -> Any:
-            return (await get_json("cost"))[1]
+    status = functools.partial(_cost_status, get_json)
+    async with _kernel(jp_serverapp, jp_fetch) as kernel_id:
 
         def cpu(body: Any) -> float:
-            target = body["targets"].get(kernel_id)
+            target = _target(body, kernel_id)
             return -1.0 if target is None else float(target["cpu_seconds"])
 
         first = await _poll(status, lambda b: cpu(b) > 0 and "cost" in b["targets"][kernel_id])
@@ -95,8 +110,6 @@ async def test_a_real_kernel_shows_up_with_growing_cpu(
         finally:
             client.stop_channels()
         assert cpu(later) >= cpu(first) + 0.5
-    finally:
-        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
     gone = await _poll(status, lambda b: kernel_id not in b["targets"])
     assert kernel_id not in gone["targets"]
 
@@ -121,13 +134,11 @@ def _book(url: str) -> None:
 
 
 async def test_cost_report_from_the_ledger(
-    jp_serverapp: Any, get_json: Any, check_response: Check, ledger_url: str
+    jp_serverapp: Any, get_checked: Any, ledger_url: str
 ) -> None:
     await _started(jp_serverapp)
     _book(ledger_url)
-    code, body = await get_json("cost", "report", params={"by": "project", "since": "7d"})
-    assert code == 200, body
-    check_response("/cost/report", 200, body)
+    body = await get_checked("/cost/report", params={"by": "project", "since": "7d"})
     assert [row["project"] for row in body["rows"]][:2] == ["vision", "churn"]
     assert body["total"]["cost"] == pytest.approx(7.0)
 
@@ -142,11 +153,9 @@ async def test_cost_report_bad_input_is_400(
         check_response("/cost/report", 400, body)
 
 
-async def test_cost_budgets(jp_serverapp: Any, get_json: Any, check_response: Check) -> None:
+async def test_cost_budgets(jp_serverapp: Any, get_checked: Any) -> None:
     await _started(jp_serverapp)
-    code, body = await get_json("cost", "budgets")
-    assert code == 200, body
-    check_response("/cost/budgets", 200, body)
+    body = await get_checked("/cost/budgets")
     (budget,) = body["budgets"]
     assert budget["project"] == "test-project"
     assert budget["amount"] == 10
@@ -156,23 +165,16 @@ async def test_cost_budgets(jp_serverapp: Any, get_json: Any, check_response: Ch
 async def test_kernel_cost_is_in_the_ledger_after_the_server_stops(
     jp_serverapp: Any, jp_fetch: Any, get_json: Any, ledger_url: str
 ) -> None:
-    await _started(jp_serverapp)
-    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
-    kernel_id = json.loads(response.body)["id"]
-    try:
-
-        async def status() -> Any:
-            return (await get_json("cost"))[1]
+    status = functools.partial(_cost_status, get_json)
+    async with _kernel(jp_serverapp, jp_fetch) as kernel_id:
 
         def sampled(body: Any) -> bool:
-            target = body["targets"].get(kernel_id)
+            target = _target(body, kernel_id)
             return target is not None and target["cpu_seconds"] > 0 and target["interval"] > 0
 
         assert sampled(await _poll(status, sampled))
         (app,) = jp_serverapp.extension_manager.extension_apps["jupyter_mlops"]
         await app.stop_extension()  # what a server shutdown does: the pending minutes are written
-    finally:
-        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
     ledger = Ledger(ledger_url)
     try:
         booked = ledger.totals(kernel_id=kernel_id)
@@ -187,32 +189,22 @@ async def test_kernel_cost_is_in_the_ledger_after_the_server_stops(
 async def test_kernel_cost_is_labelled_with_its_running_run(
     jp_serverapp: Any, jp_fetch: Any, get_json: Any, make_run: Callable[..., str]
 ) -> None:
-    await _started(jp_serverapp)
-    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
-    kernel_id = json.loads(response.body)["id"]
-    try:
+    status = functools.partial(_cost_status, get_json)
+    async with _kernel(jp_serverapp, jp_fetch) as kernel_id:
         run_id = make_run("cost", status="RUNNING", tags={"mlops.kernel_id": kernel_id})
 
-        async def status() -> Any:
-            return (await get_json("cost"))[1]
-
         def run_of(body: Any) -> str | None:
-            target = body["targets"].get(kernel_id)
+            target = _target(body, kernel_id)
             return None if target is None else str(target["run_id"])
 
         labelled = await _poll(status, lambda b: run_of(b) == run_id)
         assert run_of(labelled) == run_id
-    finally:
-        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
 
 
 async def test_cost_advice_for_a_real_kernel(
     jp_serverapp: Any, jp_fetch: Any, get_json: Any, check_response: Check
 ) -> None:
-    await _started(jp_serverapp)
-    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
-    kernel_id = json.loads(response.body)["id"]
-    try:
+    async with _kernel(jp_serverapp, jp_fetch) as kernel_id:
 
         async def advice() -> tuple[int, Any]:
             return await get_json("cost", "advice", params={"kernel_id": kernel_id})
@@ -232,8 +224,6 @@ async def test_cost_advice_for_a_real_kernel(
         assert instance is not None  # an idle kernel fits the smallest catalogued instance
         assert instance["kind"] == "instance"
         assert instance["saving_per_hour"] >= 0
-    finally:
-        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
 
 
 async def test_cost_advice_unknown_kernel_is_404_and_missing_is_400(

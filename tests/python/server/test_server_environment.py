@@ -8,11 +8,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from env_canaries import leaks, plant_canaries, write_dist
-from jupyter_server.auth import Authorizer
+from server_helpers import RecordingAuthorizer
 
 from jupyter_mlops.core.environment import content_hash, take_snapshot
 from jupyter_mlops.core.environment.run_record import log_environment
@@ -260,24 +260,10 @@ async def test_without_token_is_403(raw_get: Any, route: str) -> None:
     assert body["error"] == "HTTPError"
 
 
-class RecordingAuthorizer(Authorizer):
-    """Allows everything except ``denied`` resources, and records what it was asked."""
-
-    seen: ClassVar[list[tuple[str, str]]] = []
-    denied: ClassVar[set[str]] = set()
-
-    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
-        self.seen.append((action, resource))
-        return resource not in self.denied
-
-
 class TestAuthorization:
     @pytest.fixture
     def jp_server_config(self, jp_server_config: Any) -> Any:
-        RecordingAuthorizer.seen = []
-        RecordingAuthorizer.denied = set()
-        jp_server_config["ServerApp"]["authorizer_class"] = RecordingAuthorizer
-        return jp_server_config
+        return RecordingAuthorizer.install(jp_server_config)
 
     @pytest.mark.parametrize("route", ROUTES)
     async def test_each_route_authorizes_mlops_environment(
@@ -293,9 +279,16 @@ class TestAuthorization:
         assert body["error"] == "HTTPError"
 
 
-def test_routes_are_in_default_handlers() -> None:
-    from jupyter_mlops.server.env_handlers import ENVIRONMENT_HANDLERS
-    from jupyter_mlops.server.handlers import default_handlers
+def test_routes_are_in_the_route_table() -> None:
+    from jupyter_mlops.server import env_handlers
+    from jupyter_mlops.server.routes import API_PREFIX, ROUTES
 
-    assert all(route in default_handlers for route in ENVIRONMENT_HANDLERS)
+    assert all(
+        route in ROUTES
+        for route in [
+            (f"{API_PREFIX}/runs/([^/]+)/environment", env_handlers.RunEnvironmentHandler),
+            (f"{API_PREFIX}/environment/current", env_handlers.CurrentEnvironmentHandler),
+            (f"{API_PREFIX}/environment/diff", env_handlers.EnvironmentDiffHandler),
+        ]
+    )
     assert os.path.basename(__file__) == "test_server_environment.py"

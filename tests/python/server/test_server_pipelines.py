@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-import jsonschema
 import pytest
 import yaml
 from jupyter_server.auth import Authorizer
 
-from jupyter_mlops.server.pipelines import LAUNCHES_SETTING
+from jupyter_mlops.server.service import LAUNCHES_SETTING
 
 pytestmark = pytest.mark.slow
 
@@ -78,29 +77,12 @@ def root(jp_root_dir: Path) -> Path:
     return Path(jp_root_dir).resolve()
 
 
-def _json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 -> JSON Schema as ``conftest.check_response`` does it (objects closed)."""
-    if isinstance(node, list):
-        return [_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _json_schema(value) for key, value in node.items() if key != "nullable"}
-    if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
-        out["additionalProperties"] = False
-    return {"anyOf": [out, {"type": "null"}]} if node.get("nullable") else out
-
-
 @pytest.fixture
-def check(openapi: dict[str, Any]) -> Any:
+def check(check_response: Any) -> Any:
     """``check("post", "/pipelines/export", 201, body)``: body matches api/openapi.yaml exactly."""
-    components = _json_schema(openapi["components"])
 
     def _check(method: str, path: str, status: int, body: Any) -> None:
-        response = openapi["paths"][path][method]["responses"][str(status)]
-        if "$ref" in response:
-            response = openapi["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
-        schema = _json_schema(response["content"]["application/json"]["schema"])
-        jsonschema.validate(body, {**schema, "components": components})
+        check_response(path, status, body, method=method)
 
     return _check
 

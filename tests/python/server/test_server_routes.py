@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from server_helpers import HTTP_METHODS, served_methods
 
 from jupyter_mlops.core.tracking import query
 
@@ -14,31 +15,21 @@ pytestmark = pytest.mark.slow
 Check = Callable[[str, int, Any], None]
 
 
-async def test_health(get_json: Any, check_response: Check, mlops_tracking_uri: str) -> None:
-    status, body = await get_json("health")
-    assert status == 200
-    check_response("/health", 200, body)
+async def test_health(get_checked: Any, mlops_tracking_uri: str) -> None:
+    body = await get_checked("/health")
     assert body["tracking_uri"] == mlops_tracking_uri
     assert body["project"] == "test-project"
 
 
-async def test_experiments_newest_first(
-    get_json: Any, check_response: Check, seeded: dict[str, str]
-) -> None:
-    status, body = await get_json("experiments")
-    assert status == 200
-    check_response("/experiments", 200, body)
+async def test_experiments_newest_first(get_checked: Any, seeded: dict[str, str]) -> None:
+    body = await get_checked("/experiments")
     names = [exp["name"] for exp in body["experiments"]]
     assert names.index("vision") < names.index("churn")
     assert all(exp["lifecycle_stage"] == "active" for exp in body["experiments"])
 
 
-async def test_runs_shape_and_fields(
-    get_json: Any, check_response: Check, seeded: dict[str, str]
-) -> None:
-    status, body = await get_json("runs")
-    assert status == 200
-    check_response("/runs", 200, body)
+async def test_runs_shape_and_fields(get_checked: Any, seeded: dict[str, str]) -> None:
+    body = await get_checked("/runs")
     assert body["next_page_token"] is None
     by_id = {run["run_id"]: run for run in body["runs"]}
     assert set(by_id) == set(seeded.values())
@@ -253,13 +244,21 @@ def test_openapi_document_is_well_formed(openapi: dict[str, Any]) -> None:
 
 
 def test_every_documented_path_has_a_route_and_back(openapi: dict[str, Any]) -> None:
+    """The route table and ``api/openapi.yaml`` agree: the same paths, with the same methods."""
     import re
 
-    from jupyter_mlops.server.handlers import API_PREFIX, default_handlers
+    from jupyter_mlops.server.routes import API_PREFIX, ROUTES
 
-    documented = {re.sub(r"\{[^}]+\}", "X", path) for path in openapi["paths"]}
-    routed = {
-        re.sub(r"\([^)]*\)", "X", pattern[len(API_PREFIX) :]) for pattern, _ in default_handlers
+    documented = {
+        re.sub(r"\{[^}]+\}", "X", path): {m for m in operations if m in HTTP_METHODS}
+        for path, operations in openapi["paths"].items()
     }
+    routed = {
+        re.sub(r"\([^)]*\)", "X", pattern[len(API_PREFIX) :]): served_methods(handler)
+        for pattern, handler in ROUTES
+    }
+    assert len(routed) == len(ROUTES), "a pattern is in the route table twice"
+    assert set(documented) == set(routed)
     assert documented == routed
+    assert all(pattern.startswith(API_PREFIX + "/") for pattern, _ in ROUTES)
     assert openapi["servers"] == [{"url": API_PREFIX}]

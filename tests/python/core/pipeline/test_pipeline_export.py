@@ -20,7 +20,8 @@ from pipeline_helpers import notebook, write_notebook
 from jupyter_mlops.core.environment import EnvironmentSnapshot, take_snapshot
 from jupyter_mlops.core.pipeline import export_pipeline, infer_parameters, validate_overrides
 from jupyter_mlops.core.pipeline.dvc import step_argv
-from jupyter_mlops.core.pipeline.export import Step, dump_yaml, step_names, topological_order
+from jupyter_mlops.core.pipeline.export import dump_yaml, step_names, topological_order
+from jupyter_mlops.core.pipeline.model import Step
 from jupyter_mlops.core.pipeline.step import load_step_values, resolve_step_parameters
 from jupyter_mlops.exceptions import InvalidValueError, PathError, UsageError
 

@@ -1,9 +1,12 @@
-"""Pipeline runs started from the panel: the server's :class:`LaunchRegistry`.
+"""Pipeline runs started and watched while they run: :class:`LaunchRegistry`.
+
+The server extension builds one (the panel's runs); nothing here needs a server,
+so any long-lived process can hold one.
 
 ::
 
-    registry = LaunchRegistry(root, tracking_uri=uri)      # once, in the extension app
-    request = LaunchRequest.from_json(body)                # .pipeline_requests; 400 if malformed
+    registry = LaunchRegistry(root, tracking_uri=uri)      # once, e.g. in the extension app
+    request = LaunchRequest.from_json(body)                # .model; UsageError if malformed
     plan = registry.plan(request)                          # blocking: validates, nothing runs
     launch = registry.start(plan, request)                 # its own thread; returns at once
     registry.get(launch["id"])                             # the Launch, updated from events
@@ -15,14 +18,13 @@ confined to the root; bad input raises and nothing runs), then
 in the extension's small store pool. Its progress events update the
 :class:`Launch` record, which the REST routes read. Launches live in memory:
 those still running, and the last :data:`KEEP_FINISHED` that ended. On server
-stop every running launch is cancelled and waited for, so no MLflow run is
+stop (:meth:`LaunchRegistry.shutdown`) every running launch is cancelled and waited for, so no MLflow run is
 left RUNNING.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -37,11 +39,12 @@ from jupyter_mlops.core.pipeline.model import (
     PENDING,
     RUNNING,
     TERMINAL,
+    LaunchRequest,
     ProgressEvent,
 )
-from jupyter_mlops.exceptions import MlopsError, NotFoundError, RunStateError
-from jupyter_mlops.server.pipeline_files import relative, resolve
-from jupyter_mlops.server.pipeline_requests import LaunchRequest, with_errors
+from jupyter_mlops.core.pipeline.paths import relative, resolve, strip_root, strip_root_from
+from jupyter_mlops.core.serial import fields_dict
+from jupyter_mlops.exceptions import MlopsError, NotFoundError, ParameterError, RunStateError
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.pipeline.model import Execution, ExecutionResult
@@ -49,13 +52,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEEP_FINISHED",
-    "LAUNCHES_SETTING",
     "Launch",
     "LaunchRegistry",
 ]
 
-LAUNCHES_SETTING = "jupyter_mlops_launches"
-"""Key of the :class:`LaunchRegistry` in the tornado application settings."""
 KEEP_FINISHED = 50
 """Ended launches kept in memory (older ones are forgotten; their MLflow runs stay)."""
 UNEXPECTED = "unexpected error while running the pipeline; the details are in the server log"
@@ -80,18 +80,9 @@ class Launch:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``Launch`` object of the REST contract."""
-        return {
-            "id": self.id,
-            "path": self.path,
-            "name": self.name,
-            "status": self.status,
-            "run_id": self.run_id,
-            "experiment_id": self.experiment_id,
-            "started": self.started,
-            "ended": self.ended,
-            "error": self.error,
-            "executions": [dict(e) for e in self.executions],
-        }
+        out = fields_dict(self, "id path name status run_id experiment_id started ended error")
+        out["executions"] = [dict(e) for e in self.executions]
+        return out
 
 
 def _execution_entry(execution: Execution) -> dict[str, Any]:
@@ -148,8 +139,10 @@ class LaunchRegistry:
                 timeout=request.timeout,
             )
         except MlopsError as exc:
-            exc.message = exc.message.replace(f"{self.root}{os.sep}", "")
-            raise with_errors(exc) from exc
+            strip_root_from(exc, self.root)
+            if exc.errors is None:
+                raise
+            raise ParameterError(exc) from exc
 
     def start(self, plan: RunPlan, request: LaunchRequest) -> dict[str, Any]:
         """Start ``plan`` on its own thread; the new Launch (``PENDING``)."""
@@ -213,7 +206,7 @@ class LaunchRegistry:
             if launch.cancel.is_set():  # a cancelled run may end in an error: still KILLED
                 self.log.info("jupyter-mlops: pipeline %s cancelled (%s)", launch.path, exc)
             else:
-                error = str(exc).replace(f"{self.root}{os.sep}", "")
+                error = strip_root(str(exc), self.root)
                 self.log.warning("jupyter-mlops: pipeline %s failed: %s", launch.path, exc)
         except BaseException:
             error = UNEXPECTED
@@ -269,7 +262,7 @@ class LaunchRegistry:
         entry.update(
             status=result.status,
             reason=result.reason,
-            error=result.error.replace(f"{self.root}{os.sep}", "") if result.error else None,
+            error=strip_root(result.error, self.root) if result.error else None,
             duration=result.duration,
             output=self._output(result.output, execution),
         )
