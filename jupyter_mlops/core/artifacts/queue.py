@@ -245,20 +245,6 @@ class ArtifactQueue(BackgroundWriter):
 
     # -- delivery ---------------------------------------------------------------------------
 
-    @property
-    def client(self) -> Any:
-        """The ``MlflowClient`` this queue uploads with."""
-        if self._client is None:
-            from jupyter_mlops.core.tracking.store import get_client
-
-            self._client = get_client(self.tracking_uri)
-        return self._client
-
-    @property
-    def last_error(self) -> str | None:
-        """The last upload error (first line, no credentials), or None after a success."""
-        return self.health.last_error
-
     def pending(self) -> int:
         """Entries staged but not yet in the store (reports being rendered included)."""
         return len(read_manifest(self.manifest_path))
@@ -307,14 +293,9 @@ class ArtifactQueue(BackgroundWriter):
                     run_id=self.run_id,
                 )
             step = 0.1 if remaining is None else min(0.1, remaining)
-            if self.writer_alive:
-                with self._progress:
-                    self._wake.set()
-                    self._progress.wait(step)
-            elif not self.deliver():
-                time.sleep(step)
-            elif reports:
-                time.sleep(step)  # the report workers' part
+            delivered = self._flush_round(step)
+            if delivered is False or (delivered and reports):
+                time.sleep(step)  # the store is away, or the report workers' part
 
     def close(self, *, delete: bool = False) -> None:
         """Stop the writer and close the queue.

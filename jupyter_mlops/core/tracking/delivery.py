@@ -194,6 +194,8 @@ class BatchSender:
     entity_limit = 1000
     byte_limit = 900_000
     name = "log_batch"
+    direct_metrics = False
+    """Metrics go through :meth:`_insert_metrics` instead of ``log_batch``."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -205,9 +207,16 @@ class BatchSender:
         params: Sequence[tuple[str, str]],
         tags: Sequence[tuple[str, str]],
     ) -> None:
-        """Send one chunk (within this sender's limits) in one request."""
+        """Send one chunk (within this sender's limits) in one request (metrics in a
+        transaction of their own first, for a sender that writes them directly)."""
         from mlflow.entities import Metric, Param, RunTag
 
+        if self.direct_metrics:
+            if metrics:
+                self._insert_metrics(run_id, metrics)
+            if not (params or tags):
+                return
+            metrics = []
         self.client.log_batch(
             run_id,
             metrics=[Metric(k, v, ts, step) for k, v, ts, step in metrics],
@@ -215,6 +224,9 @@ class BatchSender:
             tags=[RunTag(k, v) for k, v in tags],
             synchronous=True,
         )
+
+    def _insert_metrics(self, run_id: str, metrics: Sequence[MetricRow]) -> None:
+        raise NotImplementedError
 
 
 class SqliteFastSender(BatchSender):
@@ -224,23 +236,11 @@ class SqliteFastSender(BatchSender):
     entity_limit = 50_200
     byte_limit = 64_000_000
     name = "sqlite-fast"
+    direct_metrics = True
 
     def __init__(self, client: Any, store: Any) -> None:
         super().__init__(client)
         self.store = store
-
-    def send(
-        self,
-        run_id: str,
-        metrics: Sequence[MetricRow],
-        params: Sequence[tuple[str, str]],
-        tags: Sequence[tuple[str, str]],
-    ) -> None:
-        """Metrics in one transaction, then params and tags through ``log_batch``."""
-        if metrics:
-            self._insert_metrics(run_id, metrics)
-        if params or tags:
-            super().send(run_id, [], params, tags)
 
     def _write_session(self) -> Any:
         """MLflow's own session factory (its PRAGMAs and error mapping), as a write session."""

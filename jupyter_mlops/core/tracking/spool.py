@@ -153,15 +153,6 @@ class Spool(BackgroundWriter):
     # -- delivery ---------------------------------------------------------------------------
 
     @property
-    def client(self) -> Any:
-        """The ``MlflowClient`` this spool delivers with."""
-        if self._client is None:
-            from jupyter_mlops.core.tracking.store import get_client
-
-            self._client = get_client(self.tracking_uri)
-        return self._client
-
-    @property
     def committed(self) -> int:
         """Byte offset up to which every record is in the store."""
         return self._committed
@@ -246,11 +237,6 @@ class Spool(BackgroundWriter):
                 self._base += self._committed
                 self._committed = 0
 
-    @property
-    def last_error(self) -> str | None:
-        """The last delivery error (first line, no credentials), or None after a success."""
-        return self.health.last_error
-
     def pending(self) -> int:
         """Number of complete records not yet in the store."""
         try:
@@ -297,13 +283,10 @@ class Spool(BackgroundWriter):
             if remaining is not None and remaining <= 0:
                 raise self._timeout_error(timeout)
             step = 0.5 if remaining is None else min(0.5, remaining)
-            if self.writer_alive:
-                with self._progress:
-                    self._wake.set()  # also cuts short a backoff wait: someone is waiting
-                    self._progress.wait(step)
-            elif self.deliver():
+            delivered = self._flush_round(step)
+            if delivered:
                 return
-            else:
+            if delivered is False:
                 time.sleep(min(self.retry_delay(), step))
 
     # -- writer thread and lifecycle --------------------------------------------------------

@@ -106,23 +106,22 @@ def check_timestamp(key: str, timestamp: object) -> int:
     return value
 
 
-def param_value(key: str, value: object) -> str:
-    """``str(value)`` if at most 6000 characters, else :class:`InvalidValueError`."""
+def _limited_text(what: str, key: str, value: object, limit: int, advice: str = "") -> str:
     text = str(value)
-    if len(text) > MAX_PARAM_LENGTH:
+    if len(text) > limit:
         raise InvalidValueError(
-            f"Param {key!r} is {len(text)} characters long as text; MLflow's limit is "
-            f"{MAX_PARAM_LENGTH}. Log a shorter summary, or save the value as an artifact."
+            f"{what} {key!r} is {len(text)} characters long as text; MLflow's limit is "
+            f"{limit}.{advice}"
         )
     return text
+
+
+def param_value(key: str, value: object) -> str:
+    """``str(value)`` if at most 6000 characters, else :class:`InvalidValueError`."""
+    advice = " Log a shorter summary, or save the value as an artifact."
+    return _limited_text("Param", key, value, MAX_PARAM_LENGTH, advice)
 
 
 def tag_value(key: str, value: object) -> str:
     """``str(value)`` if at most 8000 characters, else :class:`InvalidValueError`."""
-    text = str(value)
-    if len(text) > MAX_TAG_LENGTH:
-        raise InvalidValueError(
-            f"Tag {key!r} is {len(text)} characters long as text; MLflow's limit is "
-            f"{MAX_TAG_LENGTH}."
-        )
-    return text
+    return _limited_text("Tag", key, value, MAX_TAG_LENGTH)

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.tracking.delivery import StoreHealth
@@ -35,8 +35,10 @@ class BackgroundWriter:
     """Logged (with the traceback) when ``deliver`` raises on the thread."""
 
     run_id: str
+    tracking_uri: str
     flush_interval: float
     health: StoreHealth
+    _client: Any
 
     def _init_writer(self) -> None:
         """Fresh locks and events, no thread; registers the writer for the fork hooks."""
@@ -48,6 +50,21 @@ class BackgroundWriter:
         self._forked = False
         self._thread: threading.Thread | None = None
         _live.add(self)
+
+    @property
+    def client(self) -> Any:
+        """The ``MlflowClient`` this writer delivers with (by default the cached one for
+        ``tracking_uri``)."""
+        if self._client is None:
+            from jupyter_mlops.core.tracking.store import get_client
+
+            self._client = get_client(self.tracking_uri)
+        return self._client
+
+    @property
+    def last_error(self) -> str | None:
+        """The last delivery error (first line, no credentials), or None after a success."""
+        return self.health.last_error
 
     def deliver(self) -> bool:
         """Send what is pending; True when caught up, False when the store is away."""
@@ -75,6 +92,16 @@ class BackgroundWriter:
     def retry_delay(self) -> float:
         """Seconds until the next attempt: the flush interval, doubled per failure (max 30 s)."""
         return self.health.retry_delay(self.flush_interval)
+
+    def _flush_round(self, step: float) -> bool | None:
+        """One round of a flush: wake the live writer and wait up to ``step`` seconds for
+        its progress (None), or, without a live writer, deliver from this thread (its result)."""
+        if self.writer_alive:
+            with self._progress:
+                self._wake.set()  # also cuts short a backoff wait: someone is waiting
+                self._progress.wait(step)
+            return None
+        return self.deliver()
 
     def _run(self) -> None:
         delay = self.flush_interval

@@ -32,6 +32,12 @@ def _new_run(store: Any, experiment: str = "spool-tests") -> str:
     return run_id
 
 
+def _new_spool(store: Any, spool_dir: Path) -> tuple[str, Spool]:
+    """A new run and a spool of it without a writer thread."""
+    run_id = _new_run(store)
+    return run_id, Spool(spool_dir, run_id, store.uri, client=store.client)
+
+
 def _history(client: Any, run_id: str, key: str) -> list[tuple[int, int, float, bool]]:
     points = client.get_metric_history(run_id, key)
     return sorted(
@@ -64,8 +70,7 @@ def test_lines_round_trip() -> None:
 
 
 def test_append_deliver_and_commit_offset(mlflow_store: Any, spool_dir: Path) -> None:
-    run_id = _new_run(mlflow_store)
-    spool = Spool(spool_dir, run_id, mlflow_store.uri, client=mlflow_store.client)
+    run_id, spool = _new_spool(mlflow_store, spool_dir)
     spool.append(format_metric("loss", 1.5, 1000, 0))
     spool.append(format_metric("loss", 0.5, 1001, 1) + format_param("lr", "0.1"))
     spool.append(format_tag("stage", "train"))
@@ -94,8 +99,7 @@ def test_append_deliver_and_commit_offset(mlflow_store: Any, spool_dir: Path) ->
 
 
 def test_torn_trailing_line_waits_for_its_end(mlflow_store: Any, spool_dir: Path) -> None:
-    run_id = _new_run(mlflow_store)
-    spool = Spool(spool_dir, run_id, mlflow_store.uri, client=mlflow_store.client)
+    run_id, spool = _new_spool(mlflow_store, spool_dir)
     spool.append(format_metric("acc", 0.5, 1000, 0))
     complete = spool.path.stat().st_size
     line = format_metric("acc", 0.75, 1001, 1).encode()
@@ -116,8 +120,7 @@ def test_torn_trailing_line_waits_for_its_end(mlflow_store: Any, spool_dir: Path
 def test_unreadable_line_is_set_aside_and_the_rest_delivered(
     mlflow_store: Any, spool_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run_id = _new_run(mlflow_store)
-    spool = Spool(spool_dir, run_id, mlflow_store.uri, client=mlflow_store.client)
+    run_id, spool = _new_spool(mlflow_store, spool_dir)
     spool.append(format_metric("a", 1.0, 1000, 0))
     spool.append('["m","a",2.0,10["m","a",3.0,1002,2]\n')
     spool.append(format_metric("a", 4.0, 1003, 3))
@@ -217,8 +220,7 @@ def test_batch_sender_respects_mlflow_request_limits(mlflow_store: Any, spool_di
 def test_records_for_a_deleted_run_are_set_aside(
     mlflow_store: Any, spool_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run_id = _new_run(mlflow_store)
-    spool = Spool(spool_dir, run_id, mlflow_store.uri, client=mlflow_store.client)
+    run_id, spool = _new_spool(mlflow_store, spool_dir)
     mlflow_store.client.delete_run(run_id)
     spool.append(format_metric("a", 1.0, 1000, 0))
     with caplog.at_level(logging.WARNING, logger="jupyter_mlops.spool"):

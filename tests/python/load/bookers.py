@@ -11,6 +11,7 @@ own kernel's row. Exit 0 when every write was acknowledged; stderr goes to
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -18,6 +19,8 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+from forks import run_forked
 
 SHARED = ("k-shared", "run-shared", "load.ipynb", "load", "tester")
 
@@ -67,28 +70,8 @@ def main() -> None:
 
     import jupyter_mlops.core.cost.ledger  # noqa: F401
 
-    pids: dict[int, int] = {}
-    for child in range(spec["processes"]):
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                code = _child(spec, child)
-            finally:
-                os._exit(code)
-        pids[pid] = child
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not all(
-        (out / f"booker{c}.ready").exists() for c in range(spec["processes"])
-    ):
-        time.sleep(0.02)
-    Path(spec["barrier"]).touch()
-    codes: dict[str, int] = {}
-    while pids:
-        pid, status = os.wait()
-        child = pids.pop(pid, None)
-        if child is not None:
-            codes[f"booker{child}"] = os.waitstatus_to_exitcode(status)
+    children = {f"booker{c}": functools.partial(_child, spec, c) for c in range(spec["processes"])}
+    codes = run_forked(children, out, Path(spec["barrier"]), 120)
     print(json.dumps({"exit_codes": codes}))
 
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
 WRITERS = HERE / "writers.py"
@@ -214,3 +214,14 @@ def wait_for_http(
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} did not answer within {timeout} s")
         time.sleep(0.25)
+
+
+def stop_server(server: subprocess.Popen[Any], log: IO[Any]) -> None:
+    """Terminate ``server`` (kill it if it lingers 30 s), then close its ``log``."""
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(30)
+    log.close()

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loadkit import Postgres, WriterOutcome, free_port, run_writers, wait_for_http
+from loadkit import Postgres, WriterOutcome, free_port, run_writers, stop_server, wait_for_http
 from promises import enabled, record
 
 pytestmark = pytest.mark.slow
@@ -137,6 +137,31 @@ def _stored(client: Any, outcomes: dict[str, WriterOutcome]) -> tuple[int, dict[
     return total, short
 
 
+def _nothing_lost(
+    promise: str,
+    writers: list[dict[str, Any]],
+    trouble: dict[str, str],
+    stored: int,
+    short: dict[str, int],
+    **figures: Any,
+) -> None:
+    """Record the load promise ``promise`` and check it: no writer failed, no metric lost."""
+    sent = WRITERS * POINTS
+    record(
+        "load",
+        promise,
+        ok=not trouble and not short and stored == sent,
+        writers=len(writers),
+        **figures,
+        sent=sent,
+        stored=stored,
+        failures=len(trouble),
+    )
+    assert not trouble, trouble
+    assert not short, short
+    assert stored == sent
+
+
 def test_64_writers_on_the_embedded_sqlite_store(
     tmp_path: Path, new_store: Callable[[Path], Any]
 ) -> None:
@@ -152,20 +177,14 @@ def test_64_writers_on_the_embedded_sqlite_store(
     )
     trouble = _trouble(outcomes)
     stored, short = _stored(store.client, outcomes)
-    sent = WRITERS * POINTS
-    record(
-        "load",
+    _nothing_lost(
         "64 concurrent writers on the embedded SQLite store: no error, no metric lost",
-        ok=not trouble and not short and stored == sent,
-        writers=len(writers),
+        writers,
+        trouble,
+        stored,
+        short,
         kinds={k: sum(w["kind"] == k for w in writers) for k in ("tracker", "attach", "execute")},
-        sent=sent,
-        stored=stored,
-        failures=len(trouble),
     )
-    assert not trouble, trouble
-    assert not short, short
-    assert stored == sent
     experiments = [e for e in store.client.search_experiments() if e.name == "load"]
     assert len(experiments) == 1
 
@@ -270,26 +289,14 @@ def test_64_writers_through_an_mlflow_server_on_postgresql(
         stored, short = _stored(client, outcomes)
         experiments = [e for e in client.search_experiments() if e.name == "load"]
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(30)
-        log.close()
-    sent = WRITERS * POINTS
-    record(
-        "load",
+        stop_server(server, log)
+    _nothing_lost(
         "team mode: 64 concurrent writers through mlflow server on PostgreSQL, nothing lost",
-        ok=not trouble and not short and stored == sent,
-        writers=len(writers),
-        sent=sent,
-        stored=stored,
-        failures=len(trouble),
+        writers,
+        trouble,
+        stored,
+        short,
     )
-    assert not trouble, trouble
-    assert not short, short
-    assert stored == sent
     assert len(experiments) == 1
 
 
@@ -490,13 +497,7 @@ def test_100_panel_clients_some_stalled(
         assert clients.returncode == 0, stderr[-3000:]
         result = json.loads(stdout)
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(30)
-        log.close()
+        stop_server(server, log)
     latencies = [ms for values in result["latencies"].values() for ms in values]
     p99 = _percentile(latencies, 0.99)
     per_path = {k: round(_percentile(v, 0.99), 1) for k, v in result["latencies"].items()}

@@ -33,17 +33,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from forks import BARRIER_TIMEOUT, wait_barrier
+
 EXPERIMENT = "new-store"
 KINDS = ("tracker", "api", "client")
-BARRIER_TIMEOUT = 240.0
-
-
-def _wait(path: Path, timeout: float = BARRIER_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no barrier {path}")
-        time.sleep(0.002)
 
 
 def _open_and_run(kind: str, name: str, uri: str, spool_dir: Path) -> str:
@@ -78,7 +71,7 @@ def _child(spec: dict[str, Any], kind: str, name: str) -> int:
     os.dup2(err.fileno(), 2)
     try:
         (out / f"{name}.ready").touch()
-        _wait(Path(spec["barrier"]))
+        wait_barrier(Path(spec["barrier"]), interval=0.002)
         run_id = _open_and_run(kind, name, spec["uri"], Path(spec["spool_dir"]))
         (out / f"{name}.json").write_text(json.dumps({"run_id": run_id}))
         return 0
@@ -111,7 +104,7 @@ def _drive(spec_path: Path) -> None:
             os._exit(_child(spec, kind, name))
         pids[pid] = name
     names = list(pids.values())
-    _wait(out, 10)
+    wait_barrier(out, 10, interval=0.002)
     deadline = time.monotonic() + BARRIER_TIMEOUT
     while not all((out / f"{n}.ready").exists() for n in names):
         assert time.monotonic() < deadline, "children not ready"

@@ -25,6 +25,7 @@ Each child writes ``<out>/<name>.json`` with ``run_id``, ``sent`` and ``failures
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -33,15 +34,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-BARRIER_TIMEOUT = 240.0
-
-
-def _wait(path: Path, timeout: float = BARRIER_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no barrier {path}")
-        time.sleep(0.005)
+from forks import BARRIER_TIMEOUT, run_forked, wait_barrier
 
 
 def _tracker(spec: dict[str, Any], writer: dict[str, Any]) -> dict[str, Any]:
@@ -128,7 +121,7 @@ def _child(spec: dict[str, Any], writer: dict[str, Any]) -> int:
     try:
         if writer["kind"] != "execute":  # an execute's notebook says when it is ready
             (out / f"{writer['name']}.ready").touch()
-            _wait(Path(spec["barrier"]))
+            wait_barrier(Path(spec["barrier"]))
         started = time.monotonic()
         result = KINDS[writer["kind"]](spec, writer)
         result["seconds"] = round(time.monotonic() - started, 3)
@@ -156,29 +149,8 @@ def main() -> None:
         import jupyter_mlops.core.pipeline.execute  # noqa: F401
     if any(w["kind"] == "mlflow" for w in spec["writers"]):
         import mlflow.tracking.fluent  # noqa: F401
-    pids: dict[int, str] = {}
-    for writer in spec["writers"]:
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                code = _child(spec, writer)
-            finally:
-                os._exit(code)
-        pids[pid] = writer["name"]
-    names = [w["name"] for w in spec["writers"]]
-    deadline = time.monotonic() + BARRIER_TIMEOUT
-    while not all((out / f"{n}.ready").exists() for n in names):
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    Path(spec["barrier"]).touch()
-    codes: dict[str, int] = {}
-    while pids:
-        pid, status = os.wait()
-        name = pids.pop(pid, None)
-        if name is not None:
-            codes[name] = os.waitstatus_to_exitcode(status)
+    children = {w["name"]: functools.partial(_child, spec, w) for w in spec["writers"]}
+    codes = run_forked(children, out, Path(spec["barrier"]), BARRIER_TIMEOUT)
     print(json.dumps({"exit_codes": codes}))
 
 
