@@ -25,11 +25,14 @@ __all__ = ["lazy_attribute", "lazy_dir"]
 
 
 def lazy_attribute(package: str, home: Mapping[str, str], name: str) -> Any:
-    """``name`` from its module ``package.<home[name]>``, kept on the package for next time."""
+    """``name`` from its module ``package.<home[name]>`` (or ``home[name]`` when it is a full
+    ``jupyter_mlops.`` module name), kept on the package for next time."""
     module = home.get(name)
     if module is None:
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{package}.{module}"), name)
+    # a sibling module by its short name, or another package's module by its full name
+    full = module if module.startswith("jupyter_mlops.") else f"{package}.{module}"
+    value = getattr(import_module(full), name)
     vars(sys.modules[package])[name] = value
     return value
 

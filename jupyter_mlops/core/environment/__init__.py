@@ -25,8 +25,9 @@ Modules, one subject each:
 ``render``                ``environment.yml``, ``platform.yml``, JSON writers
 ``parse``                 ``environment.yml`` back into snapshots
 ``diff``                  :func:`diff_snapshots`, :func:`check_drift`, the text table
-``redact``                credentials out of URLs; the secret scrub every writer runs
 ========================  ===========================================================
+
+``scrub`` and ``strip_url_credentials`` come from :mod:`jupyter_mlops.core.redact`, the one scrubber.
 
 Importing this package is cheap: names resolve to their module on first use,
 so ``take_snapshot`` does not pay for the parser or PyYAML. Nothing here
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
         snapshot_from_file,
         snapshot_from_text,
     )
-    from jupyter_mlops.core.environment.redact import scrub, strip_url_credentials
     from jupyter_mlops.core.environment.render import (
         ARTIFACT_DIR,
         ENVIRONMENT_FILE,
@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     )
     from jupyter_mlops.core.environment.snapshot import take_snapshot
     from jupyter_mlops.core.environment.specs import content_hash
+    from jupyter_mlops.core.redact import scrub, strip_url_credentials
 
 __all__ = [
     "ARTIFACT_DIR",
@@ -127,10 +128,10 @@ _HOME = {
     "render_snapshot_json": "render",
     "run_artifacts": "render",
     "run_tags": "render",
-    "scrub": "redact",
+    "scrub": "jupyter_mlops.core.redact",
     "snapshot_from_file": "parse",
     "snapshot_from_text": "parse",
-    "strip_url_credentials": "redact",
+    "strip_url_credentials": "jupyter_mlops.core.redact",
     "take_snapshot": "snapshot",
     "write_snapshot": "render",
 }

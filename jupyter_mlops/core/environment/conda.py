@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from jupyter_mlops.core.environment.model import CondaPackage
-from jupyter_mlops.core.environment.redact import strip_url_credentials
+from jupyter_mlops.core.redact import strip_url_credentials
 
 __all__ = [
     "CondaPrefix",

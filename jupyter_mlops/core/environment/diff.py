@@ -219,7 +219,7 @@ def render_diff_table(
     diff: EnvironmentDiff, *, old_label: str = "old", new_label: str = "new"
 ) -> str:
     """A plain-text table of ``diff`` (``no differences`` when empty), scrubbed of secrets."""
-    from jupyter_mlops.core.environment.redact import scrub
+    from jupyter_mlops.core.redact import scrub
 
     if not diff:
         note = (

@@ -32,9 +32,9 @@ from jupyter_mlops.core.environment.model import (
     PipPackage,
     normalize_name,
 )
-from jupyter_mlops.core.environment.redact import strip_url_credentials
 from jupyter_mlops.core.environment.render import HEADER_MARK, PLATFORM_FILE
 from jupyter_mlops.core.environment.vcs import file_url_to_path
+from jupyter_mlops.core.redact import strip_url_credentials
 from jupyter_mlops.exceptions import InvalidValueError, NotFoundError, PathError
 
 __all__ = [

@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 from jupyter_mlops.core import tags as mlops_tags
 from jupyter_mlops.core.environment.model import EnvironmentSnapshot
 from jupyter_mlops.core.environment.platform import platform_summary
-from jupyter_mlops.core.environment.redact import scrub
 from jupyter_mlops.core.environment.specs import (
     conda_specs,
     content_hash,
     pip_pin_comment,
     pip_requirement,
 )
+from jupyter_mlops.core.redact import scrub
 
 if TYPE_CHECKING:
     from pathlib import Path

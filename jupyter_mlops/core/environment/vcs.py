@@ -15,7 +15,7 @@ import os
 import re
 
 from jupyter_mlops.core.environment.model import DirectUrl
-from jupyter_mlops.core.environment.redact import strip_url_credentials
+from jupyter_mlops.core.redact import strip_url_credentials
 
 __all__ = ["file_url_to_path", "git_origin", "read_direct_url"]
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+from kernel_exec import execute
 from mlflow import MlflowClient
-from test_real_kernel import _execute
 
 from jupyter_mlops.core import tags
 
@@ -50,7 +50,7 @@ def kernel(
 
 def _run(client: Any, code: str) -> str:
     """Run ``code``; fail the test on an error; the printed text."""
-    status, outputs = _execute(client, code)
+    status, outputs = execute(client, code)
     text = "".join(o.get("text", "") for o in outputs if o["type"] == "stream")
     errors = [o for o in outputs if o["type"] == "error"]
     assert status == "ok", (code, errors, text)
