@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jupyter_mlops.core.tracking import query
+from jupyter_mlops.core.tracking.search_input import SEARCH_MAX_LENGTH
 from jupyter_mlops.exceptions import NotFoundError, StoreError, UsageError
 
 
@@ -74,7 +75,7 @@ def test_build_filter_checks_status(status: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(min_size=1, max_size=query.SEARCH_MAX_LENGTH))
+@given(st.text(min_size=1, max_size=SEARCH_MAX_LENGTH))
 def test_any_search_text_stays_one_literal(text: str) -> None:
     from mlflow.utils.search_utils import SearchUtils
 
