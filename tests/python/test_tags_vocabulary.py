@@ -48,3 +48,17 @@ def test_the_panel_spells_no_tag_outside_tags_ts() -> None:
         or f'"{value}"' in path.read_text(encoding="utf-8")
     }
     assert not spelled, f"tag names spelled outside api/tags.ts: {sorted(spelled)}"
+
+
+def test_python_spells_no_tag_outside_core_tags() -> None:
+    """Every ``mlops.*`` tag written or read in ``jupyter_mlops`` goes through core/tags.py."""
+    package = Path(__file__).resolve().parents[2] / "jupyter_mlops"
+    literal = re.compile(r"""["']mlops\.[A-Za-z_]+[A-Za-z0-9_.]*["']""")
+    spelled = sorted(
+        f"{path.relative_to(package)}: {match.group(0)}"
+        for path in package.rglob("*.py")
+        if path.name != "tags.py" and "labextension" not in path.parts
+        for match in literal.finditer(path.read_text(encoding="utf-8"))
+    )
+    assert spelled == []
+    assert literal.search('x = "mlops.env.hash"')  # the pattern finds what it is for
