@@ -12,7 +12,9 @@ adopting and attaching runs) and ``tracker`` (start, end, flush, close).
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +76,7 @@ class TrackerBase:
 
     def _init_state(self) -> None:
         self._lock = threading.RLock()
+        _trackers.add(self)
         self._run = RunState()
         self._parents: list[RunState] = []  # runs the active (nested) run is nested in
         self._closed = False
@@ -119,3 +122,17 @@ class TrackerBase:
     def _require_spool(self) -> Spool:
         spool = self._run.spool
         return spool if spool is not None else self._auto_attach()
+
+
+_trackers: weakref.WeakSet[TrackerBase] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has one thread: a tracker lock that another thread of the parent
+    held at the fork (the cost meter logging a point, a flush) would never be released."""
+    for tracker in list(_trackers):
+        tracker._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

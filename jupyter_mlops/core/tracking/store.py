@@ -120,6 +120,25 @@ def get_client(tracking_uri: str) -> MlflowClient:
         return client
 
 
+def _fresh_connections_in_child() -> None:
+    """A forked child must not use the SQL connections it inherited: the parent may be in the
+    middle of a statement on one (its writer thread), and SQLite forbids carrying a connection
+    across ``fork``. The child's pools start empty (``dispose(close=False)`` leaves the
+    parent's connections alone) and it opens its own."""
+    global _lock
+    _lock = threading.Lock()
+    for client in list(_clients.values()):
+        try:
+            engine = getattr(client._tracking_client.store, "engine", None)
+            if engine is not None:
+                engine.dispose(close=False)
+        except Exception:  # noqa: S112 - a store without an engine (REST, file) has nothing to reset
+            continue
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_connections_in_child)
+
 _SQLITE_STORE_MODULES = ("mlflow.store.db.utils", "mlflow.store.tracking.sqlalchemy_store")
 
 

@@ -264,24 +264,28 @@ def test_concurrent_experiment_creation_yields_one_experiment(
 def test_forked_child_logs_into_the_parents_run_without_ending_it(
     mlflow_store: Any, tracker: Tracker
 ) -> None:
-    info = tracker.start_run(experiment="fork")
-    tracker.log_metric("m", 0.0, step=0)
-    pid = os.fork()
-    if pid == 0:  # the child: a DataLoader worker, a multiprocessing fork, ...
-        code = 1
-        try:
-            tracker.log_metric("m", 1.0, step=1)
-            tracker.close()  # what the child's atexit would do: flush only, the run is the parent's
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert tracker.active == info
-    assert mlflow_store.client.get_run(info.run_id).info.status == "RUNNING"
-    tracker.end_run()
-    steps = sorted(m.step for m in mlflow_store.client.get_metric_history(info.run_id, "m"))
-    assert steps == [0, 1]
+    # Several runs, each forked right after its start and first log: threads of the parent
+    # (environment job, writer) are often in SQLite or hold the tracker's lock at the fork;
+    # the child must inherit neither.
+    for _ in range(5):
+        info = tracker.start_run(experiment="fork")
+        tracker.log_metric("m", 0.0, step=0)
+        pid = os.fork()
+        if pid == 0:  # the child: a DataLoader worker, a multiprocessing fork, ...
+            code = 1
+            try:
+                tracker.log_metric("m", 1.0, step=1)
+                tracker.close()  # what the child's atexit does: flush only, the run is the parent's
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert tracker.active == info
+        assert mlflow_store.client.get_run(info.run_id).info.status == "RUNNING"
+        tracker.end_run()
+        steps = sorted(m.step for m in mlflow_store.client.get_metric_history(info.run_id, "m"))
+        assert steps == [0, 1]
 
 
 def test_an_experiment_name_mlflow_refuses_is_a_value_error(tracker: Tracker) -> None:
