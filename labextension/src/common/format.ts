@@ -126,9 +126,16 @@ function groupThousands(text: string): string {
   return fraction === undefined ? grouped : `${grouped}.${fraction}`;
 }
 
+/** Below this (and above zero) an amount reads `<$0.0001`. */
+export const MONEY_FLOOR = 0.0001;
+
 /**
- * `$3.20`, `€1,234.50`, `12.40 CHF`; amounts under a cent keep two
- * significant digits (`$0.0042`) so that a cheap kernel's cost visibly grows.
+ * THE money format (status bar, tables, tooltips, chart axes; the Python
+ * side's `format_money` follows the same rules): two decimals with thousands
+ * grouped (`$12.40`, `$1,234.50`, `$0.42`, `$0.00`); below a cent two
+ * significant digits (`$0.0031`), so that a cheap kernel's cost visibly
+ * grows; below 0.0001 `<$0.0001`. `€ £ ¥ ₹` by symbol, other codes after the
+ * number (`12.40 CHF`); `—` for unknown.
  */
 export function formatMoney(
   amount: number | null | undefined,
@@ -137,19 +144,22 @@ export function formatMoney(
   if (amount === null || amount === undefined || !Number.isFinite(amount)) {
     return '—';
   }
-  const abs = Math.abs(amount);
-  let digits: string;
-  if (abs === 0 || abs >= 0.01) {
-    digits = groupThousands(abs.toFixed(2));
-  } else {
-    // Two significant digits: 0.0042, 0.00031.
-    const decimals = Math.min(8, 1 - Math.floor(Math.log10(abs)));
-    digits = abs.toFixed(decimals);
-  }
-  const sign = amount < 0 && Number(digits.replace(/,/g, '')) !== 0 ? '-' : '';
   const code = (currency || 'USD').toUpperCase();
   const symbol = SYMBOLS[code];
-  return symbol ? `${sign}${symbol}${digits}` : `${sign}${digits} ${code}`;
+  const money = (digits: string): string =>
+    symbol ? `${symbol}${digits}` : `${digits} ${code}`;
+  const abs = Math.abs(amount);
+  if (abs > 0 && abs < MONEY_FLOOR) {
+    return `${amount < 0 ? '>-' : '<'}${money(MONEY_FLOOR.toFixed(4))}`;
+  }
+  let digits = groupThousands(abs.toFixed(2));
+  if (abs > 0 && abs < 0.01) {
+    // Two significant digits: 0.0031, 0.00042; one that rounds up to a cent is `0.01`.
+    const small = abs.toFixed(1 - Math.floor(Math.log10(abs)));
+    digits = Number(small) < 0.01 ? small : '0.01';
+  }
+  const sign = amount < 0 && Number(digits.replace(/,/g, '')) !== 0 ? '-' : '';
+  return `${sign}${money(digits)}`;
 }
 
 /** `$2.10/h`. */
