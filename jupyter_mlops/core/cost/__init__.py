@@ -23,7 +23,11 @@ Modules, one subject each:
 ``catalogue``   ``catalogue.yaml``: dated rates, GPU and instance prices; overrides
 ``pricing``     :class:`PricingModel`: use -> allocated / used money (formulas inside)
 ``totals``      :class:`Totals`: summed use and money with peaks
-``ledger``      :class:`Ledger`: per-minute rows in SQLite or any SQLAlchemy database
+``ledger``      :class:`Ledger`: per-minute rows and rollups in SQLite or any SQLAlchemy database
+                (``ledger_schema`` tables and default URL, ``ledger_read`` queries,
+                ``ledger_groups`` groupings: labels, ``tag:KEY``, day, week)
+``history``     :func:`history`: cost over time per notebook / project / user / tag (the chart)
+``money``       :func:`format_money`: the one money format (``$0.42``, ``$0.0031``, ``<$0.0001``)
 ``accounting``  :class:`CostAccountant`: prices ticks, live $/h and $ so far, books the ledger
 ``alerts``      :class:`IdleGpuDetector`: "idle GPU: $X burned since 14:02"
 ``budgets``     :class:`Budget`, :class:`BudgetMonitor`: 80% / 100% once per period
@@ -48,12 +52,7 @@ from jupyter_mlops.core.lazy import lazy_attribute, lazy_dir
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.accounting import CostAccountant, LiveCost
     from jupyter_mlops.core.cost.advice import Advice, Machine, Peaks, Suggestion, right_size
-    from jupyter_mlops.core.cost.alerts import (
-        AlertEvent,
-        IdleGpuAlert,
-        IdleGpuDetector,
-        format_money,
-    )
+    from jupyter_mlops.core.cost.alerts import AlertEvent, IdleGpuAlert, IdleGpuDetector
     from jupyter_mlops.core.cost.budgets import (
         Budget,
         BudgetEvent,
@@ -63,9 +62,11 @@ if TYPE_CHECKING:
     )
     from jupyter_mlops.core.cost.catalogue import Catalogue, GpuOffer, InstanceOffer, Rates
     from jupyter_mlops.core.cost.engine import CostEngine, CostSettings, build_pricing
+    from jupyter_mlops.core.cost.history import history
     from jupyter_mlops.core.cost.ledger import Ledger, default_ledger_url
     from jupyter_mlops.core.cost.meter import ProcessMeter, lifetime_cost
     from jupyter_mlops.core.cost.metrics import pricing_tags, run_cost_metrics, system_metrics
+    from jupyter_mlops.core.cost.money import format_money
     from jupyter_mlops.core.cost.nvml import NvmlSource
     from jupyter_mlops.core.cost.pricing import Cost, PricingModel, Usage, machine_instance
     from jupyter_mlops.core.cost.records import (
@@ -100,7 +101,7 @@ _HOME = {
     "AlertEvent": "alerts",
     "IdleGpuAlert": "alerts",
     "IdleGpuDetector": "alerts",
-    "format_money": "alerts",
+    "format_money": "money",
     "Budget": "budgets",
     "BudgetEvent": "budgets",
     "BudgetMonitor": "budgets",
@@ -113,6 +114,7 @@ _HOME = {
     "CostEngine": "engine",
     "CostSettings": "engine",
     "build_pricing": "engine",
+    "history": "history",
     "Ledger": "ledger",
     "default_ledger_url": "ledger",
     "ProcessMeter": "meter",
@@ -189,6 +191,7 @@ __all__ = [
     "build_report",
     "default_ledger_url",
     "format_money",
+    "history",
     "lifetime_cost",
     "machine_instance",
     "parse_budgets",

@@ -21,19 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jupyter_mlops.core.cost.money import format_money  # the one money format, re-exported
 from jupyter_mlops.core.cost.pricing import HOUR, PricingModel
 from jupyter_mlops.core.cost.records import Snapshot
 from jupyter_mlops.core.serial import fields_dict
 
 __all__ = ["AlertEvent", "IdleGpuAlert", "IdleGpuDetector", "format_money"]
-
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
-
-
-def format_money(amount: float, currency: str) -> str:
-    """``$3.20``, ``€0.05``, ``12.40 CHF``."""
-    symbol = _SYMBOLS.get(currency.upper())
-    return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {currency.upper()}"
 
 
 def _clock_time(epoch: float, tz: dt.tzinfo | None) -> str:

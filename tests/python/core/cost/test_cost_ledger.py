@@ -20,7 +20,7 @@ from jupyter_mlops.core.cost.records import Target
 from jupyter_mlops.core.cost.sampler import Sampler
 from jupyter_mlops.core.cost.sources import ProcessTreeSource
 from jupyter_mlops.core.cost.totals import Totals
-from jupyter_mlops.exceptions import ConfigError
+from jupyter_mlops.exceptions import ConfigError, UsageError
 
 DAY = 86400
 T0 = 1_800_000_000  # 2027-01-15 08:00 UTC, a Friday
@@ -193,16 +193,38 @@ def test_grouping_by_label_day_and_week(url: str) -> None:
         "k1",
         "k3",
     }
-    with pytest.raises(ValueError, match="cannot group"):
+    with pytest.raises(UsageError, match="cannot group"):
         ledger.grouped("colour")
 
 
-def test_default_url_and_bad_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+def test_default_url_is_beside_the_project_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("JUPYTER_MLOPS_COST_LEDGER", raising=False)
-    assert default_ledger_url() == f"sqlite:///{tmp_path / 'jupyter-mlops' / 'cost.db'}"
+    monkeypatch.delenv("JUPYTER_MLOPS_ROOT_DIR", raising=False)
+    store = tmp_path / "store"
+    assert default_ledger_url(tmp_path, f"sqlite:///{store / 'mlflow.db'}?x=1") == (
+        f"sqlite:///{store / 'mlops-cost.db'}"
+    )
+    # a server store, or none: the project folder
+    assert default_ledger_url(tmp_path, "http://mlflow:5000") == (
+        f"sqlite:///{tmp_path / 'mlops-cost.db'}"
+    )
+    assert default_ledger_url(str(tmp_path), "sqlite:///:memory:") == (
+        f"sqlite:///{tmp_path / 'mlops-cost.db'}"
+    )
+    monkeypatch.setenv("JUPYTER_MLOPS_ROOT_DIR", str(tmp_path / "root"))
+    assert default_ledger_url() == f"sqlite:///{tmp_path / 'root' / 'mlops-cost.db'}"
+    monkeypatch.delenv("JUPYTER_MLOPS_ROOT_DIR")
+    store.mkdir()
+    monkeypatch.chdir(store)
+    assert default_ledger_url() == f"sqlite:///{store / 'mlops-cost.db'}"
+    # a relative store path is made absolute
+    assert default_ledger_url(None, "sqlite:///sub/mlflow.db") == (
+        f"sqlite:///{store / 'sub' / 'mlops-cost.db'}"
+    )
     monkeypatch.setenv("JUPYTER_MLOPS_COST_LEDGER", "sqlite:///elsewhere.db")
-    assert default_ledger_url() == "sqlite:///elsewhere.db"
+    assert default_ledger_url(tmp_path, "sqlite:///x/mlflow.db") == "sqlite:///elsewhere.db"
     with pytest.raises(ConfigError, match="not a valid SQLAlchemy URL"):
         Ledger("not a url at all")
 

@@ -1,0 +1,203 @@
+"""The cost ledger's tables, where it lives by default, and its additive upsert.
+
+Tables (SQLAlchemy Core, created on open):
+
+* ``cost_minutes``: one row per (minute, label set) with summed :data:`MEASURES`
+  and maximum :data:`PEAKS`; the source of truth.
+* ``cost_10min`` and ``cost_hours``: the same rows rolled up into 10-minute and
+  hourly buckets (:data:`ROLLUPS`), written in the transaction that writes the
+  minutes, so long ranges read a few thousand rows instead of a scan.
+* ``cost_run_tags``: a run's user tags (``epic=E``), for ``tag:<key>`` groupings.
+* ``cost_budget_marks``: which budget threshold was announced in which period.
+* ``cost_meta``: markers of one-time migrations (the rollup backfill).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from jupyter_mlops.core.cost.records import LABELS
+from jupyter_mlops.core.cost.totals import MEASURES, PEAKS
+
+__all__ = [
+    "ADDITIVE",
+    "ENV_LEDGER_URL",
+    "LEDGER_FILE",
+    "REPLACE",
+    "ROLLUPS",
+    "Schema",
+    "busy",
+    "default_ledger_url",
+    "row_key",
+    "upsert",
+]
+
+ENV_LEDGER_URL = "JUPYTER_MLOPS_COST_LEDGER"
+_ENV_ROOT_DIR = "JUPYTER_MLOPS_ROOT_DIR"  # same value as config.ENV_ROOT_DIR (no import cycle)
+LEDGER_FILE = "mlops-cost.db"
+#: ``(bucket seconds, table name)`` of the rollups, finest first.
+ROLLUPS = ((600, "cost_10min"), (3600, "cost_hours"))
+TAG_KEY_MAX = 250
+TAG_VALUE_MAX = 250
+
+
+def default_ledger_url(
+    root_dir: str | os.PathLike[str] | None = None, tracking_uri: str | None = None
+) -> str:
+    """Where the ledger is when nothing names one: beside the project's MLflow store.
+
+    ``$JUPYTER_MLOPS_COST_LEDGER`` if set; else, for a ``sqlite:///<dir>/<file>.db``
+    ``tracking_uri``, ``sqlite:///<dir>/mlops-cost.db``; else
+    ``sqlite:///<root_dir or $JUPYTER_MLOPS_ROOT_DIR or cwd>/mlops-cost.db`` (absolute).
+    So a report run in a project folder shows that folder's work.
+    """
+    env = os.environ.get(ENV_LEDGER_URL)
+    if env:
+        return env
+    prefix = "sqlite:///"
+    if tracking_uri and tracking_uri.startswith(prefix):
+        db = tracking_uri[len(prefix) :].split("?", 1)[0]
+        if db and db != ":memory:" and not db.startswith("file:"):
+            return f"{prefix}{(Path(db).expanduser().absolute().parent / LEDGER_FILE)}"
+    base = Path(root_dir or os.environ.get(_ENV_ROOT_DIR) or os.getcwd()).expanduser()
+    return f"{prefix}{base.absolute() / LEDGER_FILE}"
+
+
+def row_key(labels: tuple[str, ...]) -> str:
+    """The primary-key part standing for a label set (the labels themselves are long)."""
+    return hashlib.sha1("\x1f".join(labels).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _sum(cur: Any, new: Any) -> Any:
+    return cur + new
+
+
+def _larger(cur: Any, new: Any) -> Any:
+    import sqlalchemy as sa
+
+    return sa.case((new > cur, new), else_=cur)
+
+
+def _newer(cur: Any, new: Any) -> Any:
+    return new
+
+
+#: :func:`upsert` updates of a cost row: sums add, peaks take the larger, the rest is replaced.
+ADDITIVE: dict[str, Callable[[Any, Any], Any]] = {
+    **dict.fromkeys(MEASURES, _sum),
+    **dict.fromkeys(PEAKS, _larger),
+    "currency": _newer,
+    "updated": _newer,
+}
+#: :func:`upsert` updates of a run tag: the new value wins.
+REPLACE: dict[str, Callable[[Any, Any], Any]] = {"value": _newer, "updated": _newer}
+
+
+def busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text or "deadlock" in text
+
+
+def _cost_table(sa: Any, meta: Any, name: str, time_column: str) -> Any:
+    return sa.Table(
+        name,
+        meta,
+        sa.Column(time_column, sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("key", sa.String(40), primary_key=True),
+        *(
+            sa.Column(n, sa.String(1024 if n == "notebook" else 255), nullable=False)
+            for n in LABELS
+        ),
+        *(sa.Column(n, sa.Float, nullable=False, default=0.0) for n in MEASURES),
+        *(
+            sa.Column(n, sa.Float if n == "peak_cpu_percent" else sa.BigInteger, nullable=False)
+            for n in PEAKS
+        ),
+        sa.Column("currency", sa.String(8), nullable=False),
+        sa.Column("updated", sa.Float, nullable=False),
+        sa.Index(f"ix_{name}_project", "project", time_column),
+        sa.Index(f"ix_{name}_kernel", "kernel_id"),
+        sa.Index(f"ix_{name}_run", "run_id"),
+    )
+
+
+class Schema(NamedTuple):
+    """Every table of the ledger; ``rollups`` pairs each bucket size with its table."""
+
+    meta: Any
+    minutes: Any
+    rollups: tuple[tuple[int, Any], ...]
+    tags: Any
+    marks: Any
+    migrations: Any
+
+    @classmethod
+    def build(cls, sa: Any) -> Schema:
+        meta = sa.MetaData()
+        minutes = _cost_table(sa, meta, "cost_minutes", "minute")
+        rollups = tuple((size, _cost_table(sa, meta, name, "bucket")) for size, name in ROLLUPS)
+        tags = sa.Table(
+            "cost_run_tags",
+            meta,
+            sa.Column("run_id", sa.String(255), primary_key=True),
+            sa.Column("key", sa.String(TAG_KEY_MAX), primary_key=True),
+            sa.Column("value", sa.String(TAG_VALUE_MAX), nullable=False),
+            sa.Column("updated", sa.Float, nullable=False),
+            sa.Index("ix_cost_run_tags_key", "key", "value"),
+        )
+        marks = sa.Table(
+            "cost_budget_marks",
+            meta,
+            sa.Column("project", sa.String(255), primary_key=True),
+            sa.Column("period_start", sa.BigInteger, primary_key=True, autoincrement=False),
+            sa.Column("threshold", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("consumer", sa.String(255), primary_key=True),
+            sa.Column("fired_at", sa.Float, nullable=False),
+        )
+        migrations = sa.Table(
+            "cost_meta",
+            meta,
+            sa.Column("name", sa.String(64), primary_key=True),
+            sa.Column("done_at", sa.Float, nullable=False),
+        )
+        return cls(meta, minutes, rollups, tags, marks, migrations)
+
+
+def upsert(
+    sa: Any,
+    conn: Any,
+    dialect: str,
+    table: Any,
+    index: list[str],
+    params: list[dict[str, Any]],
+    updates: dict[str, Callable[[Any, Any], Any]],
+) -> None:
+    """Insert ``params`` into ``table``; on a key in ``index`` already there, apply ``updates``.
+
+    ``updates`` maps a column to ``f(current, new)`` of two column expressions.
+    ``ON CONFLICT DO UPDATE`` on SQLite and PostgreSQL, update-then-insert elsewhere.
+    """
+    if not params:
+        return
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt: Any = sqlite_insert(table)
+        else:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(table)
+        ex = stmt.excluded
+        sets = {n: f(table.c[n], ex[n]) for n, f in updates.items()}
+        conn.execute(stmt.on_conflict_do_update(index_elements=index, set_=sets), params)
+        return
+    for row in params:
+        where = sa.and_(*(table.c[n] == row[n] for n in index))
+        values = {n: f(table.c[n], sa.literal(row[n])) for n, f in updates.items()}
+        if conn.execute(table.update().where(where).values(values)).rowcount == 0:
+            conn.execute(table.insert().values(row))
