@@ -1,7 +1,9 @@
 /**
- * What the metric charts and the cost chart share: chart.js registration,
- * base options, the JupyterLab theme's axis, grid and legend styles, and
- * `useChart` (a chart created once on a canvas, destroyed on unmount).
+ * What the metric charts, the cost chart and the cost scatter share:
+ * chart.js registration, base options, the JupyterLab theme's axis, grid and
+ * legend colours (read from its CSS variables, and read again whenever the
+ * theme changes), and `useChart` (a chart created once on a canvas, re-themed
+ * live, destroyed on unmount).
  */
 import {
   Chart,
@@ -17,7 +19,7 @@ import {
 } from 'chart.js';
 import { type RefObject, useEffect, useRef } from 'react';
 
-import { themeColor } from './colors';
+import { onThemeChange, themeColor } from './colors';
 
 Chart.register(
   LineController,
@@ -37,9 +39,19 @@ export type Point = { x: number; y: number };
 export type LineChart = Chart<'line', Point[]>;
 
 /**
+ * After each update, write the colours chart.js draws the y axis with onto
+ * the canvas (`data-text-color`, `data-grid-color`): what UI tests read.
+ */
+const THEME_MARK = {
+  id: 'jp-mlops-theme-mark',
+  afterUpdate: (chart: LineChart) => markTheme(chart)
+};
+
+/**
  * A line chart on the returned canvas, created once from `options` on mount
  * and destroyed on unmount; `chartRef` holds it meanwhile (for an effect that
- * keeps its data current).
+ * keeps its data current). When the JupyterLab theme changes, its axis, grid
+ * and legend colours are read again and the chart redrawn.
  */
 export function useChart(
   options: () => ChartConfiguration<'line', Point[]>['options']
@@ -57,10 +69,16 @@ export function useChart(
     const chart: LineChart = new Chart(canvas, {
       type: 'line',
       data: { datasets: [] },
-      options: options()
+      options: options(),
+      plugins: [THEME_MARK]
     });
     chartRef.current = chart;
+    const stop = onThemeChange(() => {
+      applyTheme(chart.options, chartTheme());
+      chart.update('none');
+    });
     return () => {
+      stop();
       chart.destroy();
       chartRef.current = null;
     };
@@ -80,12 +98,82 @@ export const BASE_OPTIONS = {
   interaction: { mode: 'nearest', intersect: false, axis: 'x' }
 } as const;
 
-/** Axis text and grid-line colors of the current theme. */
-export function axisColors(): { text: string; grid: string } {
+/** The colours a chart takes from the JupyterLab theme. */
+export interface IChartTheme {
+  /** Tick labels and axis titles. */
+  text: string;
+  /** Grid lines. */
+  grid: string;
+  /** Legend labels. */
+  legend: string;
+}
+
+/** The chart colours of the current theme, from its CSS variables. */
+export function chartTheme(): IChartTheme {
   return {
     text: themeColor('--jp-ui-font-color2', '#616161'),
-    grid: themeColor('--jp-border-color2', '#e0e0e0')
+    grid: themeColor('--jp-border-color2', '#e0e0e0'),
+    legend: themeColor('--jp-ui-font-color1', '#212121')
   };
+}
+
+/** Axis text and grid-line colors of the current theme. */
+export function axisColors(): { text: string; grid: string } {
+  const { text, grid } = chartTheme();
+  return { text, grid };
+}
+
+/** The parts of chart options that carry theme colours. */
+interface IThemedOptions {
+  scales?: Record<
+    string,
+    | {
+        ticks?: { color?: unknown };
+        grid?: { color?: unknown };
+        title?: { color?: unknown };
+      }
+    | undefined
+  >;
+  plugins?: { legend?: { labels?: { color?: unknown } } };
+}
+
+/**
+ * Recolour chart options with `theme` in place: every scale's ticks, grid and
+ * title, and the legend labels. The caller redraws (`chart.update`).
+ */
+export function applyTheme(options: unknown, theme: IChartTheme): void {
+  const themed = (options ?? {}) as IThemedOptions;
+  for (const scale of Object.values(themed.scales ?? {})) {
+    if (!scale) {
+      continue;
+    }
+    scale.ticks = { ...scale.ticks, color: theme.text };
+    scale.grid = { ...scale.grid, color: theme.grid };
+    if (scale.title) {
+      scale.title.color = theme.text;
+    }
+  }
+  const labels = themed.plugins?.legend?.labels;
+  if (labels) {
+    labels.color = theme.legend;
+  }
+}
+
+function markTheme(chart: LineChart): void {
+  const scale = chart.scales?.y ?? Object.values(chart.scales ?? {})[0];
+  const canvas = chart.canvas;
+  if (!scale || !canvas) {
+    return;
+  }
+  // The resolved options chart.js drew with (the scale's, after `update`).
+  const resolved = scale.options as {
+    ticks?: { color?: unknown };
+    grid?: { color?: unknown };
+  };
+  const text = resolved.ticks?.color;
+  const grid = resolved.grid?.color;
+  canvas.dataset.textColor = typeof text === 'string' ? text : '';
+  canvas.dataset.gridColor = typeof grid === 'string' ? grid : '';
 }
 
 /** Tick labels in the theme's axis color. */

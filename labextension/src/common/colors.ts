@@ -1,5 +1,5 @@
 /**
- * Series colors and theme colors for charts.
+ * Series colors, theme colors for charts, and the JupyterLab theme's changes.
  */
 
 /** A categorical palette that reads on light and dark themes (Tableau 10). */
@@ -28,4 +28,38 @@ export function themeColor(name: string, fallback: string): string {
   }
   const value = getComputedStyle(document.body).getPropertyValue(name).trim();
   return value || fallback;
+}
+
+const themeListeners = new Set<() => void>();
+let themeObserver: MutationObserver | null = null;
+
+/**
+ * Call `listener` whenever the JupyterLab theme changes; returns the
+ * unsubscribe function. JupyterLab sets `data-jp-theme-name` and
+ * `data-jp-theme-light` on the body once the new theme's CSS is loaded, so its
+ * variables are current when the listener runs. One observer serves every
+ * listener; a page without a DOM never calls back.
+ */
+export function onThemeChange(listener: () => void): () => void {
+  themeListeners.add(listener);
+  if (
+    themeObserver === null &&
+    typeof MutationObserver !== 'undefined' &&
+    typeof document !== 'undefined'
+  ) {
+    themeObserver = new MutationObserver(() => {
+      themeListeners.forEach(call => call());
+    });
+    themeObserver.observe(document.body, {
+      attributes: true,
+      attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light']
+    });
+  }
+  return () => {
+    themeListeners.delete(listener);
+    if (themeListeners.size === 0 && themeObserver !== null) {
+      themeObserver.disconnect();
+      themeObserver = null;
+    }
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * Side-by-side comparison of several runs: params (differing rows
  * highlighted), latest metrics, what changed between the runs' environments,
- * and each metric's curves overlaid.
+ * cost against a chosen metric, and each metric's curves overlaid.
  */
 import React, { useMemo, useState } from 'react';
 
@@ -18,6 +18,7 @@ import type { IRunDetail } from './model';
 import { Section } from '../common/components';
 import { seriesColor } from '../common/colors';
 import { EnvDiffSection } from '../env/EnvDiff';
+import { CostScatterSection } from './CostScatter';
 import { MetricChart } from './MetricChart';
 
 export interface IRunCompareProps {
@@ -98,6 +99,7 @@ export function RunCompare(props: IRunCompareProps): JSX.Element {
       {props.env ? (
         <EnvDiffSection model={props.env} runs={runs} colors={colors} />
       ) : null}
+      <CostScatterSection runs={runs} colors={colors} />
       <Section title="Metric curves" count={keys.length}>
         <div className="jp-mlops-charts">
           {keys.map(key => (
