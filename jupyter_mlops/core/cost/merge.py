@@ -4,6 +4,15 @@ GPU use is attributed to a target through the pids of its tree: memory is the
 sum over its processes; utilisation, power and energy shares follow the rules
 in :class:`~.records.TargetGpu`. CPU deltas and intervals come from each
 target's :class:`Previous` sample, which :func:`merge_readings` keeps up to date.
+
+CPU rates (``cpu_percent``) are made only over windows of at least
+:data:`MIN_RATE_WINDOW` seconds: /proc counts CPU in 10 ms clock ticks, so one
+tick seen in a 3 ms gap would read as 333%. A tick that comes sooner after the
+window opened (the last tick of a meter that stops, a sampler at 0.2 s) adds
+its CPU to the open window and repeats the last closed window's rate. CPU a
+process had used before it was first seen (``ProcessUse.unseen_cpu``) is in the
+deltas (it is booked) but in no rate. A rate is at most ``100 x cores`` (the
+machine's usable cores, :func:`~.sources.usable_cores`): nothing can use more.
 """
 
 from __future__ import annotations
@@ -17,16 +26,32 @@ from jupyter_mlops.core.cost.records import ProcessUse, Snapshot, TargetGpu, Tar
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.records import GpuDevice, GpuProcess, Reading, Target
 
-__all__ = ["Previous", "merge_readings"]
+__all__ = ["MIN_RATE_WINDOW", "Previous", "cpu_rate", "merge_readings"]
+
+MIN_RATE_WINDOW = 0.9
+"""Seconds a CPU rate is measured over at least (a 1 Hz sampler's ticks, jitter allowed)."""
 
 
 @dataclass(slots=True)
 class Previous:
-    """A target's previous sample: its pid, when, and its cumulative CPU then."""
+    """A target's previous sample (pid, when, cumulative CPU then), the open rate window
+    (when it opened, the CPU then) and the rate of the last window closed (percent)."""
 
     pid: int
     time: float
     cpu_seconds: float
+    window_time: float = 0.0
+    window_cpu: float = 0.0
+    rate: float = 0.0
+
+
+def cpu_rate(cpu_seconds: float, span: float, cores: float | None = None) -> float | None:
+    """``cpu_seconds`` over ``span`` wall seconds in percent of one core, at most
+    ``100 x cores``; ``None`` when ``span`` is shorter than :data:`MIN_RATE_WINDOW`."""
+    if not span >= MIN_RATE_WINDOW:
+        return None
+    rate = 100.0 * max(0.0, cpu_seconds) / span
+    return rate if cores is None else min(rate, 100.0 * cores)
 
 
 def merge_readings(
@@ -34,8 +59,11 @@ def merge_readings(
     targets: Mapping[str, Target],
     readings: Iterable[Reading],
     prev: dict[str, Previous] | None = None,
+    *,
+    cores: float | None = None,
 ) -> Snapshot:
-    """One :class:`Snapshot` from the sources' readings; ``prev`` (updated) carries deltas."""
+    """One :class:`Snapshot` from the sources' readings; ``prev`` (updated) carries deltas
+    and rate windows; ``cores`` caps the rates (see the module doc)."""
     processes: dict[str, ProcessUse] = {}
     gpus: list[GpuDevice] = []
     gpu_seen = False
@@ -56,10 +84,12 @@ def merge_readings(
         last = prev.get(target_id)
         if last is None or last.pid != target.pid:
             interval, delta = 0.0, 0.0
+            last = Previous(target.pid, now, use.cpu_seconds, now, use.cpu_seconds)
         else:
             interval = max(0.0, now - last.time)
             delta = max(0.0, use.cpu_seconds - last.cpu_seconds)
-        prev[target_id] = Previous(target.pid, now, use.cpu_seconds)
+            _advance_window(last, now, use, cores)
+        prev[target_id] = last
         samples[target_id] = TargetSample(
             target_id=target_id,
             target=target,
@@ -68,7 +98,7 @@ def merge_readings(
             alive=use.alive,
             cpu_seconds=use.cpu_seconds,
             cpu_delta=delta,
-            cpu_percent=100.0 * delta / interval if interval > 0 else 0.0,
+            cpu_percent=last.rate,
             rss_bytes=use.rss_bytes,
             num_processes=len(use.pids),
             gpus=tuple(_gpu_for(g, interval) for g in per_target_gpus.get(target_id, ())),
@@ -76,6 +106,15 @@ def merge_readings(
     return Snapshot(
         time=now, targets=samples, gpus=tuple(gpus), gpu_available=gpu_seen and bool(gpus)
     )
+
+
+def _advance_window(last: Previous, now: float, use: ProcessUse, cores: float | None) -> None:
+    """Move ``last`` to ``now``; close the rate window if it is long enough."""
+    last.time, last.cpu_seconds = now, use.cpu_seconds
+    last.window_cpu += use.unseen_cpu  # found now, used before: no rate of it
+    rate = cpu_rate(use.cpu_seconds - last.window_cpu, now - last.window_time, cores)
+    if rate is not None:
+        last.rate, last.window_time, last.window_cpu = rate, now, use.cpu_seconds
 
 
 @dataclass(slots=True)

@@ -29,9 +29,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from jupyter_mlops.core.cost.accounting import CostAccountant, LiveCost
+from jupyter_mlops.core.cost.merge import cpu_rate
 from jupyter_mlops.core.cost.pricing import Cost, PricingModel, Usage
 from jupyter_mlops.core.cost.records import Snapshot, TargetSample
 from jupyter_mlops.core.cost.sampler import Sampler, sample_once
+from jupyter_mlops.core.cost.sources import usable_cores
 from jupyter_mlops.core.cost.totals import Totals
 
 if TYPE_CHECKING:
@@ -88,23 +90,32 @@ class ProcessMeter:
     ) -> None:
         """Take the first sample now; with ``thread``, keep sampling every interval (peaks).
 
-        ``since`` / ``cpu_at_since``: when the work really began (epoch seconds) and the
-        tree's cumulative CPU then (:func:`process_cpu`), for a meter started a little
-        late on another thread: that gap is booked too, at the first sample's memory.
+        ``since`` / ``cpu_at_since``: when the work really began (epoch seconds) and
+        this process's CPU then (:func:`process_cpu`), for a meter of this process
+        started a little late on another thread: that gap is booked too, at the first
+        sample's memory. Its CPU is :func:`process_cpu` now minus ``cpu_at_since`` (the
+        same measure on both sides: the tree's psutil figure also holds the whole past
+        of live children); a meter of another process books the gap without CPU. The
+        gap makes a CPU rate (a peak) only when it is a window long enough
+        (:data:`~.merge.MIN_RATE_WINDOW`).
         """
         self.started = time.time() if since is None else since
+        cpu_now = process_cpu()
         snapshot = self.sampler.tick()
         first = snapshot.targets.get(_ID)
         if first is not None and since is not None and cpu_at_since is not None:
-            gap = first.time - since
-            if gap > 0:
-                cpu = max(0.0, first.cpu_seconds - cpu_at_since)
-                early = replace(
-                    first, interval=gap, cpu_delta=cpu, cpu_percent=100.0 * cpu / gap, gpus=()
-                )
-                self.accountant.on_snapshot(replace(snapshot, targets={_ID: early}))
+            self._book_gap(snapshot, first, since, cpu_now - cpu_at_since)
         if thread:
             self.sampler.start()
+
+    def _book_gap(self, snapshot: Snapshot, first: TargetSample, since: float, cpu: float) -> None:
+        gap = first.time - since
+        if gap <= 0:
+            return
+        cpu = max(0.0, cpu) if first.target.pid == os.getpid() else 0.0
+        rate = cpu_rate(cpu, gap, self.sampler.cores) or 0.0
+        early = replace(first, interval=gap, cpu_delta=cpu, cpu_percent=rate, gpus=())
+        self.accountant.on_snapshot(replace(snapshot, targets={_ID: early}))
 
     def totals(self) -> Totals:
         """Use and cost since :meth:`start` (as of the last sample)."""
@@ -124,7 +135,8 @@ class ProcessMeter:
 
 
 def process_cpu() -> float:
-    """This process's CPU seconds so far, its reaped children's included (cheap: ``os.times``)."""
+    """This process's CPU seconds so far, its reaped children's included (cheap: ``os.times``;
+    live children are not in it)."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
 
@@ -146,7 +158,7 @@ def lifetime_cost(
         sample,
         interval=age,
         cpu_delta=sample.cpu_seconds,
-        cpu_percent=100.0 * sample.cpu_seconds / age if age > 0 else 0.0,
+        cpu_percent=cpu_rate(sample.cpu_seconds, age, usable_cores()) or 0.0,
         gpus=tuple(replace(g, energy_j=0.0) for g in sample.gpus),
     )
     usage = pricing.measure(whole)

@@ -44,7 +44,6 @@ Two ways to get the rates, both from the :class:`~.catalogue.Catalogue`:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -291,10 +290,15 @@ class PricingModel:
         return Cost(allocated=allocated, used=min(used, allocated), currency=self.currency)
 
     def hourly(self, sample: TargetSample) -> Cost:
-        """What this sample's rate of use costs per hour (the status bar's "$/h")."""
+        """What this sample's rate of use costs per hour (the status bar's "$/h").
+
+        CPU at the sample's windowed rate (``cpu_percent``, see :mod:`.merge`), not its
+        own delta over its interval, which may be a few milliseconds.
+        """
         if sample.interval <= 0:
             return Cost(0.0, 0.0, self.currency)
-        cost = self.price(self.measure(sample))
+        at_rate = replace(sample, cpu_delta=sample.cpu_percent / 100.0 * sample.interval)
+        cost = self.price(self.measure(at_rate))
         factor = HOUR / sample.interval
         return Cost(cost.allocated * factor, cost.used * factor, self.currency)
 
@@ -322,13 +326,14 @@ def machine_instance(
     gpus: int = 0,
     gpu: str | None = None,
 ) -> InstanceOffer:
-    """This machine as an instance at ``hourly``: its logical CPUs and total memory (psutil)."""
-    import psutil
+    """This machine as an instance at ``hourly``: the CPUs and memory this process may use
+    (:func:`~.sources.usable_cores`, :func:`~.sources.usable_memory`)."""
+    from jupyter_mlops.core.cost.sources import usable_cores, usable_memory
 
     return InstanceOffer(
         key=key,
-        vcpus=float(psutil.cpu_count() or os.cpu_count() or 1),
-        memory_gb=psutil.virtual_memory().total / GIB,
+        vcpus=usable_cores(),
+        memory_gb=usable_memory() / GIB,
         hourly=float(hourly),
         gpus=gpus,
         gpu=gpu,

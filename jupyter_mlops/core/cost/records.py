@@ -74,6 +74,9 @@ class ProcessUse:
     tree's processes started (exited, reaped children included) and never goes
     down. ``rss_bytes`` is the sum of the resident set sizes (shared pages are
     counted once per process). ``pids`` are the live processes of the tree.
+    ``unseen_cpu`` is the part of ``cpu_seconds`` that processes read for the
+    first time at this instant had used before (a child found by a later listing
+    brings its history): it is booked, but no CPU rate is made of it.
     """
 
     pids: frozenset[int]
@@ -81,6 +84,7 @@ class ProcessUse:
     rss_bytes: int
     alive: bool = True
     denied: int = 0  # processes of the tree we were not allowed to read
+    unseen_cpu: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -177,8 +181,11 @@ class TargetSample:
 
     ``cpu_seconds`` is cumulative (see :class:`ProcessUse`); ``cpu_delta`` the CPU
     used since this target's previous sample (0 on its first); ``interval`` the
-    wall seconds since then (0 on the first); ``cpu_percent`` is
-    ``cpu_delta / interval`` in percent of one core.
+    wall seconds since then (0 on the first); ``cpu_percent`` the CPU rate in
+    percent of one core over the last window of at least
+    :data:`~.merge.MIN_RATE_WINDOW` seconds that closed at or before this tick
+    (0 until one has), never more than 100 x the machine's usable cores: a tick
+    right after another makes no rate of its own (see :mod:`.merge`).
     """
 
     target_id: str

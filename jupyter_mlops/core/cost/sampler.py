@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from jupyter_mlops.core.cost.merge import Previous, merge_readings
 from jupyter_mlops.core.cost.nvml import NvmlSource
 from jupyter_mlops.core.cost.records import Snapshot, Target, TargetSample
-from jupyter_mlops.core.cost.sources import ProcessTreeSource, ResourceSource
+from jupyter_mlops.core.cost.sources import ProcessTreeSource, ResourceSource, usable_cores
 
 __all__ = ["Sampler", "SamplerStats", "merge_readings", "sample_once", "snapshot_once"]
 
@@ -57,7 +57,8 @@ class Sampler:
 
     ``sources``: the resource sources (default: real psutil and NVML).
     ``clock``: wall-clock seconds (``time.time``); intervals, minutes and alert
-    times all come from it, so tests inject one.
+    times all come from it, so tests inject one. ``cores``: the most cores a CPU
+    rate may show (default: this machine's usable cores, :func:`~.sources.usable_cores`).
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class Sampler:
         *,
         interval: float = 1.0,
         clock: Callable[[], float] = time.time,
+        cores: float | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
@@ -73,6 +75,7 @@ class Sampler:
             list(sources) if sources is not None else [ProcessTreeSource(), NvmlSource()]
         )
         self.interval = float(interval)
+        self.cores = usable_cores() if cores is None else float(cores)
         self.clock = clock
         self._targets: dict[str, Target] = {}
         self._prev: dict[str, Previous] = {}
@@ -149,7 +152,7 @@ class Sampler:
                     readings.append(source.collect(targets, now))
                 except Exception:
                     _log.exception("cost source %r failed; skipped this tick", source.name)
-            snapshot = merge_readings(now, targets, readings, self._prev)
+            snapshot = merge_readings(now, targets, readings, self._prev, cores=self.cores)
             self._latest = snapshot
             self._ticks += 1
             self._last_tick = time.thread_time() - started

@@ -26,6 +26,12 @@ ancestor's ``children_*`` (auto-reaped children, orphans reaped by init, the
 root itself) is added to ``carried``. The figure is then clamped so that it
 never decreases. CPU comes from ``cpu_times`` deltas, never from
 ``cpu_percent`` over short windows. RSS is the sum over the tree's processes.
+A process read for the first time brings the CPU it used before it was found
+(``ProcessUse.unseen_cpu``): booked, but no rate is made of it.
+
+:func:`usable_cores` and :func:`usable_memory` are what this machine lets
+this process use (CPU affinity, cgroup limits, the hardware): no measured
+peak can be more.
 
 Processes we may not read (``AccessDenied``) are skipped and counted in
 ``ProcessUse.denied``; zombies keep their last figures until they are reaped.
@@ -38,13 +44,14 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import psutil
 
 from jupyter_mlops.core.cost.records import ProcessUse, Reading, Target
 
-__all__ = ["ProcessTreeSource", "ResourceSource"]
+__all__ = ["ProcessTreeSource", "ResourceSource", "usable_cores", "usable_memory"]
 
 _log = logging.getLogger("jupyter_mlops.cost")
 
@@ -230,8 +237,12 @@ class ProcessTreeSource:
         previous_reaped = {pid: p.reaped for pid, p in tree.procs.items()}
         gone: list[tuple[int, _Proc]] = []
         denied = 0
+        unseen = 0.0  # CPU that processes read for the first time used before now
         for pid, p in list(tree.procs.items()):
+            first = not p.read
             status = _read(p)
+            if first and p.read:
+                unseen += p.total
             if status == "gone":
                 gone.append((pid, p))
                 del tree.procs[pid]
@@ -248,6 +259,7 @@ class ProcessTreeSource:
             rss_bytes=sum(p.rss for p in tree.procs.values()),
             alive=tree.alive,
             denied=denied,
+            unseen_cpu=unseen,
         )
 
     def _settle_gone(
@@ -279,3 +291,80 @@ class ProcessTreeSource:
                 _log.debug(
                     "carried %.3f s of CPU of processes not reaped by a parent", lost - taken
                 )
+
+
+# -- what this machine lets us use -----------------------------------------------------
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def usable_cores(root: Path = CGROUP_ROOT, cgroup_file: Path = Path("/proc/self/cgroup")) -> float:
+    """The CPUs this process may use: the least of psutil's count, its CPU affinity and
+    the cgroup CPU quota (``cpu.max``, or ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``)."""
+    counts = [float(psutil.cpu_count() or os.cpu_count() or 1)]
+    if hasattr(os, "sched_getaffinity"):
+        counts.append(float(len(os.sched_getaffinity(0)) or counts[0]))
+    for folder in _cgroup_folders(root, cgroup_file, "cpu"):
+        quota = _cpu_quota(folder)
+        if quota is not None:
+            counts.append(quota)
+    return max(0.01, min(counts))
+
+
+def usable_memory(root: Path = CGROUP_ROOT, cgroup_file: Path = Path("/proc/self/cgroup")) -> int:
+    """The memory this process may use: the least of the machine's and the cgroup limit
+    (``memory.max``, or ``memory.limit_in_bytes``)."""
+    sizes = [int(psutil.virtual_memory().total)]
+    for folder in _cgroup_folders(root, cgroup_file, "memory"):
+        for name in ("memory.max", "memory.limit_in_bytes"):
+            value = _read_text(folder / name)
+            if value is not None and value.isdigit() and 0 < int(value) < sizes[0]:
+                sizes.append(int(value))
+    return min(sizes)
+
+
+def _cgroup_folders(root: Path, cgroup_file: Path, controller: str) -> list[Path]:
+    """The cgroup folders whose limits apply to this process for ``controller`` (v1 and v2):
+    its own group and every parent up to the root, seen from inside or outside a container."""
+    text = _read_text(cgroup_file)
+    if text is None or not sys.platform.startswith("linux"):
+        return []
+    folders: list[Path] = []
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hierarchy, controllers, path = parts
+        if hierarchy == "0" and not controllers:
+            bases = [root, root / "unified"]  # v2 (unified), pure or hybrid
+        elif controller in controllers.split(","):
+            bases = [root / controllers, root / controller]  # v1: cpu,cpuacct or cpu
+        else:
+            continue
+        relative = Path(path.lstrip("/"))
+        for base in bases:
+            chain = [relative, *relative.parents]
+            folders.extend(base / c for c in chain if (base / c).is_dir())
+    return list(dict.fromkeys(folders))
+
+
+def _cpu_quota(folder: Path) -> float | None:
+    """Cores a cgroup folder's CPU quota allows, ``None`` when it sets none."""
+    v2 = _read_text(folder / "cpu.max")
+    if v2 is not None:
+        quota, _, period = v2.partition(" ")
+        if quota.isdigit() and period.strip().isdigit() and int(period) > 0:
+            return int(quota) / int(period)
+        return None
+    quota_us = _read_text(folder / "cpu.cfs_quota_us")
+    period_us = _read_text(folder / "cpu.cfs_period_us")
+    if quota_us and period_us and quota_us.isdigit() and period_us.isdigit() and int(period_us):
+        return int(quota_us) / int(period_us)  # -1 (no quota) is not digits
+    return None
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
