@@ -4,6 +4,11 @@
 standard library is imported here; the ledger (SQLAlchemy) loads inside the
 command, so ``--help`` stays fast.
 
+Which ledger: ``--ledger URL``, else ``$JUPYTER_MLOPS_COST_LEDGER``, else
+``mlops-cost.db`` beside the project's MLflow store (``--tracking-uri`` /
+``--root-dir``, as for the other commands), so a report run in a project folder
+shows that folder's work.
+
 Exit codes: 0 success, 1 the ledger cannot be read (missing SQLite file,
 database down), 2 usage error (bad ``--by``, ``--since`` or ``--format``).
 """
@@ -12,24 +17,32 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from jupyter_mlops.cli.command import arg, command, group
-from jupyter_mlops.cli.output import existing_database
+from jupyter_mlops.cli.output import existing_database, tracking_uri
 
 __all__ = ["COST", "cmd_cost_report", "ledger_url"]
 
-BY = ("project", "notebook", "user", "kernel", "run", "day", "week")
+BY_HELP = "project, notebook, user, kernel, run, day, week or tag:KEY"
 
 
-def ledger_url(given: str | None) -> str:
-    """``--ledger``, else ``$JUPYTER_MLOPS_COST_LEDGER``, else the default SQLite file."""
+def ledger_url(args: argparse.Namespace) -> str:
+    """``--ledger``, else ``$JUPYTER_MLOPS_COST_LEDGER``, else beside the project's MLflow store."""
     from jupyter_mlops.core.cost.ledger import default_ledger_url
 
+    if args.ledger:
+        url = args.ledger
+    else:
+        root = str(Path(args.root_dir).resolve()) if args.root_dir else None
+        url = default_ledger_url(root, tracking_uri(args))
     hint = (
-        "Cost is booked by a Jupyter server running jupyter-mlops; pass --ledger "
-        "URL or set JUPYTER_MLOPS_COST_LEDGER to read another one."
+        "cost is booked there by a Jupyter server or a run using jupyter-mlops in this "
+        "project; run from the project folder or pass --root-dir DIR, or read another "
+        "ledger with --ledger URL or $JUPYTER_MLOPS_COST_LEDGER (any SQLAlchemy URL, e.g. "
+        "a team's postgresql://host/db)"
     )
-    return existing_database(given or default_ledger_url(), "cost ledger", hint)
+    return existing_database(url, "cost ledger", hint)
 
 
 def cmd_cost_report(args: argparse.Namespace) -> int:
@@ -37,11 +50,20 @@ def cmd_cost_report(args: argparse.Namespace) -> int:
     holding the resources cost), the used cost, the waste (their difference: idle GPUs, unused
     reserved cores), CPU core-hours, RAM GB-hours, GPU-hours, GPU memory GB-hours, energy (kWh)
     and wall hours.
+
+    Group by a label, a run tag (--by tag:epic: cost per ticket) or several at once
+    (--by project,tag:epic: a row per combination). The ledger is mlops-cost.db beside the
+    project's MLflow store unless --ledger or $JUPYTER_MLOPS_COST_LEDGER names another one
+    (any SQLAlchemy URL: point several servers at one PostgreSQL ledger to report across them).
     """
     from jupyter_mlops.core.cost.ledger import Ledger
-    from jupyter_mlops.core.cost.report import build_report, render_report
+    from jupyter_mlops.core.cost.report import build_report, parse_by, parse_time, render_report
 
-    ledger = Ledger(ledger_url(args.ledger))
+    # usage errors first: a bad --by or --since says so even where there is no ledger
+    parse_time(args.since)
+    parse_time(args.until)
+    parse_by(args.by)
+    ledger = Ledger(ledger_url(args))
     try:
         report = build_report(ledger, by=args.by, since=args.since, until=args.until)
     finally:
@@ -53,13 +75,15 @@ def cmd_cost_report(args: argparse.Namespace) -> int:
 
 REPORT = command(
     "report",
-    "Cost grouped by project, notebook, user, kernel, run, day or week.",
+    "Cost grouped by project, notebook, user, kernel, run, tag, day or week.",
     cmd_cost_report,
     arg(
         "--by",
-        choices=BY,
         default="project",
-        help="Group rows by this label, or by UTC day or ISO week (default: project).",
+        metavar="GROUPS",
+        help=f"Group rows by {BY_HELP} (a run's tag, e.g. tag:epic), or several joined by "
+        "commas (project,tag:epic: a row per combination). Days and weeks are UTC "
+        "(default: project).",
     ),
     arg(
         "--since",
@@ -73,22 +97,23 @@ REPORT = command(
         "--format",
         choices=("table", "csv", "json"),
         default="table",
-        help="table (aligned, with a total line), csv (one header row) or json.",
+        help="table (aligned, money rounded for reading, with a total line), csv (one header "
+        "row) or json; csv and json keep full precision.",
     ),
     arg(
         "--ledger",
         metavar="URL",
         help="The cost ledger: a SQLAlchemy URL (default: $JUPYTER_MLOPS_COST_LEDGER, else "
-        "sqlite:///~/.local/share/jupyter-mlops/cost.db).",
+        "mlops-cost.db beside the MLflow store of --tracking-uri / --root-dir).",
     ),
-    uses_store=False,
 )
 
 COST = group(
     "cost",
     "Compute cost: what kernels and runs cost, from the cost ledger.",
     REPORT,
-    description="Compute cost. The Jupyter server samples every kernel's CPU, memory and GPU "
-    "use, prices it and books it per minute in the cost ledger (c.MlopsConfig.cost_ledger_url, "
-    "default ~/.local/share/jupyter-mlops/cost.db). See `jupyter mlops cost COMMAND --help`.",
+    description="Compute cost. The Jupyter server (and runs outside it) sample every kernel's "
+    "CPU, memory and GPU use, price it and book it per minute in the cost ledger "
+    "(c.MlopsConfig.cost_ledger_url or $JUPYTER_MLOPS_COST_LEDGER; default mlops-cost.db "
+    "beside the project's mlflow.db). See `jupyter mlops cost COMMAND --help`.",
 )

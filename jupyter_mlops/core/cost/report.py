@@ -1,16 +1,22 @@
-"""Cost reports from the ledger: grouped by project, notebook, user, kernel, run, day or week.
+"""Cost reports from the ledger: grouped by project, notebook, user, kernel, run, tag, day or week.
 
 ::
 
-    report = build_report(ledger, by="project", since="7d")
+    report = build_report(ledger, by="project,tag:epic", since="7d")
     print(render_report(report, "table"))      # or "csv", "json"
+
+``by`` is one grouping or a comma list of them (a row per combination);
+``tag:KEY`` groups by a run's tag (``tag:epic``: cost per ticket), rows of no run
+or of a run without that tag under ``(none)``.
 
 ``since`` / ``until`` take ``7d``, ``24h``, ``30m``, ``2w``, an ISO date
 (``2026-11-01``, UTC midnight) or datetime, or epoch seconds. Days and weeks
 (from Monday) are UTC. Label groups come most expensive first, time groups in
 order; an empty label shows as ``(none)``. Every row has the allocated cost,
 the used cost, the waste (their difference), and the quantities in hours and
-kWh. What the CLI ``jupyter mlops cost report`` prints is exactly this.
+kWh. The table shows money in the one money format (:func:`~.money.format_money`);
+CSV and JSON keep every digit. What the CLI ``jupyter mlops cost report``
+prints is exactly this.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.core.cost.ledger_groups import ALIASES, parse_groups
+from jupyter_mlops.core.cost.money import format_money
 from jupyter_mlops.core.cost.pricing import HOUR, J_PER_KWH
 from jupyter_mlops.core.cost.totals import Totals
 from jupyter_mlops.exceptions import InvalidValueError, UsageError
@@ -31,11 +39,22 @@ from jupyter_mlops.exceptions import InvalidValueError, UsageError
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.ledger import Ledger
 
-__all__ = ["BY", "FORMATS", "Report", "ReportRow", "build_report", "parse_time", "render_report"]
+__all__ = [
+    "BY",
+    "FORMATS",
+    "Report",
+    "ReportRow",
+    "build_report",
+    "parse_by",
+    "parse_time",
+    "render_report",
+]
 
+#: the groupings besides ``tag:KEY``
 BY = ("project", "notebook", "user", "kernel", "run", "day", "week")
 FORMATS = ("table", "csv", "json")
-_BY_COLUMN = {"kernel": "kernel_id", "run": "run_id"}
+_TIME = ("day", "week")
+_NAME = {column: name for name, column in ALIASES.items()}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 COLUMNS = (
@@ -75,8 +94,14 @@ def parse_time(value: str | float | int | None, *, now: float | None = None) -> 
 
 @dataclass(frozen=True)
 class ReportRow:
-    key: str
+    """One group (``keys``: its value for each grouping, in order) and its totals."""
+
+    keys: tuple[str, ...]
     totals: Totals
+
+    @property
+    def key(self) -> str:
+        return " / ".join(self.keys)
 
     def values(self) -> dict[str, float]:
         t = self.totals
@@ -95,7 +120,9 @@ class ReportRow:
 
 @dataclass(frozen=True)
 class Report:
-    by: str
+    """``groups``: the groupings (``("project", "tag:epic")``); ``by``: them joined by commas."""
+
+    groups: tuple[str, ...]
     since: float | None
     until: float | None
     currency: str
@@ -106,15 +133,22 @@ class Report:
         out = Totals()
         for row in self.rows:
             out.merge(row.totals)
-        return ReportRow("total", out)
+        return ReportRow(("total",), out)
+
+    @property
+    def by(self) -> str:
+        return ",".join(self.groups)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "by": self.by,
+            "groups": list(self.groups),
             "since": _iso(self.since),
             "until": _iso(self.until),
             "currency": self.currency,
-            "rows": [{self.by: r.key, **r.values()} for r in self.rows],
+            "rows": [
+                {**dict(zip(self.groups, r.keys, strict=True)), **r.values()} for r in self.rows
+            ],
             "total": self.total.values(),
         }
 
@@ -143,51 +177,65 @@ def build_report(
     currency: str | None = None,
     **labels: str,
 ) -> Report:
-    """Ledger totals grouped ``by`` one of :data:`BY` over ``[since, until)``, filtered by ``labels``."""
-    if by not in BY:
-        raise UsageError(f"cannot report by {by!r}", hint=f"use one of: {', '.join(BY)}")
+    """Ledger totals grouped ``by`` (see the module doc) over ``[since, until)``, filtered by ``labels``."""
+    columns = parse_by(by)
+    groups = tuple(_NAME.get(c, c) for c in columns)
     start = parse_time(since, now=now)
     end = parse_time(until, now=now)
-    column = _BY_COLUMN.get(by, by)
-    groups = ledger.grouped(column, since=start, until=end, **labels)
+    found = ledger.grouped(columns, since=start, until=end, **labels)
     rows = []
-    for key, totals in groups:
-        name = _bucket_name(by, int(key)) if by in ("day", "week") else (str(key) or "(none)")
-        rows.append(ReportRow(name, totals))
-    if by not in ("day", "week"):
-        rows.sort(key=lambda r: (-r.totals.cost_allocated, r.key))
+    for key, totals in found:
+        keys = key if isinstance(key, tuple) else (key,)
+        names = tuple(
+            _bucket_name(g, int(k)) if g in _TIME else str(k)
+            for g, k in zip(groups, keys, strict=True)
+        )
+        rows.append(ReportRow(names, totals))
+    if not any(g in _TIME for g in groups):
+        rows.sort(key=lambda r: (-r.totals.cost_allocated, r.keys))
     if currency is None:
-        found = ledger.currencies()
-        currency = found.pop() if len(found) == 1 else ("mixed" if found else "USD")
-    return Report(by=by, since=start, until=end, currency=currency, rows=tuple(rows))
+        seen = ledger.currencies()
+        currency = seen.pop() if len(seen) == 1 else ("mixed" if seen else "USD")
+    return Report(groups=groups, since=start, until=end, currency=currency, rows=tuple(rows))
+
+
+def parse_by(by: str) -> tuple[str, ...]:
+    """The ledger groupings of a report's ``by`` (a :class:`UsageError` with a hint if bad)."""
+    return parse_groups(by, allowed=[ALIASES.get(b, b) for b in BY])
 
 
 def render_report(report: Report, fmt: str = "table") -> str:
-    """``table`` (aligned text with a total line), ``csv`` (header + rows) or ``json``."""
+    """``table`` (aligned text with a total line), ``csv`` (header + rows) or ``json``.
+
+    The table rounds money for reading; CSV and JSON carry the exact figures.
+    """
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([report.by, *COLUMNS, "currency"])
+        writer.writerow([*report.groups, *COLUMNS, "currency"])
         for row in report.rows:
             values = row.values()
-            writer.writerow([row.key, *(f"{values[c]:.6g}" for c in COLUMNS), report.currency])
+            writer.writerow([*row.keys, *(repr(values[c]) for c in COLUMNS), report.currency])
         return buf.getvalue()
     if fmt != "table":
         raise UsageError(f"unknown report format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
-    header = [report.by, *COLUMNS]
+    width = len(report.groups)
+    header = [*report.groups, *COLUMNS]
     lines = [header]
-    for row in (*report.rows, report.total):
+    total = report.total
+    for row in (*report.rows, total):
         values = row.values()
-        money = [f"{values[c]:.2f}" for c in ("cost", "used_cost", "waste")]
+        money = [format_money(values[c], report.currency) for c in ("cost", "used_cost", "waste")]
         rest = [f"{values[c]:.3f}" for c in COLUMNS[3:]]
-        lines.append([row.key, *money, *rest])
+        keys = [*row.keys, *[""] * (width - len(row.keys))]
+        lines.append([*keys, *money, *rest])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = []
     for n, line in enumerate(lines):
-        cells = [line[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)
+        cells = [c.ljust(w) for c, w in zip(line[:width], widths, strict=False)] + [
+            c.rjust(w) for c, w in zip(line[width:], widths[width:], strict=True)
         ]
         if n == len(lines) - 1:
             out.append("  ".join("-" * w for w in widths))

@@ -184,8 +184,8 @@ def test_report_formats(filled: Ledger) -> None:
 
     table = render_report(report, "table").splitlines()
     assert table[0].split()[:3] == ["project", "cost", "used_cost"]
-    assert table[1].split()[:2] == ["nlp", "4.00"]
-    assert table[-2].split()[:2] == ["total", "7.00"]
+    assert table[1].split()[:2] == ["nlp", "$4.00"]
+    assert table[-2].split()[:2] == ["total", "$7.00"]
     assert "USD" in table[-1]
     with pytest.raises(UsageError):
         render_report(report, "xml")
@@ -221,3 +221,104 @@ def test_parse_time(text: str | float | None, expected: float | None) -> None:
 def test_parse_time_says_what_it_accepts() -> None:
     with pytest.raises(InvalidValueError, match="cannot read 'last tuesday'"):
         parse_time("last tuesday")
+
+
+# -- cost per ticket: run tags, several groupings, precision ------------------------
+
+
+@pytest.fixture
+def tagged(ledger: Ledger) -> Ledger:
+    """Five runs' and one run-less kernel's cost, with known epics."""
+    booked = [
+        ("r1", "vision", 1.0, 0),
+        ("r1", "vision", 2.0, 60),
+        ("r2", "vision", 4.0, 0),
+        ("r3", "nlp", 8.0, 120),
+        ("", "nlp", 16.0, 0),  # outside any run
+        ("r4", "nlp", 32.0, 0),  # a run without an epic
+    ]
+    for run, project, amount, offset in booked:
+        ledger.write(
+            {(MONDAY + offset, (f"k-{run}", run, "a.ipynb", project, "ana")): row_of(amount)}
+        )
+    ledger.tag_run("r1", {"epic": "E-1", "sprint": "S7"})
+    ledger.tag_run("r2", {"epic": "E-2"})
+    ledger.tag_run("r3", {"epic": "E-1"})
+    ledger.tag_run("r4", {"sprint": "S7"})
+    ledger.tag_run("", {"epic": "ignored"})  # no run: nothing kept
+    return ledger
+
+
+def row_of(amount: float) -> Totals:
+    return Totals(wall_seconds=60, cost_allocated=amount, cost_used=amount / 4)
+
+
+def costs(report_rows: tuple[object, ...]) -> dict[object, float]:
+    return {r.keys: r.totals.cost_allocated for r in report_rows}  # type: ignore[attr-defined]
+
+
+def test_report_by_tag_is_cost_per_ticket(tagged: Ledger) -> None:
+    report = build_report(tagged, by="tag:epic", since=None)
+    assert costs(report.rows) == {("E-1",): 11.0, ("E-2",): 4.0, ("(none)",): 48.0}
+    assert [r.key for r in report.rows] == ["(none)", "E-1", "E-2"]  # dearest first
+    assert report.total.totals.cost_allocated == 63.0  # every row counted once
+    sprint = build_report(tagged, by="tag:sprint", since=None)
+    assert costs(sprint.rows) == {("S7",): 35.0, ("(none)",): 28.0}
+
+    tagged.tag_run("r2", {"epic": "E-1"})  # re-tagged: the value is replaced, not added
+    assert tagged.run_tags("r2") == {"epic": "E-1"}
+    again = build_report(tagged, by="tag:epic", since=None)
+    assert costs(again.rows) == {("E-1",): 15.0, ("(none)",): 48.0}
+
+
+def test_report_by_project_and_tag(tagged: Ledger) -> None:
+    report = build_report(tagged, by="project, tag:epic", since=None)
+    assert report.groups == ("project", "tag:epic")
+    assert costs(report.rows) == {
+        ("vision", "E-1"): 3.0,
+        ("vision", "E-2"): 4.0,
+        ("nlp", "E-1"): 8.0,
+        ("nlp", "(none)"): 48.0,
+    }
+    data = json.loads(render_report(report, "json"))
+    assert data["by"] == "project,tag:epic"
+    assert data["rows"][0] == {**data["rows"][0], "project": "nlp", "tag:epic": "(none)"}
+    rows = list(csv.DictReader(io.StringIO(render_report(report, "csv"))))
+    assert {(r["project"], r["tag:epic"]): float(r["cost"]) for r in rows} == costs(report.rows)
+    table = render_report(report, "table").splitlines()
+    assert table[0].split()[:3] == ["project", "tag:epic", "cost"]
+    assert table[1].split()[:3] == ["nlp", "(none)", "$48.00"]
+    assert table[-2].split()[:2] == ["total", "$63.00"]
+    by_day = build_report(tagged, by="day,tag:epic", since=None)
+    assert costs(by_day.rows) == {
+        ("2027-01-11", "(none)"): 48.0,
+        ("2027-01-11", "E-1"): 11.0,
+        ("2027-01-11", "E-2"): 4.0,
+    }
+
+
+def test_bad_groupings_say_what_works(tagged: Ledger) -> None:
+    for by, says in [
+        ("tag:", "names no tag"),
+        ("project,colour", "cannot group by 'colour'"),
+        ("minute", "cannot group by 'minute'"),
+        ("project,project", "named twice"),
+    ]:
+        with pytest.raises(UsageError, match=says) as caught:
+            build_report(tagged, by=by)
+        assert caught.value.hint
+
+
+def test_csv_and_json_keep_full_precision_the_table_rounds(ledger: Ledger) -> None:
+    ledger.write({key(MONDAY): Totals(cost_allocated=0.1), key(MONDAY + 60): row_of(0.2)})
+    ledger.write({key(MONDAY, kernel="k2", project="q"): Totals(cost_allocated=0.000123456789)})
+    report = build_report(ledger, by="project", since=None)
+    exact = 0.1 + 0.2  # 0.30000000000000004, as SQL sums it
+    rows = list(csv.DictReader(io.StringIO(render_report(report, "csv"))))
+    assert [float(r["cost"]) for r in rows] == [exact, 0.000123456789]
+    assert rows[0]["cost"] == repr(exact)
+    data = json.loads(render_report(report, "json"))
+    assert [r["cost"] for r in data["rows"]] == [exact, 0.000123456789]
+    table = render_report(report, "table").splitlines()
+    assert table[1].split()[:2] == ["p", "$0.30"]
+    assert table[2].split()[:2] == ["q", "$0.00012"]
