@@ -51,7 +51,7 @@ def test_cost_group_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "report" in COMMANDS["cost"].children
     code, out, _ = run_cli(capsys, "cost", "report", "--help")
     assert code == 0
-    for word in ("--by", "--since", "--format", "--ledger", "week"):
+    for word in ("--by", "--since", "--format", "--ledger", "week", "tag:KEY", "--root-dir"):
         assert word in out
 
 
@@ -92,5 +92,86 @@ def test_report_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, ledge
     code, _, err = run_cli(capsys, "cost", "report", "--ledger", ledger_url, "--since", "soon")
     assert code == 2
     assert "cannot read" in err
-    code, _, _ = run_cli(capsys, "cost", "report", "--by", "planet")
+    code, _, err = run_cli(capsys, "cost", "report", "--by", "planet")
     assert code == 2
+    assert "cannot group by 'planet'" in err
+    assert "tag:KEY" in err  # the hint says what works
+
+
+def test_report_by_tag_and_by_project_and_tag(
+    capsys: pytest.CaptureFixture[str], ledger_url: str
+) -> None:
+    ledger = Ledger(ledger_url)
+    try:
+        minute = int(time.time() - 7200) // 60 * 60
+        ledger.write(
+            {
+                (minute, ("k4", "r1", "d.ipynb", "churn", "ana")): Totals(cost_allocated=0.25),
+                (minute, ("k5", "r2", "d.ipynb", "vision", "ana")): Totals(cost_allocated=0.5),
+            }
+        )
+        ledger.tag_run("r1", {"epic": "E-7"})
+        ledger.tag_run("r2", {"epic": "E-7"})
+    finally:
+        ledger.close()
+    code, out, err = run_cli(
+        capsys, "cost", "report", "--ledger", ledger_url, "--by", "tag:epic", "--format", "json"
+    )
+    assert code == 0, err
+    assert {r["tag:epic"]: r["cost"] for r in json.loads(out)["rows"]} == {
+        "E-7": 0.75,
+        "(none)": 7.0,
+    }
+    code, out, err = run_cli(
+        capsys, "cost", "report", "--ledger", ledger_url, "--by", "project,tag:epic",
+        "--format", "csv",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = {
+        (r["project"], r["tag:epic"]): float(r["cost"]) for r in csv.DictReader(io.StringIO(out))
+    }
+    assert rows == {
+        ("vision", "(none)"): 5.0,
+        ("churn", "(none)"): 2.0,
+        ("vision", "E-7"): 0.5,
+        ("churn", "E-7"): 0.25,
+    }
+    code, out, err = run_cli(capsys, "cost", "report", "--ledger", ledger_url, "--by", "tag:epic")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["tag:epic", "cost"]
+    assert lines[1].split()[:2] == ["(none)", "$7.00"]
+    assert lines[2].split()[:2] == ["E-7", "$0.75"]
+
+
+def test_the_default_ledger_is_the_projects(
+    capsys: pytest.CaptureFixture[str],
+    ledger_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("JUPYTER_MLOPS_COST_LEDGER", "MLFLOW_TRACKING_URI", "JUPYTER_MLOPS_ROOT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    code, _, err = run_cli(capsys, "cost", "report", "--root-dir", str(project))
+    assert code == 1
+    assert f"No cost ledger at {project / 'mlops-cost.db'}" in err
+    assert "--ledger URL" in err
+    assert not (project / "mlops-cost.db").exists()  # reading creates nothing
+
+    Path(ledger_url.removeprefix("sqlite:///")).rename(project / "mlops-cost.db")
+    code, out, err = run_cli(
+        capsys, "cost", "report", "--root-dir", str(project), "--format", "json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["total"]["cost"] == pytest.approx(7.0)
+    monkeypatch.chdir(project)  # the current folder is the default root
+    code, out, err = run_cli(capsys, "cost", "report", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["total"]["cost"] == pytest.approx(7.0)
+    # beside a store named by --tracking-uri: another folder, no ledger there
+    store = tmp_path / "store" / "mlflow.db"
+    code, _, err = run_cli(capsys, "cost", "report", "--tracking-uri", f"sqlite:///{store}")
+    assert code == 1
+    assert str(store.parent / "mlops-cost.db") in err

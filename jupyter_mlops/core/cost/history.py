@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.core.cost.ledger_groups import ALIASES, TAG_PREFIX, parse_groups
+from jupyter_mlops.core.cost.ledger_groups import ALIASES, parse_groups
 from jupyter_mlops.exceptions import InvalidValueError
 
 if TYPE_CHECKING:
@@ -62,10 +62,7 @@ def history(
         raise InvalidValueError(
             f"unknown history range {range!r}", hint=f"use one of: {', '.join(RANGES)}"
         )
-    allowed = [ALIASES.get(b, b) for b in BY]
-    groups = parse_groups(by, allowed=allowed)
-    if any(g not in allowed and not g.startswith(TAG_PREFIX) for g in groups):
-        raise InvalidValueError(f"cannot chart by {by!r}", hint=f"use one of: {', '.join(BY)}")
+    groups = parse_groups(by, allowed=[ALIASES.get(b, b) for b in BY])
     span, step = RANGES[range]
     until = time.time() if now is None else now
     since = int((until - span) // step * step)

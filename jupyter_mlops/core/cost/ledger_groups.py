@@ -15,7 +15,7 @@ from typing import Any
 from jupyter_mlops.core.cost.records import LABELS
 from jupyter_mlops.exceptions import UsageError
 
-__all__ = ["ALIASES", "NONE", "TAG_PREFIX", "TIME_GROUPS", "group_columns", "parse_groups"]
+__all__ = ["ALIASES", "NAMES", "NONE", "TAG_PREFIX", "TIME_GROUPS", "group_columns", "parse_groups"]
 
 NONE = "(none)"
 TAG_PREFIX = "tag:"
@@ -24,6 +24,8 @@ ALIASES = {"kernel": "kernel_id", "run": "run_id"}
 _DAY = 86400
 _WEEK = 7 * _DAY
 _MONDAY = 4 * _DAY  # 1970-01-05 was a Monday
+#: a label column's name in groupings (``kernel_id`` -> ``kernel``)
+NAMES = {column: name for name, column in ALIASES.items()}
 _HINT = "group by project, notebook, user, kernel, run, day, week or tag:KEY (e.g. tag:epic)"
 
 
@@ -41,7 +43,10 @@ def parse_groups(
                 raise UsageError(f"{item!r} names no tag", hint="write tag:KEY, e.g. tag:epic")
             name = TAG_PREFIX + key
         elif name not in (*LABELS, *TIME_GROUPS) or (allowed is not None and name not in allowed):
-            hint = f"use one of: {', '.join(allowed)}" if allowed is not None else _HINT
+            names = [NAMES.get(a, a) for a in allowed] if allowed is not None else None
+            hint = (
+                f"use {', '.join(names)} or tag:KEY, several joined by commas" if names else _HINT
+            )
             raise UsageError(f"cannot group by {item.strip()!r}", hint=hint)
         if name in out:
             raise UsageError(f"{item.strip()!r} is named twice in {by!r}", hint=_HINT)

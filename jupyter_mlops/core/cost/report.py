@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.core.cost.ledger_groups import ALIASES, parse_groups
+from jupyter_mlops.core.cost.ledger_groups import ALIASES, NAMES, parse_groups
 from jupyter_mlops.core.cost.money import format_money
 from jupyter_mlops.core.cost.pricing import HOUR, J_PER_KWH
 from jupyter_mlops.core.cost.totals import Totals
@@ -54,7 +54,6 @@ __all__ = [
 BY = ("project", "notebook", "user", "kernel", "run", "day", "week")
 FORMATS = ("table", "csv", "json")
 _TIME = ("day", "week")
-_NAME = {column: name for name, column in ALIASES.items()}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 COLUMNS = (
@@ -179,7 +178,7 @@ def build_report(
 ) -> Report:
     """Ledger totals grouped ``by`` (see the module doc) over ``[since, until)``, filtered by ``labels``."""
     columns = parse_by(by)
-    groups = tuple(_NAME.get(c, c) for c in columns)
+    groups = tuple(NAMES.get(c, c) for c in columns)
     start = parse_time(since, now=now)
     end = parse_time(until, now=now)
     found = ledger.grouped(columns, since=start, until=end, **labels)
