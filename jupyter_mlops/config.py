@@ -134,8 +134,10 @@ class MlopsConfig(Configurable):
 
     cost_ledger_url = Unicode(
         help="Where the cost ledger (per-minute cost rows) is kept: any SQLAlchemy URL "
-        "(sqlite:///path/cost.db, postgresql://...), or 'memory' for none. Defaults to "
-        "$JUPYTER_MLOPS_COST_LEDGER, else ~/.local/share/jupyter-mlops/cost.db.",
+        "(sqlite:///path/cost.db, postgresql://host/db for a ledger shared by several "
+        "servers), or 'memory' for none. Defaults to $JUPYTER_MLOPS_COST_LEDGER, else "
+        "mlops-cost.db beside the embedded MLflow store (<root_dir>/mlops-cost.db), so a "
+        "report in a project folder shows that folder's work.",
     ).tag(config=True)
 
     cost_retention_days = Float(
@@ -244,8 +246,13 @@ class MlopsConfig(Configurable):
 def cost_settings(config: MlopsConfig) -> CostSettings:
     """The core :class:`~jupyter_mlops.core.cost.CostSettings` the ``cost_*`` traits describe."""
     from jupyter_mlops.core.cost.engine import CostSettings
+    from jupyter_mlops.core.cost.ledger import default_ledger_url
 
     same_name = {name: getattr(config, f"cost_{name}") for name in _COST_FIELDS.split()}
+    if not same_name["ledger_url"]:  # beside the embedded store: this folder's work
+        same_name["ledger_url"] = default_ledger_url(
+            config.root_dir, config.resolved_tracking_uri()
+        )
     return CostSettings(
         **same_name,
         idle_util_pct=config.cost_idle_gpu_util_pct,

@@ -77,6 +77,7 @@ def get_tracker() -> Tracker:
                 project=config.resolved_project(),
                 pricing=lambda: kernel_pricing(config),
                 cost_interval=config.cost_interval,
+                cost_ledger_url=config.cost_ledger_url,
             )
             if not config.cost_enabled:
                 _tracker.record_cost = False

@@ -133,7 +133,15 @@ class MlopsMagics(Magics):
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:
-    """``%load_ext jupyter_mlops``: register ``%mlops`` / ``%%mlops`` (imports no MLflow)."""
+    """``%load_ext jupyter_mlops``: register ``%mlops`` / ``%%mlops`` (imports no MLflow).
+
+    A kernel whose cost a Jupyter server or the pipeline executor books marks its
+    environment so that the processes it starts are not booked twice
+    (:mod:`jupyter_mlops.core.cost.booking`).
+    """
+    from jupyter_mlops.core.cost.booking import booked_elsewhere
+
+    booked_elsewhere()
     ipython.register_magics(MlopsMagics)
 
 

@@ -85,10 +85,19 @@ def export_environment(
     os.environ[ENV_PROJECT] = project
 
 
-def export_cost_environment(config: MlopsConfig) -> None:
-    """Give kernels this server's ledger, catalogue and budgets (``%mlops`` budget warnings)."""
-    if config.cost_ledger_url:
-        os.environ[ENV_COST_LEDGER] = config.cost_ledger_url
+def export_cost_environment(config: MlopsConfig, ledger_url: str) -> None:
+    """Give kernels this server's ledger, catalogue and budgets (``%mlops`` budget warnings).
+
+    With a ledger, this server books its kernels' cost: ``JUPYTER_MLOPS_COST_BOOKER_PID``
+    tells them so (their runs then do not book their own trees a second time; see
+    :mod:`jupyter_mlops.core.cost.booking`), and ``JUPYTER_MLOPS_COST_LEDGER`` points
+    them, and ``jupyter mlops cost report`` in a terminal of this server, at the ledger.
+    """
+    from jupyter_mlops.core.cost.booking import booker_env
+
+    if ledger_url != "memory":
+        os.environ[ENV_COST_LEDGER] = ledger_url
+        os.environ.update(booker_env())
     if config.cost_catalogue_file:
         os.environ[ENV_COST_CATALOGUE] = config.cost_catalogue_file
     if config.cost_budgets:
@@ -149,8 +158,9 @@ class MlopsExtensionApp(ExtensionApp):
             spool_dir=config.spool_dir,
         )
         if config.cost_enabled:
-            self.service.cost_settings = cost_settings(config)
-            export_cost_environment(config)
+            settings = cost_settings(config)
+            self.service.cost_settings = settings
+            export_cost_environment(config, settings.ledger_url)
         self.settings[SERVICE_SETTING] = self.service
         from jupyter_mlops.core.pipeline.launches import LaunchRegistry
 
@@ -203,15 +213,20 @@ class MlopsExtensionApp(ExtensionApp):
             engine = await service.run(service.start_cost)
         except Exception as exc:
             self.log.warning("jupyter-mlops: compute cost is off: %s", exc)
+            from jupyter_mlops.core.cost.booking import ENV_BOOKER_PID
+
+            os.environ.pop(ENV_BOOKER_PID, None)  # kernels started from now on book their runs
             return
         if engine is None:
             return
         from tornado.ioloop import PeriodicCallback
 
-        from jupyter_mlops.server.cost import KernelCostTracker, running_runs_by_kernel
+        from jupyter_mlops.server.cost import KernelCostTracker, RunLabels, running_runs_by_kernel
 
-        async def runs() -> dict[str, str]:
-            return await service.call(running_runs_by_kernel)
+        ledger = engine.ledger
+
+        async def runs() -> dict[str, RunLabels]:
+            return await service.call(running_runs_by_kernel, ledger)
 
         tracker = KernelCostTracker(
             engine,

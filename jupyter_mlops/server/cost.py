@@ -10,7 +10,10 @@ and NVML work, so the event loop only moves a few labels around.
 
 Every ``run_sync_every`` syncs the RUNNING runs of the tracking store are read
 (in the extension's thread pool) and each kernel's cost is labelled with the run
-its ``mlops.kernel_id`` tag names, so the ledger can report cost by run.
+its ``mlops.kernel_id`` tag names and that run's project (``%mlops start --project``),
+and the run's user tags go into the ledger, so the ledger can report cost by run,
+project and tag. Outside a run a kernel's cost carries its notebook, the user and
+the server's default project.
 """
 
 from __future__ import annotations
@@ -18,29 +21,50 @@ from __future__ import annotations
 import getpass
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.core.tags import KERNEL_ID
+from jupyter_mlops.core.tags import KERNEL_ID, PROJECT
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.engine import CostEngine
+    from jupyter_mlops.core.cost.ledger import Ledger
 
-__all__ = ["KernelCostTracker", "kernel_pid", "running_runs_by_kernel"]
+__all__ = ["KernelCostTracker", "RunLabels", "kernel_pid", "running_runs_by_kernel"]
 
 
-def running_runs_by_kernel(client: Any) -> dict[str, str]:
-    """Kernel id -> id of the RUNNING run it started (its ``mlops.kernel_id`` tag); blocking."""
+@dataclass(frozen=True)
+class RunLabels:
+    """What a kernel's cost rows carry while one of its runs is active."""
+
+    run_id: str
+    project: str = ""
+
+
+def running_runs_by_kernel(client: Any, ledger: Ledger | None = None) -> dict[str, RunLabels]:
+    """Kernel id -> the RUNNING run it started (its ``mlops.kernel_id`` tag); blocking.
+
+    With a ``ledger``, each run's user tags (``epic=...``) are recorded there too, so
+    that its cost can be reported by tag (:meth:`~jupyter_mlops.core.cost.ledger.Ledger.tag_run`).
+    """
+    from jupyter_mlops.core.cost.booking import user_tags
+
     experiments = [e.experiment_id for e in client.search_experiments()]
     if not experiments:
         return {}
     runs = client.search_runs(
         experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000
     )
-    out: dict[str, str] = {}
+    out: dict[str, RunLabels] = {}
     for run in sorted(runs, key=lambda r: r.info.start_time or 0):  # the newest wins
-        kid = run.data.tags.get(KERNEL_ID)
-        if kid:
-            out[str(kid)] = str(run.info.run_id)
+        tags = run.data.tags
+        kid = tags.get(KERNEL_ID)
+        if not kid:
+            continue
+        run_id = str(run.info.run_id)
+        out[str(kid)] = RunLabels(run_id, str(tags.get(PROJECT, "")))
+        if ledger is not None:
+            ledger.tag_run(run_id, user_tags(tags))
     return out
 
 
@@ -69,8 +93,8 @@ class KernelCostTracker:
         *,
         project: str = "",
         log: logging.Logger | None = None,
-        runs: Callable[[], Awaitable[dict[str, str]]] | None = None,
-        run_sync_every: int = 5,
+        runs: Callable[[], Awaitable[dict[str, RunLabels]]] | None = None,
+        run_sync_every: int = 2,
     ) -> None:
         self.engine = engine
         self.kernel_manager = kernel_manager
@@ -81,7 +105,7 @@ class KernelCostTracker:
         self.tracked: dict[str, tuple[int, str]] = {}  # kernel id -> (pid, notebook)
         self.runs = runs
         self.run_sync_every = max(1, run_sync_every)
-        self.run_ids: dict[str, str] = {}  # kernel id -> run id labelled
+        self.run_ids: dict[str, RunLabels] = {}  # kernel id -> the run labelled
         self._since_runs = self.run_sync_every  # the first sync with kernels reads the runs
 
     async def notebooks(self) -> dict[str, str]:
@@ -136,7 +160,10 @@ class KernelCostTracker:
             await self.sync_runs()
 
     async def sync_runs(self) -> None:
-        """Label each kernel's cost with its RUNNING run (or none), from the tracking store."""
+        """Label each kernel's cost with its RUNNING run's id and project (or none), from the store.
+
+        A kernel outside a run books under the server's default project.
+        """
         if self.runs is None:
             return
         try:
@@ -144,8 +171,9 @@ class KernelCostTracker:
         except Exception as exc:
             self.log.debug("jupyter-mlops: reading running runs failed: %s", exc)
             return
+        outside = RunLabels("")
         for kid in self.tracked:
-            run_id = running.get(kid, "")
-            if self.run_ids.get(kid, "") != run_id:
-                self.engine.relabel(kid, run_id=run_id)
-                self.run_ids[kid] = run_id
+            run = running.get(kid, outside)
+            if self.run_ids.get(kid, outside) != run:
+                self.engine.relabel(kid, run_id=run.run_id, project=run.project or self.project)
+                self.run_ids[kid] = run

@@ -35,6 +35,9 @@ MLOPS_ENV = (
     "JUPYTER_MLOPS_PROJECT",
     "JUPYTER_MLOPS_COST_BUDGETS",
     "JUPYTER_MLOPS_COST_CATALOGUE",
+    # a server started in this process books its kernels' cost and says so to its children
+    "JUPYTER_MLOPS_COST_BOOKER_PID",
+    "JUPYTER_MLOPS_COST_COVERED",
 )
 TEST_PROJECT = "test-project"
 

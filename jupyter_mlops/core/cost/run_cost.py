@@ -10,6 +10,12 @@ while the run is active, and at the end returns the run's cost metrics
 ``energy_kwh``, ``idle_cost_usd``), the tags naming the pricing, and the
 right-sizing advice from the run's peaks (``mlops.advice.instance``,
 ``mlops.advice.saving_per_hour`` in the pricing's currency per hour).
+
+When no Jupyter server or pipeline executor books this process tree
+(:func:`~jupyter_mlops.core.cost.booking.booked_elsewhere`: plain IPython, a
+papermill job, a script), the run books its own cost in the cost ledger under
+the run's project, id, notebook, user and tags (:class:`RunCostBooking`), so that
+``jupyter mlops cost report`` sees batch work too.
 """
 
 from __future__ import annotations
@@ -18,19 +24,21 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jupyter_mlops.core import tags as mlops_tags
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.accounting import LiveCost
+    from jupyter_mlops.core.cost.booking import RunBooking
     from jupyter_mlops.core.cost.meter import ProcessMeter
     from jupyter_mlops.core.cost.pricing import PricingModel
     from jupyter_mlops.core.cost.records import TargetSample
     from jupyter_mlops.core.cost.totals import Totals
 
-__all__ = ["RunCost", "advice_tags", "default_pricing"]
+__all__ = ["RunCost", "RunCostBooking", "advice_tags", "default_pricing"]
 
 _log = logging.getLogger("jupyter_mlops.cost")
 
@@ -45,6 +53,37 @@ def default_pricing() -> PricingModel:
     return build_pricing(CostSettings(ledger_url="memory", catalogue_file=catalogue))
 
 
+@dataclass(frozen=True)
+class RunCostBooking:
+    """Where and under which labels a run books its own cost (see the module doc).
+
+    ``tags()``: the run's tags as known now. ``ledger_url``: ``""`` for the default
+    ledger beside the run's store (:func:`~.ledger.default_ledger_url`), ``"memory"``
+    for none.
+    """
+
+    run_id: str
+    tags: Callable[[], Mapping[str, str]]
+    ledger_url: str = ""
+    tracking_uri: str = ""
+
+    def open(self, currency: str) -> RunBooking | None:
+        """The booking, or ``None`` when another process books this tree or there is no ledger."""
+        from jupyter_mlops.core.cost.booking import RunBooking, booked_elsewhere
+        from jupyter_mlops.core.cost.ledger import default_ledger_url
+
+        if self.ledger_url == "memory" or booked_elsewhere():
+            return None
+        url = self.ledger_url or default_ledger_url(tracking_uri=self.tracking_uri or None)
+        return RunBooking(
+            url,
+            self.run_id,
+            self.tags,
+            currency=currency,
+            default_project=os.environ.get("JUPYTER_MLOPS_PROJECT", ""),
+        )
+
+
 class RunCost:
     """The cost meter of one run; ``log(metrics)`` receives the ``system/...`` series."""
 
@@ -57,10 +96,13 @@ class RunCost:
         pricing: PricingFactory | None = None,
         *,
         interval: float = 1.0,
+        booking: RunCostBooking | None = None,
     ) -> None:
         self._log_series = log
         self._pricing = pricing or default_pricing
         self._interval = interval
+        self._booking_spec = booking
+        self._booking: RunBooking | None = None
         self._meter: ProcessMeter | None = None
         self._last_point: float | None = None
         self._since = time.time()  # the meter starts later, on its thread: book the gap too
@@ -81,6 +123,20 @@ class RunCost:
             self._meter = meter
         except Exception as exc:  # cost is a bonus: never fail a run over it
             _log.warning("jupyter-mlops: the run's compute cost is not measured: %s", exc)
+            return
+        if self._booking_spec is None:
+            return
+        try:
+            self._booking = self._booking_spec.open(meter.pricing.currency)
+        except Exception as exc:
+            _log.warning("jupyter-mlops: the run's cost is not booked in the ledger: %s", exc)
+        if self._booking is not None:
+            meter.listeners.append(self._book)
+
+    def _book(self, sample: TargetSample, live: LiveCost) -> None:
+        booking = self._booking
+        if booking is not None:
+            booking.update(live.session, sample.time)
 
     def _series(self, sample: TargetSample, live: LiveCost) -> None:
         if self._last_point is not None and sample.time - self._last_point < self.series_interval:
@@ -102,6 +158,9 @@ class RunCost:
         from jupyter_mlops.core.cost.metrics import pricing_tags, run_cost_metrics
 
         totals = meter.stop()
+        booking, self._booking = self._booking, None
+        if booking is not None:
+            booking.close(totals)
         tags = pricing_tags(meter.pricing)
         tags.update(advice_tags(meter, totals))
         return run_cost_metrics(totals, meter.pricing.currency), tags

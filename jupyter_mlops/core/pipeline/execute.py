@@ -144,8 +144,11 @@ def execute(execution: Execution) -> ExecutionResult:
         Path(execution.output).parent.mkdir(parents=True, exist_ok=True)
         kernel_env = {str(k): str(v) for k, v in execution.env.items()}
         if tracking is not None:
+            from jupyter_mlops.core.cost.booking import booker_env
+
             kernel_env.setdefault("JUPYTER_MLOPS_SPOOL_DIR", str(tracking.spool_dir))
             kernel_env.update(_startup_env())
+            kernel_env.update(booker_env())  # the execution books the kernel's cost
         from jupyter_mlops.core.pipeline.kernel import KernelSession
 
         session = KernelSession(

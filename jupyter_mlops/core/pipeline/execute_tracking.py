@@ -9,7 +9,10 @@ terminal status from the result. Here, in the worker:
   the environment (``environment/environment.yml``, ``mlops.env.hash``; the
   snapshot is taken once per worker process);
 * while the kernel runs, a :class:`~jupyter_mlops.core.cost.meter.ProcessMeter`
-  measures the kernel's process tree (started on a thread once it runs);
+  measures the kernel's process tree (started on a thread once it runs) and
+  books it in the cost ledger (:class:`~jupyter_mlops.core.cost.booking.RunBooking`,
+  under the run's id, project, notebook and, at the end, its user tags); the
+  kernel is told so (``JUPYTER_MLOPS_COST_BOOKER_PID``) and does not book it again;
 * at the end: what the notebook spooled and its kernel left undelivered (its
   shutdown is immediate) is delivered, the executed notebook is logged as
   ``notebook/<name>.ipynb`` (on failure too), then the cost metrics
@@ -35,8 +38,10 @@ from jupyter_mlops.core.tags import NOTEBOOK, PIPELINE_STEP, PIPELINE_TRIAL
 from jupyter_mlops.core.tracking.store import get_client, redact_uri
 
 if TYPE_CHECKING:
+    from jupyter_mlops.core.cost.booking import RunBooking
     from jupyter_mlops.core.cost.meter import ProcessMeter
     from jupyter_mlops.core.cost.pricing import PricingModel
+    from jupyter_mlops.core.cost.totals import Totals
     from jupyter_mlops.core.environment import EnvironmentSnapshot
     from jupyter_mlops.core.pipeline.model import Execution, ExecutionResult
 
@@ -144,6 +149,9 @@ class ExecutionTracking:
         self.spool_dir = spool_dir()
         self.client: Any = None
         self._meter: ProcessMeter | None = None
+        self._booking: RunBooking | None = None
+        self._totals: Totals | None = None
+        self._tags: dict[str, str] = {}
         self._threads: list[threading.Thread] = []
 
     @classmethod
@@ -216,8 +224,44 @@ class ExecutionTracking:
                 self._meter = meter
             except Exception as exc:  # cost is a bonus: never fail an execution over it
                 _warn("measuring the cost", self.run_id, exc)
+                return
+            try:
+                self._open_booking(meter)
+            except Exception as exc:
+                _warn("booking the cost in the ledger", self.run_id, exc)
 
         self._spawn(start_meter, "jupyter-mlops-execution-cost")
+
+    def _open_booking(self, meter: ProcessMeter) -> None:
+        """Book the kernel's cost in the ledger as it grows (unless this process is booked itself)."""
+        from jupyter_mlops.core.cost.booking import RunBooking, booked_elsewhere
+        from jupyter_mlops.core.cost.ledger import default_ledger_url
+        from jupyter_mlops.core.tags import NOTEBOOK, PROJECT
+        from jupyter_mlops.core.tracking.context import current_user, default_project
+
+        url = default_ledger_url(tracking_uri=self.tracking_uri)
+        if url == "memory" or booked_elsewhere():
+            return
+        self._tags = {
+            NOTEBOOK: notebook_tag(self.execution),
+            PROJECT: os.environ.get("JUPYTER_MLOPS_PROJECT") or default_project(Path.cwd()),
+            "mlflow.user": current_user(),
+        }
+        booking = RunBooking(url, self.run_id, lambda: self._tags, currency=meter.pricing.currency)
+        self._booking = booking
+        meter.listeners.append(lambda sample, live: booking.update(live.session, sample.time))
+
+    def _close_booking(self) -> None:
+        """The rest of the cost, and the run's tags as the notebook left them (``epic=...``)."""
+        booking, totals = self._booking, self._totals
+        self._booking = None
+        if booking is None or totals is None:
+            return
+        try:
+            if self.client is not None:
+                self._tags = {**self._tags, **self.client.get_run(self.run_id).data.tags}
+        finally:
+            booking.close(totals)
 
     def _stop_cost(self) -> tuple[dict[str, float], dict[str, str]]:
         meter, self._meter = self._meter, None
@@ -226,7 +270,7 @@ class ExecutionTracking:
         from jupyter_mlops.core.cost.metrics import pricing_tags, run_cost_metrics
         from jupyter_mlops.core.cost.run_cost import advice_tags
 
-        totals = meter.stop()
+        totals = self._totals = meter.stop()
         tags = pricing_tags(meter.pricing)
         tags.update(advice_tags(meter, totals))
         return run_cost_metrics(totals, meter.pricing.currency), tags
@@ -248,9 +292,11 @@ class ExecutionTracking:
                 self.client = get_client(self.tracking_uri)
             except Exception as exc:
                 _warn("tracking", self.run_id, exc)
+                self._close_booking()
                 return
         steps = (
             ("delivering the notebook's spooled records", self._deliver),
+            ("booking the cost in the ledger", self._close_booking),
             ("logging the executed notebook", lambda: self._log_notebook(result.output)),
             ("logging the cost", lambda: self._log_cost(metrics, tags, result.ended)),
             ("ending the runs the notebook left running", lambda: self._end_left(result)),

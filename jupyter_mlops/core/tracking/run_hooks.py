@@ -54,14 +54,22 @@ class RunHooks(RunLogging):
 
             self._run.env_job = EnvironmentJob(client, info.run_id)
         if self.record_cost:  # measured on its own threads; start_run does not wait
-            from jupyter_mlops.core.cost.run_cost import RunCost
+            from jupyter_mlops.core.cost.run_cost import RunCost, RunCostBooking
 
-            run_id = info.run_id
+            run_id, state = info.run_id, self._run
             self._run.run_cost = RunCost(
                 lambda points: self._log_series(run_id, points),
                 self.pricing,
                 interval=self.cost_interval,
+                booking=RunCostBooking(
+                    run_id, lambda: dict(state.tags), self.cost_ledger_url, info.tracking_uri
+                ),
             )
+
+    def set_tags(self, tags: Mapping[str, object]) -> None:
+        """Validate every tag, then spool them together (the run's cost is booked under them)."""
+        super().set_tags(tags)
+        self._run.tags.update({str(k): str(v) for k, v in tags.items()})
 
     def _log_series(self, run_id: str, points: Mapping[str, float]) -> None:
         """One point of the run's ``system/...`` series (from the cost meter's thread)."""

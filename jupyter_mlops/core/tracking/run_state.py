@@ -54,6 +54,8 @@ class RunState:
     """The run was adopted by a log call, not a start (a start completes the adoption)."""
     artifacts: ArtifactQueue | None = None
     """The run's artifact queue, made on first use."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """The tags this tracker put on the run (its cost is booked under them)."""
 
 
 def no_run() -> RunStateError:
@@ -73,6 +75,7 @@ class TrackerBase:
     project: str | None
     pricing: Callable[[], PricingModel] | None
     cost_interval: float
+    cost_ledger_url: str
 
     def _init_state(self) -> None:
         self._lock = threading.RLock()

@@ -79,10 +79,12 @@ class Tracker(RunStart):
         *,
         pricing: Callable[[], PricingModel] | None = None,
         cost_interval: float = 1.0,
+        cost_ledger_url: str = "",
     ) -> None:
         self.tracking_uri = tracking_uri
         self.pricing = pricing
         self.cost_interval = cost_interval
+        self.cost_ledger_url = cost_ledger_url
         self.spool_dir = Path(spool_dir)
         self.flush_interval = flush_interval
         self.project = project
@@ -210,6 +212,7 @@ class Tracker(RunStart):
                 run_tags["mlflow.parentRunId"] = parent
             client, info = self._create_run(experiment, run_name, run_tags, nb, parent)
             self._activate(info, client, param_values, measure=not nested)
+            self._run.tags.update(run_tags)
             self._push_to_mlflow(info, nested=parent is not None and nested)
             return info
 

@@ -18,24 +18,18 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from live_server import free_port
 
 HERE = Path(__file__).resolve().parent
 WRITERS = HERE / "writers.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -192,36 +186,3 @@ def postgres_cluster() -> Iterator[Postgres | None]:
                 timeout=60,
             )
         shutil.rmtree(base, ignore_errors=True)
-
-
-def wait_for_http(
-    url: str, timeout: float = 120.0, proc: subprocess.Popen[Any] | None = None
-) -> None:
-    """Wait until ``url`` answers 200 (or ``proc`` exits: then fail)."""
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not answer within {timeout} s")
-        time.sleep(0.25)
-
-
-def stop_server(server: subprocess.Popen[Any], log: IO[Any]) -> None:
-    """Terminate ``server`` (kill it if it lingers 30 s), then close its ``log``."""
-    server.terminate()
-    try:
-        server.wait(30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(30)
-    log.close()

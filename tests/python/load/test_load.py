@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loadkit import Postgres, WriterOutcome, free_port, run_writers, stop_server, wait_for_http
+from live_server import free_port, stop_server, wait_for_http
+from loadkit import Postgres, WriterOutcome, run_writers
 from promises import enabled, record
 
 pytestmark = pytest.mark.slow
