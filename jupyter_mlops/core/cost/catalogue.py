@@ -9,8 +9,13 @@ mapping of overrides from traitlets config::
     cat.gpu_for("NVIDIA A100-SXM4-80GB")                     # GpuOffer A100-80GB
     cat.label                                                # "catalogue-2026-11"
 
-Bad files raise :class:`~jupyter_mlops.exceptions.ConfigError` naming the file
-and key. Nothing here touches psutil or NVML.
+Every GPU and instance carries its own ``as_of`` date and ``source`` (the
+pricing page its price was taken from); an entry without them gets the
+catalogue's ``as_of`` and ``sources``, and an entry a user file or override
+sets or changes is credited to that file (or "configuration"), dated with the
+file's ``as_of`` if it has one. Bad files raise
+:class:`~jupyter_mlops.exceptions.ConfigError` naming the file and key. Nothing
+here touches psutil or NVML.
 """
 
 from __future__ import annotations
@@ -63,17 +68,25 @@ class _Memory:
 
 @dataclass(frozen=True)
 class GpuOffer(_Memory):
-    """One GPU model: memory, hourly price, and the name patterns that recognise it."""
+    """One GPU model: memory, hourly price, the name patterns that recognise it, and
+    when (``as_of``) and where (``source``) the price was taken."""
 
     key: str
     memory_gb: float
     hourly: float
     match: tuple[str, ...] = ()
+    as_of: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)
 class InstanceOffer(_Memory):
-    """A whole machine at an hourly price: cores, memory, and ``gpus`` x ``gpu`` (a GPU key)."""
+    """A whole machine at an hourly price: cores, memory, and ``gpus`` x ``gpu`` (a GPU key).
+
+    ``baseline``: the share of each vCPU it sustains (burstable machines: AWS t3,
+    GCP e2 shared-core, Azure B; 1.0 otherwise). ``as_of`` / ``source``: when and
+    where the price was taken.
+    """
 
     key: str
     vcpus: float
@@ -81,6 +94,9 @@ class InstanceOffer(_Memory):
     hourly: float
     gpus: int = 0
     gpu: str | None = None
+    baseline: float = 1.0
+    as_of: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,10 +133,10 @@ class Catalogue:
         data = _read_yaml(CATALOGUE_FILE)
         customized = False
         if path:
-            data = merge_overrides(data, _read_yaml(Path(path)))
+            data = merge_overrides(data, _credited(_read_yaml(Path(path)), str(path)))
             customized = True
         if overrides:
-            data = merge_overrides(data, overrides)
+            data = merge_overrides(data, _credited(overrides, "configuration"))
             customized = True
         where = str(path) if path else "the pricing configuration"
         catalogue = cls.from_dict(data, where=where)
@@ -142,15 +158,13 @@ class Catalogue:
                 f"{where}: unknown rates {sorted(unknown)}",
                 hint=f"known rates: {', '.join(Rates.__dataclass_fields__)}",
             )
-        gpus = {
-            key: _gpu(key, _mapping(value, f"{where}: gpus.{key}"), where)
-            for key, value in _mapping(data.get("gpus") or {}, f"{where}: gpus").items()
-            if value is not None
-        }
+        as_of = str(data.get("as_of") or "")
+        sources = tuple(str(s) for s in data.get("sources") or ())
+        dated = {"as_of": as_of, "source": ", ".join(sources)}  # what an entry lacks
+        gpus = {key: _gpu(key, entry, where) for key, entry in _entries(data, "gpus", where, dated)}
         instances = {
-            key: _instance(key, _mapping(value, f"{where}: instances.{key}"), where, gpus)
-            for key, value in _mapping(data.get("instances") or {}, f"{where}: instances").items()
-            if value is not None
+            key: _instance(key, entry, where, gpus)
+            for key, entry in _entries(data, "instances", where, dated)
         }
         currency = str(data.get("currency") or "USD").upper()
         if not re.fullmatch(r"[A-Z]{3}", currency):
@@ -159,13 +173,13 @@ class Catalogue:
             )
         return cls(
             name=str(data.get("name") or "catalogue"),
-            as_of=str(data.get("as_of") or ""),
+            as_of=as_of,
             currency=currency,
             rates=rates,
             gpus=gpus,
             instances=instances,
             notes=str(data.get("notes") or ""),
-            sources=tuple(str(s) for s in data.get("sources") or ()),
+            sources=sources,
             verified=bool(data.get("verified", False)),
         )
 
@@ -203,16 +217,10 @@ class Catalogue:
             "sources": list(self.sources),
             "rates": dict(self.rates.__dict__),
             "gpus": {
-                k: {"memory_gb": g.memory_gb, "hourly": g.hourly} for k, g in self.gpus.items()
+                k: fields_dict(g, "memory_gb hourly as_of source") for k, g in self.gpus.items()
             },
             "instances": {
-                k: {
-                    "vcpus": i.vcpus,
-                    "memory_gb": i.memory_gb,
-                    "hourly": i.hourly,
-                    "gpus": i.gpus,
-                    "gpu": i.gpu,
-                }
+                k: fields_dict(i, "vcpus memory_gb hourly gpus gpu baseline as_of source")
                 for k, i in self.instances.items()
             },
         }
@@ -228,6 +236,22 @@ def merge_overrides(base: Mapping[str, Any], override: Mapping[str, Any]) -> dic
             out[key] = merge_overrides(out[key], value)
         else:
             out[key] = value
+    return out
+
+
+def _credited(document: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``document`` (a user file or overrides) with each GPU and instance it sets credited
+    to ``source`` and dated with its ``as_of`` (else the catalogue's), unless it says."""
+    out = dict(document)
+    for section in ("gpus", "instances"):
+        entries = out.get(section)
+        if not isinstance(entries, Mapping):
+            continue
+        stamp = {"source": source, "as_of": document.get("as_of")}  # None: the catalogue's
+        out[section] = {
+            key: {**stamp, **entry} if isinstance(entry, Mapping) else entry
+            for key, entry in entries.items()
+        }
     return out
 
 
@@ -283,6 +307,18 @@ def _mapping(value: object, where: str) -> dict[str, Any]:
     return {str(k): v for k, v in value.items()}
 
 
+def _entries(
+    data: Mapping[str, Any], section: str, where: str, dated: Mapping[str, str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The entries of ``data[section]``, each with ``dated``'s keys where it has none."""
+    out = []
+    for key, value in _mapping(data.get(section) or {}, f"{where}: {section}").items():
+        if value is not None:
+            entry = _mapping(value, f"{where}: {section}.{key}")
+            out.append((key, {**dated, **{k: v for k, v in entry.items() if v is not None}}))
+    return out
+
+
 def _number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where} must be a number, not {value!r}")
@@ -308,6 +344,8 @@ def _gpu(key: str, data: Mapping[str, Any], where: str) -> GpuOffer:
         memory_gb=_number(data.get("memory_gb", 0), f"{where}: gpus.{key}.memory_gb"),
         hourly=_number(data.get("hourly"), f"{where}: gpus.{key}.hourly"),
         match=tuple(str(p) for p in patterns),
+        as_of=str(data.get("as_of") or ""),
+        source=str(data.get("source") or ""),
     )
 
 
@@ -321,6 +359,13 @@ def _instance(
             f"{where}: instances.{key}.gpu {gpu!r} is not a GPU of the catalogue",
             hint=f"known GPUs: {', '.join(sorted(gpus))}",
         )
+    baseline = _number(data.get("baseline", 1.0), f"{where}: instances.{key}.baseline")
+    if not 0 < baseline <= 1:
+        raise ConfigError(
+            f"{where}: instances.{key}.baseline must be a share of each vCPU in (0, 1], "
+            f"not {baseline:g}",
+            hint="burstable machines sustain e.g. 0.2 (20% of each vCPU); others 1.0",
+        )
     return InstanceOffer(
         key=key,
         vcpus=_number(data.get("vcpus"), f"{where}: instances.{key}.vcpus"),
@@ -328,4 +373,7 @@ def _instance(
         hourly=_number(data.get("hourly"), f"{where}: instances.{key}.hourly"),
         gpus=count,
         gpu=str(gpu) if count else None,
+        baseline=baseline,
+        as_of=str(data.get("as_of") or ""),
+        source=str(data.get("source") or ""),
     )

@@ -246,3 +246,62 @@ def test_run_metrics_and_system_series() -> None:
     assert series["system/cost_per_hour"] == 5.1
     assert all(k.startswith("system/") for k in series)
     assert "system/gpu_mem_gb" not in system_metrics(sample(cpu=1.0))
+
+
+def test_every_catalogue_entry_is_dated_with_its_source() -> None:
+    cat = Catalogue.load()
+    offers = [*cat.gpus.values(), *cat.instances.values()]
+    for offer in offers:
+        assert offer.as_of[:4] == "2026", offer
+        assert offer.source.startswith("https://"), offer
+        assert offer.source in cat.sources, offer  # one of the pages the catalogue names
+    small = [i for i in cat.instances.values() if i.vcpus <= 2 and not i.gpus]
+    assert {i.vcpus for i in small} == {1, 2}
+    assert any(i.vcpus == 1 for i in small)
+    assert all(0 < i.baseline <= 1 for i in cat.instances.values())
+    gpu_machines = {i.gpu for i in cat.instances.values() if i.gpus}
+    assert {
+        "T4-16GB",
+        "L4-24GB",
+        "A10G-24GB",
+        "A100-40GB",
+        "A100-80GB",
+        "H100-80GB",
+    } <= gpu_machines
+    assert (
+        cat.to_dict()["instances"]["aws/t3.micro"]["source"] == cat.instances["aws/t3.micro"].source
+    )
+    assert cat.to_dict()["gpus"]["T4-16GB"]["as_of"] == cat.gpus["T4-16GB"].as_of
+
+
+def test_entries_a_user_sets_are_credited_to_the_user(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "gpus: {H100-80GB: {hourly: 2.49}}\n"
+        "instances: {onprem/box: {vcpus: 8, memory_gb: 64, hourly: 1.0}}\n"
+    )
+    base = Catalogue.load()
+    cat = Catalogue.load(path)
+    assert cat.gpus["H100-80GB"].source == str(path)  # the price is the user's now
+    assert cat.gpus["H100-80GB"].as_of == base.as_of  # the file has no as_of: the catalogue's
+    assert cat.instances["onprem/box"].source == str(path)
+    assert cat.instances["onprem/box"].baseline == 1.0
+    assert cat.gpus["T4-16GB"] == base.gpus["T4-16GB"]  # untouched entries keep theirs
+    dated = Catalogue.load(overrides={"as_of": "2027-02-01", "gpus": {"T4-16GB": {"hourly": 0.2}}})
+    assert (dated.gpus["T4-16GB"].as_of, dated.gpus["T4-16GB"].source) == (
+        "2027-02-01",
+        "configuration",
+    )
+    plain = Catalogue.from_dict(
+        {"as_of": "2026-01-01", "sources": ["https://example.com/p"], "gpus": {"X": {"hourly": 1}}}
+    )
+    assert (plain.gpus["X"].as_of, plain.gpus["X"].source) == (
+        "2026-01-01",
+        "https://example.com/p",
+    )
+    with pytest.raises(ConfigError, match="baseline"):
+        Catalogue.load(
+            overrides={
+                "instances": {"a/b": {"vcpus": 2, "memory_gb": 1, "hourly": 1, "baseline": 1.5}}
+            }
+        )
