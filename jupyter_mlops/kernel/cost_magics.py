@@ -60,7 +60,8 @@ def _cost_options(parser: argparse.ArgumentParser) -> None:
         "--advice",
         action="store_true",
         help="right-sizing advice: peak RAM, CPU and GPU memory against this machine, and the\n"
-        "cheapest catalogued instance that would fit, with the hourly saving",
+        "cheapest catalogued instance that would fit, with the hourly saving (or that this\n"
+        "machine is already the cheapest fit)",
     )
 
 
@@ -79,11 +80,13 @@ def kernel_peaks(sample: TargetSample, usage: Usage) -> Peaks:
     except (ImportError, OSError):  # Windows: no resource module
         pass
     wall = usage.wall_seconds
+    average = usage.cpu_core_seconds / wall if wall > 0 else 0.0
     return Peaks(
-        cpu_cores=usage.cpu_core_seconds / wall if wall > 0 else 0.0,
+        cpu_cores=average,
         rss_bytes=int(rss),
         gpu_mem_bytes=sum(g.mem_bytes for g in sample.gpus),
         gpus=len({g.index for g in sample.gpus}),
+        cpu_average=average,
     )
 
 
@@ -132,7 +135,8 @@ COST = Subcommand(
     "With --advice: peak RAM (the kernel's highest ever), CPU cores (on average over the\n"
     "kernel's life) and GPU memory (held now) against this machine, and the cheapest\n"
     "catalogued instance (and GPU) that fits them with 20% headroom, with the saving per\n"
-    "hour against the current pricing.\n"
+    "hour against the current pricing; when nothing that fits costs less, it says this\n"
+    "machine is already the cheapest fit. A kernel that used no GPU is never offered one.\n"
     "examples:\n  %mlops cost\n  %mlops cost --advice",
 )
 

@@ -6,42 +6,59 @@
     advice = right_size(peaks, pricing, Machine.detect(sampler.latest()))
     print("\\n".join(advice.lines()))
 
-The need is the peak times ``headroom`` (1.2 by default): CPU cores (peak CPU
-percent / 100), resident memory, and per-GPU memory on as many GPUs as were
-held. The advice names the cheapest catalogued GPU whose memory fits, and the
-cheapest catalogued instance whose cores, memory and GPUs fit, each with the
-hourly saving against what the current pricing charges for the machine (the
-instance price in instance mode; cores, memory and GPUs at their per-resource
-rates otherwise). A run that used no GPU on a GPU machine is told so, with the
-GPUs' price as the saving. Peaks measured at 1 Hz miss shorter spikes; the
-headroom is there for that.
+Peaks are first capped at what the machine has (its usable cores and memory:
+a measured figure above them is noise, e.g. shared pages counted once per
+process). The need is the peak times ``headroom`` (1.2 by default): CPU cores
+(the peak CPU rate, measured over windows of about a second, see
+:mod:`.merge`), resident memory, and per-GPU memory on as many GPUs as were
+held. A burstable instance (``baseline`` < 1) must also sustain the average
+CPU times ``headroom``; a kernel that used no GPU is never offered a GPU
+machine.
+
+The verdict (``Advice.verdict``) compares the cheapest fitting instance with
+what the current pricing charges for this machine (the instance price in
+instance mode; cores, memory and GPUs at their per-resource rates otherwise):
+
+* ``"cheaper"``: ``Advice.instance`` names it, with the hourly saving;
+* ``"cheapest"``: nothing that fits costs less: the machine is already the
+  cheapest fit, said so plainly (``instance`` is ``None``: never a dearer one);
+* ``"none"``: no catalogued instance fits the peaks.
+
+``Advice.gpu`` names a cheaper catalogued GPU whose memory fits (or ``"no
+GPU"`` for a run that used none on a GPU machine, with the GPUs' price as the
+saving). Peaks measured at 1 Hz miss shorter spikes; the headroom is there for that.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jupyter_mlops.core.cost.alerts import format_money
-from jupyter_mlops.core.cost.catalogue import GIB, GpuOffer, InstanceOffer
+from jupyter_mlops.core.cost.catalogue import GIB, Catalogue, GpuOffer, InstanceOffer
 from jupyter_mlops.core.cost.pricing import PricingModel
 from jupyter_mlops.core.cost.records import Snapshot, TargetSample
 from jupyter_mlops.core.cost.totals import Totals
 from jupyter_mlops.core.serial import fields_dict
 
-__all__ = ["Advice", "Machine", "Peaks", "Suggestion", "right_size"]
+__all__ = ["VERDICTS", "Advice", "Machine", "Peaks", "Suggestion", "right_size"]
+
+VERDICTS = ("cheaper", "cheapest", "none")
+"""``Advice.verdict``: a cheaper fit, already the cheapest fit, nothing fits."""
 
 
 @dataclass(frozen=True)
 class Peaks:
-    """Peak use: cores busy, resident memory, GPU memory (all GPUs together) and GPUs held."""
+    """Peak use: cores busy, resident memory, GPU memory (all GPUs together) and GPUs held;
+    ``cpu_average``: cores busy on average (``None``: unknown, the peak stands for it)."""
 
     cpu_cores: float = 0.0
     rss_bytes: int = 0
     gpu_mem_bytes: int = 0
     gpus: int = 0
+    cpu_average: float | None = None
 
     @property
     def gpu_mem_per_gpu(self) -> float:
@@ -53,11 +70,24 @@ class Peaks:
         gpus = 0
         if totals.gpu_seconds > 0 and totals.wall_seconds > 0:
             gpus = max(1, math.ceil(totals.gpu_seconds / totals.wall_seconds - 1e-6))
+        wall = totals.wall_seconds
         return cls(
             cpu_cores=totals.peak_cpu_percent / 100.0,
             rss_bytes=totals.peak_rss_bytes,
             gpu_mem_bytes=totals.peak_gpu_mem_bytes,
             gpus=gpus,
+            cpu_average=totals.cpu_core_seconds / wall if wall > 0 else None,
+        )
+
+    def within(self, machine: Machine) -> Peaks:
+        """These peaks capped at what ``machine`` has (no measured figure can be more)."""
+        cores = machine.cpu_cores
+        average = None if self.cpu_average is None else min(self.cpu_average, cores)
+        return replace(
+            self,
+            cpu_cores=min(self.cpu_cores, cores),
+            rss_bytes=min(self.rss_bytes, machine.memory_bytes),
+            cpu_average=average,
         )
 
     @classmethod
@@ -83,16 +113,17 @@ class Machine:
 
     @classmethod
     def detect(cls, snapshot: Snapshot | None = None) -> Machine:
-        """This machine (psutil), with the GPUs of ``snapshot`` (MIG slices folded into their board)."""
-        import psutil
+        """This machine: the cores and memory this process may use (CPU affinity, cgroup
+        limits, the hardware), with the GPUs of ``snapshot`` (MIG slices folded into their board)."""
+        from jupyter_mlops.core.cost.sources import usable_cores, usable_memory
 
         boards: dict[int, tuple[str, int]] = {}
         for g in snapshot.gpus if snapshot is not None else ():
             total = int(g.memory_total / g.fraction) if g.fraction > 0 else g.memory_total
             boards.setdefault(g.index, (g.model, total))
         return cls(
-            cpu_cores=float(psutil.cpu_count() or 1),
-            memory_bytes=int(psutil.virtual_memory().total),
+            cpu_cores=usable_cores(),
+            memory_bytes=usable_memory(),
             gpus=tuple(boards[i] for i in sorted(boards)),
         )
 
@@ -117,7 +148,8 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Advice:
-    """Peaks, the machine, the current hourly price, and the cheapest GPU and instance that fit."""
+    """Peaks (capped at the machine), the machine, the current hourly price, the verdict
+    (:data:`VERDICTS`) and the cheaper GPU and instance that fit, if any."""
 
     peaks: Peaks
     machine: Machine
@@ -127,6 +159,7 @@ class Advice:
     gpu: Suggestion | None = None
     instance: Suggestion | None = None
     notes: tuple[str, ...] = field(default=())
+    verdict: str = "none"
 
     def lines(self) -> list[str]:
         """Plain-text advice, one finding per line."""
@@ -140,17 +173,21 @@ class Advice:
             offered += ", " + ", ".join(f"{name} ({mem / GIB:.0f} GiB)" for name, mem in m.gpus)
         out = [peak, f"{offered}; {money(self.current_hourly)}/h at current pricing"]
         for s in (self.gpu, self.instance):
-            if s is None:
-                continue
-            if s.saving_per_hour > 0:
+            if s is not None:
                 out.append(
                     f"{s.kind}: {s.name} would do ({s.detail}): {money(s.hourly)}/h instead of "
                     f"{money(s.current_hourly)}/h, saving {money(s.saving_per_hour)}/h"
                 )
-            else:
-                out.append(f"{s.kind}: nothing cheaper in the catalogue fits ({s.detail})")
+        if self.verdict == "cheapest":
+            out.append(f"instance: {self._cheapest()}")
         out.extend(self.notes)
         return out
+
+    def _cheapest(self) -> str:
+        return (
+            "already the cheapest fit: nothing catalogued that fits costs less than "
+            f"the current {self._money(self.current_hourly)}/h"
+        )
 
     def sentence(self, cpu: str = "CPU peak") -> str:
         """One line: peaks against the machine, then the cheapest fit and its saving.
@@ -172,18 +209,15 @@ class Advice:
             parts.append("no GPU used")
         text = ", ".join(parts)
         s = self.instance
-        if s is None:
-            text += " → no catalogued instance fits"
-        elif s.saving_per_hour > 0:
+        if s is not None:
             text += (
                 f" → cheapest fitting: {s.name} at {money(s.hourly)}/h, "
                 f"saving {money(s.saving_per_hour)}/h vs current pricing"
             )
+        elif self.verdict == "cheapest":
+            text += f" → {self._cheapest()}"
         else:
-            text += (
-                f" → cheapest fitting: {s.name} at {money(s.hourly)}/h, no saving vs "
-                f"current pricing ({money(s.current_hourly)}/h)"
-            )
+            text += " → no catalogued instance fits"
         g = self.gpu
         if g is not None and g.saving_per_hour > 0:
             text += f"; GPU: {g.name} would save {money(g.saving_per_hour)}/h"
@@ -200,10 +234,12 @@ class Advice:
                 "memory_bytes": self.machine.memory_bytes,
                 "gpus": [{"model": n, "memory_bytes": b} for n, b in self.machine.gpus],
             },
-            **fields_dict(self, "currency current_hourly headroom"),
+            **fields_dict(self, "currency current_hourly headroom verdict"),
             "gpu": None if self.gpu is None else self.gpu.to_dict(),
             "instance": None if self.instance is None else self.instance.to_dict(),
+            "notes": list(self.notes),
             "lines": self.lines(),
+            "sentence": self.sentence(),
         }
 
 
@@ -224,49 +260,35 @@ def right_size(
     *,
     headroom: float = 1.2,
 ) -> Advice:
-    """The cheapest catalogued GPU and instance that fit ``peaks`` x ``headroom``, with the saving."""
+    """The verdict and the cheaper GPU and instance that fit ``peaks`` x ``headroom`` (module doc)."""
     machine = machine or Machine.detect()
+    peaks = peaks.within(machine)
     catalogue = pricing.catalogue
     current, current_gpus = _machine_hourly(pricing, machine)
-    cores = max(1.0, peaks.cpu_cores * headroom)
-    ram = peaks.rss_bytes * headroom
-    gpu_need = peaks.gpu_mem_per_gpu * headroom
     notes: list[str] = []
-
+    gpu_need = peaks.gpu_mem_per_gpu * headroom
     gpu: Suggestion | None = None
     if peaks.gpus:
-        per_gpu_now = current_gpus / len(machine.gpus) if machine.gpus else pricing.gpu_hour_default
-        fitting = [g for g in catalogue.gpus.values() if g.memory_bytes >= gpu_need]
-        best: GpuOffer | None = min(fitting, key=lambda g: (g.hourly, g.memory_gb), default=None)
-        if best is None:
-            notes.append(f"no catalogued GPU has {gpu_need / GIB:.0f} GiB of memory")
-        else:
-            gpu = Suggestion(
-                kind="GPU",
-                name=f"{peaks.gpus} x {best.key}" if peaks.gpus > 1 else best.key,
-                hourly=best.hourly * peaks.gpus,
-                current_hourly=per_gpu_now * peaks.gpus,
-                detail=f"{best.memory_gb:g} GiB >= {gpu_need / GIB:.1f} GiB needed",
-            )
+        gpu = _cheaper_gpu(peaks, catalogue, gpu_need, pricing, machine, current_gpus, notes)
     elif machine.gpus:
         gpu = Suggestion("GPU", "no GPU", 0.0, current_gpus, detail="no GPU was used")
 
-    fits = [
-        i
-        for i in catalogue.instances.values()
-        if i.vcpus >= cores
-        and i.memory_bytes >= ram
-        and _gpus_fit(i, peaks, gpu_need, catalogue.gpus)
-    ]
+    fits = [i for i in catalogue.instances.values() if _fits(i, peaks, headroom, catalogue)]
     cheapest: InstanceOffer | None = min(fits, key=lambda i: (i.hourly, i.vcpus), default=None)
     instance: Suggestion | None = None
     if cheapest is None:
+        verdict = "none"
         notes.append("no catalogued instance fits these peaks")
-    else:
+    elif cheapest.hourly < current:
+        verdict = "cheaper"
         detail = f"{cheapest.vcpus:g} cores, {cheapest.memory_gb:g} GiB"
         if cheapest.gpus:
             detail += f", {cheapest.gpus} x {cheapest.gpu}"
+        if cheapest.baseline < 1:
+            detail += f", {cheapest.baseline:.0%} of each core sustained"
         instance = Suggestion("instance", cheapest.key, cheapest.hourly, current, detail)
+    else:
+        verdict = "cheapest"
     return Advice(
         peaks=peaks,
         machine=machine,
@@ -276,13 +298,48 @@ def right_size(
         gpu=gpu,
         instance=instance,
         notes=tuple(notes),
+        verdict=verdict,
     )
 
 
-def _gpus_fit(instance: InstanceOffer, peaks: Peaks, gpu_need: float, gpus: Any) -> bool:
-    if not peaks.gpus:
-        return True
-    if instance.gpus < peaks.gpus or instance.gpu is None:
+def _cheaper_gpu(
+    peaks: Peaks,
+    catalogue: Catalogue,
+    need: float,
+    pricing: PricingModel,
+    machine: Machine,
+    current_gpus: float,
+    notes: list[str],
+) -> Suggestion | None:
+    """The cheapest catalogued GPU with ``need`` bytes of memory, if cheaper than the held ones."""
+    per_gpu_now = current_gpus / len(machine.gpus) if machine.gpus else pricing.gpu_hour_default
+    fitting = [g for g in catalogue.gpus.values() if g.memory_bytes >= need]
+    best: GpuOffer | None = min(fitting, key=lambda g: (g.hourly, g.memory_gb), default=None)
+    if best is None:
+        notes.append(f"no catalogued GPU has {need / GIB:.0f} GiB of memory")
+        return None
+    if best.hourly >= per_gpu_now:
+        notes.append(f"GPU: already the cheapest fit ({need / GIB:.1f} GiB needed)")
+        return None
+    return Suggestion(
+        kind="GPU",
+        name=f"{peaks.gpus} x {best.key}" if peaks.gpus > 1 else best.key,
+        hourly=best.hourly * peaks.gpus,
+        current_hourly=per_gpu_now * peaks.gpus,
+        detail=f"{best.memory_gb:g} GiB >= {need / GIB:.1f} GiB needed",
+    )
+
+
+def _fits(instance: InstanceOffer, peaks: Peaks, headroom: float, catalogue: Catalogue) -> bool:
+    """Cores, memory, sustained CPU (burstable machines) and GPUs: none for a run that used none."""
+    cores = max(1.0, peaks.cpu_cores * headroom)
+    average = peaks.cpu_cores if peaks.cpu_average is None else peaks.cpu_average
+    if instance.vcpus < cores or instance.memory_bytes < peaks.rss_bytes * headroom:
         return False
-    offer = gpus.get(instance.gpu)
-    return offer is not None and offer.memory_bytes >= gpu_need
+    if instance.vcpus * instance.baseline < average * headroom:
+        return False
+    if not peaks.gpus:
+        return instance.gpus == 0
+    offer = catalogue.gpus.get(instance.gpu or "")
+    need = peaks.gpu_mem_per_gpu * headroom
+    return instance.gpus >= peaks.gpus and offer is not None and offer.memory_bytes >= need

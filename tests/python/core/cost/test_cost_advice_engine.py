@@ -72,7 +72,9 @@ def test_nothing_fits_and_peaks_from_totals() -> None:
             peak_gpu_mem_bytes=400 * GIB,
         )
     )
-    assert peaks == Peaks(cpu_cores=3.5, rss_bytes=3 * GIB, gpu_mem_bytes=400 * GIB, gpus=2)
+    assert peaks == Peaks(
+        cpu_cores=3.5, rss_bytes=3 * GIB, gpu_mem_bytes=400 * GIB, gpus=2, cpu_average=0.0
+    )
     advice = right_size(peaks, PricingModel.per_resource(), H100_BOX)
     assert advice.gpu is None
     assert advice.instance is None
