@@ -4,6 +4,8 @@
   reads the sampler's last snapshot, no measuring, so it runs on the loop).
 * ``GET /cost/report?by=&since=&until=&format=json``: ledger totals grouped
   (in the thread pool: reads the ledger).
+* ``GET /cost/history?range=&by=``: cost over time from the ledger, per group and
+  bucket (``core.cost.history``; thread pool), the Cost view's chart.
 * ``GET /cost/budgets``: every budget's spend this period (thread pool).
 * ``GET /cost/advice?kernel_id=``: right-sizing advice from a kernel's live peaks
   (``CostEngine.advice``: memory only, on the loop); 404 for a kernel not priced.
@@ -23,25 +25,39 @@ from jupyter_mlops.server.base import MlopsHandler
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.engine import CostEngine
+    from jupyter_mlops.core.cost.ledger import Ledger
 
 __all__ = [
     "CostAdviceHandler",
     "CostBudgetsHandler",
+    "CostHistoryHandler",
     "CostReportHandler",
     "CostStatusHandler",
 ]
+
+
+def _ledger(engine: CostEngine) -> Ledger:
+    """The engine's ledger, or a 404 when it is off."""
+    if engine.ledger is None:
+        raise NotFoundError(
+            "The cost ledger is off (c.MlopsConfig.cost_ledger_url = 'memory').",
+            hint="set cost_ledger_url to a database URL, or leave it empty for the default",
+        )
+    return engine.ledger
 
 
 def report_json(engine: CostEngine, by: str, since: str, until: str | None) -> dict[str, Any]:
     """The ``CostReport`` of the engine's ledger (blocking)."""
     from jupyter_mlops.core.cost.report import build_report
 
-    if engine.ledger is None:
-        raise NotFoundError(
-            "The cost ledger is off (c.MlopsConfig.cost_ledger_url = 'memory').",
-            hint="set cost_ledger_url to a database URL, or leave it empty for the default",
-        )
-    return build_report(engine.ledger, by=by, since=since, until=until).to_dict()
+    return build_report(_ledger(engine), by=by, since=since, until=until).to_dict()
+
+
+def history_json(engine: CostEngine, range_: str, by: str) -> dict[str, Any]:
+    """The ``CostHistory`` of the engine's ledger (blocking)."""
+    from jupyter_mlops.core.cost.history import history
+
+    return history(_ledger(engine), range_, by)
 
 
 class CostHandler(MlopsHandler):
@@ -88,6 +104,23 @@ class CostReportHandler(CostHandler):
             raise UsageError("since and until are at most 64 characters.")
         engine = self.engine
         self.reply(await self.service.run(report_json, engine, by, since, until))
+
+
+class CostHistoryHandler(CostHandler):
+    """``GET /cost/history``: allocated cost per group and time bucket over the last range."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        range_ = self.optional_arg("range") or "1h"
+        by = self.optional_arg("by") or "notebook"
+        if len(range_) > 8 or len(by) > 256:
+            raise UsageError(
+                "range is at most 8 characters and by at most 256.",
+                hint="range: 1h, 24h, 7d or 30d; by: notebook, project, user or tag:KEY",
+            )
+        engine = self.engine
+        self.reply(await self.service.run(history_json, engine, range_, by))
 
 
 class CostBudgetsHandler(CostHandler):

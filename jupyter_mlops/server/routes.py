@@ -19,6 +19,7 @@ from jupyter_mlops.server.base import MlopsHandler
 from jupyter_mlops.server.cost_handlers import (
     CostAdviceHandler,
     CostBudgetsHandler,
+    CostHistoryHandler,
     CostReportHandler,
     CostStatusHandler,
 )
@@ -61,6 +62,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     # compute cost
     (f"{API_PREFIX}/cost", CostStatusHandler),
     (f"{API_PREFIX}/cost/report", CostReportHandler),
+    (f"{API_PREFIX}/cost/history", CostHistoryHandler),
     (f"{API_PREFIX}/cost/budgets", CostBudgetsHandler),
     (f"{API_PREFIX}/cost/advice", CostAdviceHandler),
     # pipelines

@@ -236,3 +236,126 @@ async def test_cost_advice_unknown_kernel_is_404_and_missing_is_400(
     code, body = await get_json("cost", "advice")
     assert code == 400, body
     check_response("/cost/advice", 400, body)
+
+
+# -- GET /cost/history: cost over time from the ledger --------------------------------
+
+
+def _book_history(url: str, now: float) -> tuple[int, int]:
+    """Known rows of the last hour: two notebooks of the same name in two folders, one epic.
+
+    Returns the two minutes booked (30 and 10 minutes ago).
+    """
+    early = int(now - 1800) // 60 * 60
+    late = int(now - 600) // 60 * 60
+    ledger = Ledger(url)
+    try:
+        ledger.write(
+            {
+                (early, ("k1", "run-a", "a/train.ipynb", "churn", "ana")): Totals(
+                    wall_seconds=60.0, cost_allocated=0.25, cost_used=0.1
+                ),
+                (late, ("k1", "run-a", "a/train.ipynb", "churn", "ana")): Totals(
+                    wall_seconds=60.0, cost_allocated=0.5, cost_used=0.2
+                ),
+                (late, ("k2", "", "b/train.ipynb", "vision", "bo")): Totals(
+                    wall_seconds=60.0, cost_allocated=2.0, cost_used=2.0
+                ),
+            }
+        )
+        ledger.tag_run("run-a", {"epic": "E-12"})
+    finally:
+        ledger.close()
+    return early, late
+
+
+async def test_cost_history_comes_from_the_ledger_after_a_restart(
+    jp_serverapp: Any, get_checked: Any, ledger_url: str, tmp_path: Path
+) -> None:
+    from child_python import clean_env
+    from live_server import LiveServer
+
+    # A first server on the same ledger: a notebook's kernel burns a second of CPU,
+    # then the server stops (SIGTERM: its pending minutes are written).
+    first = LiveServer.start(
+        tmp_path / "first",
+        clean_env(),
+        f"c.MlopsConfig.cost_ledger_url = {ledger_url!r}\n"
+        "c.MlopsConfig.cost_interval = 0.5\n"
+        "c.MlopsExtensionApp.cost_sync_interval = 0.5\n",
+    )
+    try:
+        kernel_id = first.new_session("deep/train.ipynb")
+        first.execute(kernel_id, BURN + "time.sleep(1.5)\n")
+    finally:
+        first.stop()
+    ledger = Ledger(ledger_url)
+    try:
+        booked = ledger.totals(kernel_id=kernel_id).cost_allocated
+    finally:
+        ledger.close()
+    assert booked > 0
+    early, late = _book_history(ledger_url, time.time())
+
+    # This server never saw that kernel: what it answers comes from the ledger.
+    await _started(jp_serverapp)
+    body = await get_checked("/cost/history", params={"range": "1h", "by": "notebook"})
+    assert body["range"] == "1h"
+    assert body["by"] == "notebook"
+    assert body["step"] == 60
+    series = {s["key"]: s for s in body["series"]}
+    # (The first server may book a kernel's first tick before its session names the notebook.)
+    assert {"deep/train.ipynb", "a/train.ipynb", "b/train.ipynb"} <= set(series)
+    assert series["deep/train.ipynb"]["total"] > 0
+    assert next(s["key"] for s in body["series"]) == "b/train.ipynb"  # most expensive first
+    points = dict(map(tuple, series["a/train.ipynb"]["points"]))
+    assert points[early] == pytest.approx(0.25)
+    assert points[late] == pytest.approx(0.5)
+    assert sum(points.values()) == pytest.approx(0.75)
+    assert [p[0] for p in series["b/train.ipynb"]["points"]] == body["buckets"]
+    assert body["total"] == pytest.approx(booked + 2.75)
+    by_kernel = await get_checked("/cost/history", params={"range": "1h", "by": "kernel"})
+    assert {s["key"]: s["total"] for s in by_kernel["series"]}[kernel_id] == pytest.approx(booked)
+
+    by_epic = await get_checked("/cost/history", params={"range": "24h", "by": "tag:epic"})
+    epic = {s["key"]: s["total"] for s in by_epic["series"]}
+    assert epic["E-12"] == pytest.approx(0.75)
+    assert epic["(none)"] == pytest.approx(booked + 2.0)
+    assert by_epic["step"] == 600
+
+
+async def test_cost_history_bad_input_is_400_with_the_message(
+    jp_serverapp: Any, get_json: Any, check_response: Check
+) -> None:
+    await _started(jp_serverapp)
+    code, body = await get_json("cost", "history", params={"range": "2h"})
+    assert code == 400, body
+    check_response("/cost/history", 400, body)
+    assert "'2h'" in body["message"]
+    assert "1h, 24h, 7d, 30d" in body["hint"]
+    for params in ({"by": "planet"}, {"by": "tag:"}, {"by": "x" * 300}, {"range": "1" * 20}):
+        code, body = await get_json("cost", "history", params=params)
+        assert code == 400, (params, body)
+        check_response("/cost/history", 400, body)
+        assert body["message"]
+
+
+async def test_cost_history_without_a_token_is_403(
+    jp_serverapp: Any, raw_get: Any, jp_auth_header: dict[str, str]
+) -> None:
+    await _started(jp_serverapp)
+    code, body = await raw_get("jupyter-mlops/api/cost/history?range=1h")
+    assert code == 403, body
+    code, _ = await raw_get("jupyter-mlops/api/cost/history?range=1h", headers=jp_auth_header)
+    assert code == 200
+
+
+@pytest.mark.parametrize("ledger_url", ["memory"])
+async def test_cost_history_without_a_ledger_is_404(
+    jp_serverapp: Any, get_json: Any, check_response: Check
+) -> None:
+    await _started(jp_serverapp)
+    code, body = await get_json("cost", "history")
+    assert code == 404, body
+    check_response("/cost/history", 404, body)
+    assert "ledger is off" in body["message"]
