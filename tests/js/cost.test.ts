@@ -28,7 +28,6 @@ import {
   wasteItems
 } from '../../labextension/src/cost/logic';
 import { CostModel } from '../../labextension/src/cost/model';
-import { CostSeries } from '../../labextension/src/cost/series';
 
 const httpClient = (
   handler: (url: URL) => Response
@@ -227,42 +226,6 @@ describe('budgets', () => {
   });
 });
 
-describe('CostSeries', () => {
-  it('stacks cost so far by notebook or project and keeps departed kernels', () => {
-    const series = new CostSeries();
-    const a = (soFar: number) =>
-      target('a', { rate: 1, soFar, notebook: 'x.ipynb', project: 'p1' });
-    const b = (soFar: number) =>
-      target('b', { rate: 1, soFar, notebook: 'y.ipynb', project: 'p1' });
-    const c = (soFar: number) =>
-      target('c', { rate: 1, soFar, notebook: 'y.ipynb', project: '' });
-    expect(series.add(status(10, [a(1), b(2)]))).toBe(true);
-    expect(series.add(status(10, [a(5)]))).toBe(false); // same tick
-    expect(series.add(status(null, [a(5)]))).toBe(false);
-    series.add(status(11, [a(2), c(4)])); // b gone: keeps 2
-    const byNotebook = series.stacked('notebook');
-    expect(byNotebook.times).toEqual([10_000, 11_000]);
-    expect(byNotebook.groups).toEqual([
-      { label: 'y.ipynb', values: [2, 6] },
-      { label: 'x.ipynb', values: [1, 2] }
-    ]);
-    const byProject = series.stacked('project');
-    expect(byProject.groups).toEqual([
-      { label: '(no project)', values: [0, 4] },
-      { label: 'p1', values: [3, 4] }
-    ]);
-  });
-
-  it('keeps the last points only', () => {
-    const series = new CostSeries({ limit: 3 });
-    for (let t = 1; t <= 5; t++) {
-      series.add(status(t, [target('a', { rate: 1, soFar: t })]));
-    }
-    expect(series.length).toBe(3);
-    expect(series.stacked('notebook').groups[0].values).toEqual([3, 4, 5]);
-  });
-});
-
 describe('CostClient', () => {
   it('reads the status and normalizes it', async () => {
     const { client, urls } = httpClient(() =>
@@ -363,7 +326,7 @@ describe('CostModel', () => {
     await model.load();
     expect(emitted).toBeGreaterThan(0);
     expect(model.kernel('k')?.soFar).toBe(0.2);
-    expect(model.series.length).toBe(2);
+    expect(model.timeline.length).toBe(2);
     expect(calls.budgets).toBe(1);
     expect(calls.budgets).toBe(1);
     model.invalidateBudgets();

@@ -1,7 +1,8 @@
 /**
  * Client of the live-cost routes (`api/openapi.yaml`): `cost` (what
- * `CostEngine.status()` returns), `cost/budgets`, `cost/report` and
- * `cost/advice` (one kernel's right-sizing advice).
+ * `CostEngine.status()` returns), `cost/budgets`, `cost/report`,
+ * `cost/history` (cost over time from the ledger) and `cost/advice` (one
+ * kernel's right-sizing advice).
  *
  * Built on `MlopsClient.request` (same URL building, auth and error parsing).
  * A 404 that is not one of our JSON errors means the server extension has no
@@ -117,6 +118,8 @@ export interface ICostStatus {
 /** `GET cost/report` (JSON): one row per group. */
 export interface ICostReport {
   by: string;
+  /** The groupings (`['project', 'tag:epic']`): each row's label keys. */
+  groups?: string[];
   /** ISO datetimes (UTC). */
   since: string | null;
   until: string | null;
@@ -125,6 +128,41 @@ export interface ICostReport {
   /** One object per group: the label under the key named by `by`, plus the values. */
   rows: Record<string, string | number>[];
   total: Record<string, number>;
+}
+
+/** How far back the cost history goes. */
+export type CostRange = '1h' | '24h' | '7d' | '30d';
+
+/** The ranges the Cost view offers, shortest first. */
+export const COST_RANGES: readonly CostRange[] = ['1h', '24h', '7d', '30d'];
+
+/** One group's cost over time (`GET cost/history`). */
+export interface ICostHistorySeries {
+  /** The group: a notebook path relative to the server root, a project, a tag value, `(none)`, `(other)`. */
+  key: string;
+  /** `[bucket start (epoch seconds), allocated cost in that bucket]`, one per bucket. */
+  points: [number, number][];
+  /** Allocated cost over the range. */
+  total: number;
+  used?: number;
+}
+
+/** `GET cost/history`: allocated cost per group and time bucket, from the ledger. */
+export interface ICostHistory {
+  range: string;
+  by: string;
+  /** Seconds per bucket. */
+  step: number;
+  /** Start of the first bucket (epoch seconds). */
+  since: number;
+  /** The server's now when it answered (epoch seconds). */
+  until: number;
+  currency: string;
+  buckets?: number[];
+  /** Most expensive first. */
+  series: ICostHistorySeries[];
+  total?: number;
+  used?: number;
 }
 
 /** A cheaper fit (`Suggestion.to_dict`): `name` at `hourly` instead of `current_hourly`. */
@@ -171,6 +209,8 @@ export interface ICostClient {
     by?: string;
     since?: string | number;
   }): Promise<ICostReport>;
+  /** Cost over time from the ledger (absent: the chart shows what the page sampled). */
+  history?(options: { range: CostRange; by: string }): Promise<ICostHistory>;
   /** Right-sizing advice for one kernel (absent: the view offers no advice). */
   advice?(kernelId: string): Promise<ICostAdvice>;
 }
@@ -251,6 +291,13 @@ export class CostClient implements ICostClient {
       by: options.by,
       since: options.since,
       format: 'json'
+    });
+  }
+
+  history(options: { range: CostRange; by: string }): Promise<ICostHistory> {
+    return this._get<ICostHistory>(['cost', 'history'], {
+      range: options.range,
+      by: options.by
     });
   }
 

@@ -231,8 +231,26 @@ export function clockTime(epochSeconds: number, seconds = false): string {
   return seconds ? `${time}:${pad(date.getSeconds())}` : time;
 }
 
-/** The last part of a path: `train.ipynb` of `notebooks/train.ipynb`. */
-export function baseName(path: string): string {
-  const parts = path.split('/');
-  return parts[parts.length - 1] || path;
+/**
+ * For each distinct path, the shortest suffix of whole segments that no other
+ * path ends with: `a/train.ipynb` and `b/train.ipynb` beside `eval.ipynb`
+ * (where space is short; show the full path in a tooltip).
+ */
+export function uniqueSuffixes(paths: readonly string[]): Map<string, string> {
+  const distinct = [...new Set(paths)];
+  const out = new Map<string, string>();
+  for (const path of distinct) {
+    const parts = path.split('/');
+    let n = 1;
+    const clashes = (suffix: string): boolean =>
+      distinct.some(
+        other =>
+          other !== path && (other === suffix || other.endsWith(`/${suffix}`))
+      );
+    while (n < parts.length && clashes(parts.slice(-n).join('/'))) {
+      n++;
+    }
+    out.set(path, parts.slice(-n).join('/'));
+  }
+  return out;
 }

@@ -1,13 +1,16 @@
 /**
- * The Cost view's chart: cost so far over time, stacked by notebook or
- * project, and the switch choosing which.
+ * The Cost view's chart: cost over the chosen range (the ledger's history,
+ * then the live part), stacked by notebook, project, user or run tag, and the
+ * pickers of range and grouping.
  *
  * Group labels reach chart.js as dataset labels; chart.js draws them on the
- * canvas, never as HTML.
+ * canvas, never as HTML. Notebooks show the shortest path suffix that tells
+ * them apart, the tooltip their full path (relative to the server root).
  */
-import type { ChartDataset } from 'chart.js';
-import React, { useEffect } from 'react';
+import type { ChartDataset, TooltipItem } from 'chart.js';
+import React, { useEffect, useState } from 'react';
 
+import { COST_RANGES, type CostRange } from '../api/cost';
 import {
   axisColors,
   axisTicks,
@@ -17,14 +20,14 @@ import {
   useChart
 } from '../common/chart';
 import { seriesColor } from '../common/colors';
-import { baseName, clockTime, formatMoney } from '../common/format';
-import type { CostGroupBy, IStackedSeries } from './series';
+import { clockTime, formatMoney, formatTime } from '../common/format';
+import type { CostGroupBy, ICostGrouping, IStackedSeries } from './series';
 
 function stackedDatasets(
   series: IStackedSeries
 ): ChartDataset<'line', Point[]>[] {
   return series.groups.map((group, index) => ({
-    label: baseName(group.label),
+    label: group.label,
     data: group.values.map((y, i) => ({ x: series.times[i], y })),
     borderColor: seriesColor(index),
     backgroundColor: `${seriesColor(index)}99`,
@@ -35,13 +38,25 @@ function stackedDatasets(
   }));
 }
 
-/** Cost so far over time, stacked by notebook or project. */
+const HOUR_MS = 3600_000;
+
+/** A time tick: seconds under ten minutes, the clock under 36 h, else the day. */
+export function timeTick(ms: number, spanMs: number): string {
+  if (spanMs > 36 * HOUR_MS) {
+    const date = new Date(ms);
+    return `${date.getMonth() + 1}/${date.getDate()} ${clockTime(ms / 1000)}`;
+  }
+  return clockTime(ms / 1000, spanMs < 600_000);
+}
+
+/** Cost over time, stacked by group. */
 export function CostChart(props: {
   series: IStackedSeries;
   currency: string;
-  groupBy: CostGroupBy;
+  grouping: ICostGrouping;
+  range: CostRange;
 }): JSX.Element {
-  const { series, currency, groupBy } = props;
+  const { series, currency, grouping, range } = props;
   const { canvasRef, chartRef } = useChart(() => {
     const { grid } = axisColors();
     const tick = axisTicks(5);
@@ -56,11 +71,7 @@ export function CostChart(props: {
         tooltip: { enabled: true }
       },
       scales: {
-        x: {
-          type: 'linear',
-          ticks: tick,
-          grid: { color: grid }
-        },
+        x: { type: 'linear', ticks: tick, grid: { color: grid } },
         y: {
           type: 'linear',
           stacked: true,
@@ -79,16 +90,24 @@ export function CostChart(props: {
     }
     chart.data.datasets = stackedDatasets(series);
     const { x, y } = chart.options.scales ?? {};
-    // Seconds on the time axis while the series spans less than ten minutes.
     const span = series.times.length
       ? series.times[series.times.length - 1] - series.times[0]
       : 0;
     if (x?.ticks) {
-      x.ticks.callback = value =>
-        clockTime(Number(value) / 1000, span < 600_000);
+      x.ticks.callback = value => timeTick(Number(value), span);
     }
     if (y?.ticks) {
       y.ticks.callback = value => formatMoney(Number(value), currency);
+    }
+    const tooltip = chart.options.plugins?.tooltip;
+    if (tooltip) {
+      tooltip.callbacks = {
+        ...tooltip.callbacks,
+        title: items => (items.length ? formatTime(items[0].parsed.x) : ''),
+        label: (item: TooltipItem<'line'>) =>
+          `${series.groups[item.datasetIndex]?.key ?? item.dataset.label}: ` +
+          formatMoney(item.parsed.y, currency)
+      };
     }
     chart.update('none');
   }, [chartRef, series, currency]);
@@ -101,48 +120,115 @@ export function CostChart(props: {
     <div
       className="jp-mlops-chart jp-mlops-cost-chart"
       data-testid="mlops-cost-chart"
-      data-group-by={groupBy}
+      data-group-by={grouping.by}
+      data-range={range}
       data-points={series.times.length}
+      data-groups={series.groups.map(g => g.key).join('\n')}
+      data-from-ledger={series.liveFrom === null ? 'false' : 'true'}
+      data-total={total}
     >
       <div className="jp-mlops-chart-body">
         <canvas
           ref={canvasRef}
           role="img"
-          aria-label={`Cost over time by ${groupBy}: ${formatMoney(total, currency)} in all`}
+          aria-label={`Cost over the last ${range} by ${grouping.by}: ${formatMoney(total, currency)} in all`}
         />
       </div>
     </div>
   );
 }
 
-/** Stack the chart by notebook or by project. */
-export function GroupBySwitch(props: {
-  value: CostGroupBy;
-  onChange: (by: CostGroupBy) => void;
+/** One radio group of buttons. */
+function Radios<T extends string>(props: {
+  label: string;
+  testId: string;
+  value: T;
+  options: readonly { id: T; label: string }[];
+  onChange: (value: T) => void;
 }): JSX.Element {
-  const options: { id: CostGroupBy; label: string }[] = [
-    { id: 'notebook', label: 'Notebook' },
-    { id: 'project', label: 'Project' }
-  ];
   return (
     <div
       className="jp-mlops-cost-groupby"
       role="radiogroup"
-      aria-label="Stack the chart by"
-      data-testid="mlops-cost-groupby"
+      aria-label={props.label}
+      data-testid={props.testId}
     >
-      {options.map(option => (
+      {props.options.map(option => (
         <button
           key={option.id}
           role="radio"
           aria-checked={props.value === option.id}
           className={`jp-mlops-view-tab${props.value === option.id ? ' jp-mod-active' : ''}`}
-          data-group-by={option.id}
+          data-value={option.id}
           onClick={() => props.onChange(option.id)}
         >
           {option.label}
         </button>
       ))}
+    </div>
+  );
+}
+
+const RANGE_LABELS: Record<CostRange, string> = {
+  '1h': '1 h',
+  '24h': '24 h',
+  '7d': '7 d',
+  '30d': '30 d'
+};
+
+const GROUPINGS: { id: CostGroupBy; label: string }[] = [
+  { id: 'notebook', label: 'Notebook' },
+  { id: 'project', label: 'Project' },
+  { id: 'user', label: 'User' },
+  { id: 'tag', label: 'Tag' }
+];
+
+/** The range, the grouping and (grouping by tag) the tag key. */
+export function HistoryControls(props: {
+  range: CostRange;
+  grouping: ICostGrouping;
+  onRange: (range: CostRange) => void;
+  onGrouping: (grouping: ICostGrouping) => void;
+}): JSX.Element {
+  const { range, grouping, onRange, onGrouping } = props;
+  const [tagKey, setTagKey] = useState(grouping.tagKey);
+  useEffect(() => setTagKey(grouping.tagKey), [grouping.tagKey]);
+  return (
+    <div className="jp-mlops-cost-controls">
+      <Radios
+        label="Range"
+        testId="mlops-cost-range"
+        value={range}
+        options={COST_RANGES.map(id => ({ id, label: RANGE_LABELS[id] }))}
+        onChange={onRange}
+      />
+      <Radios
+        label="Group by"
+        testId="mlops-cost-groupby"
+        value={grouping.by}
+        options={GROUPINGS}
+        onChange={by => onGrouping({ ...grouping, by })}
+      />
+      {grouping.by === 'tag' ? (
+        <form
+          className="jp-mlops-cost-tagkey"
+          onSubmit={event => {
+            event.preventDefault();
+            onGrouping({ by: 'tag', tagKey });
+          }}
+        >
+          <input
+            type="text"
+            aria-label="Run tag key"
+            placeholder="tag key, e.g. epic"
+            maxLength={250}
+            data-testid="mlops-cost-tagkey"
+            value={tagKey}
+            onChange={event => setTagKey(event.target.value)}
+            onBlur={() => onGrouping({ by: 'tag', tagKey })}
+          />
+        </form>
+      ) : null}
     </div>
   );
 }

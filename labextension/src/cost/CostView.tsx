@@ -1,25 +1,28 @@
 /**
  * The Cost view: every running kernel's live cost (with right-sizing advice
- * on demand), cost over time stacked by notebook or project, budget bars,
- * the Waste list.
+ * on demand), cost over time from the ledger (1 h to 30 d, stacked by
+ * notebook, project, user or run tag) with the totals of that range, budget
+ * bars, the Waste list.
  *
- * Notebook paths, users and projects are rendered as text.
+ * Notebook paths, users and projects are rendered as text; notebooks by the
+ * shortest path suffix that tells them apart, the full path in the tooltip.
  */
 import React, { useMemo, useState } from 'react';
 
 import type { ICostClient } from '../api/cost';
 import { ErrorBox, Section } from '../common/components';
 import {
-  baseName,
   formatBytes,
   formatMoney,
   formatPercent,
-  formatRate
+  formatRate,
+  uniqueSuffixes
 } from '../common/format';
 import { useSignal } from '../common/hooks';
-import { CostChart, GroupBySwitch } from './CostChart';
+import { CostChart, HistoryControls } from './CostChart';
 import { adviceSentence, costTotals } from './logic';
 import type { CostModel } from './model';
+import { ReportTable } from './ReportTable';
 import { type IKernelActions, WasteList } from './WasteList';
 
 /** One kernel's advice as the view shows it: the sentence, or why there is none. */
@@ -45,6 +48,12 @@ export async function loadAdvice(
   }
 }
 
+/** The history's currency, or the live one when it has none or several. */
+function historyCurrency(model: CostModel, live: string): string {
+  const currency = model.timeline.history?.currency;
+  return currency && currency !== 'mixed' ? currency : live;
+}
+
 export interface ICostViewProps {
   model: CostModel;
   actions?: IKernelActions;
@@ -59,14 +68,17 @@ export function CostView(props: ICostViewProps): JSX.Element {
   const status = model.status;
   const rows = model.rows;
   const currency = status?.currency ?? 'USD';
-  const groupBy = model.groupBy;
-  // A new series object whenever the model changes (a poll) or the grouping does.
-  const points = model.series.length;
-  const time = status?.time ?? null;
+  const { grouping, range, timeline } = model;
+  // A new series object whenever the timeline (a poll, a history) or the grouping changes.
+  const version = timeline.version;
   const series = useMemo(
-    () => model.series.stacked(groupBy),
+    () => timeline.stacked(grouping),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [model, groupBy, points, time]
+    [timeline, grouping, version]
+  );
+  const notebooks = useMemo(
+    () => uniqueSuffixes(rows.map(row => row.notebook).filter(Boolean)),
+    [rows]
   );
   const totals = costTotals(rows);
   const waste = model.waste;
@@ -166,10 +178,11 @@ export function CostView(props: ICostViewProps): JSX.Element {
                             className="jp-mlops-link"
                             onClick={() => openNotebook(row.notebook)}
                           >
-                            {baseName(row.notebook)}
+                            {notebooks.get(row.notebook)}
                           </button>
                         ) : (
-                          baseName(row.notebook) || row.kernelId.slice(0, 8)
+                          notebooks.get(row.notebook) ||
+                          row.kernelId.slice(0, 8)
                         )}
                       </td>
                       <td
@@ -233,13 +246,37 @@ export function CostView(props: ICostViewProps): JSX.Element {
       </Section>
 
       <Section title="Cost over time">
-        <GroupBySwitch
-          value={groupBy}
-          onChange={by => {
-            model.groupBy = by;
+        <HistoryControls
+          range={range}
+          grouping={grouping}
+          onRange={next => {
+            model.range = next;
+          }}
+          onGrouping={next => {
+            model.grouping = next;
           }}
         />
-        <CostChart series={series} currency={currency} groupBy={groupBy} />
+        {model.historyError ? (
+          <ErrorBox
+            error={model.historyError}
+            testId="mlops-cost-history-error"
+          />
+        ) : null}
+        {grouping.by === 'tag' && !grouping.tagKey ? (
+          <div className="jp-mlops-empty" data-testid="mlops-cost-tag-needed">
+            Name a run tag (e.g. epic) to group by.
+          </div>
+        ) : (
+          <>
+            <CostChart
+              series={series}
+              currency={historyCurrency(model, currency)}
+              grouping={grouping}
+              range={range}
+            />
+            <ReportTable report={model.report} grouping={grouping} />
+          </>
+        )}
       </Section>
 
       {budgets.length ? (

@@ -5,7 +5,6 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import React, { useState } from 'react';
 
-import { baseName } from '../common/format';
 import type { IWasteItem } from './logic';
 
 /** What the Waste list's buttons do to a kernel (JupyterLab's kernel manager). */
@@ -62,7 +61,7 @@ export function WasteItem(props: {
     >
       <div className="jp-mlops-waste-message">{item.message}</div>
       <div className="jp-mlops-waste-notebook" title={item.notebook}>
-        {item.notebook ? baseName(item.notebook) : item.kernelId}
+        {item.notebook || item.kernelId}
       </div>
       {actions ? (
         <div className="jp-mlops-waste-actions">

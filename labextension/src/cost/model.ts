@@ -1,6 +1,8 @@
 /**
  * The live cost state shared by the status bar item and the Cost view, kept
- * current by its own `Poll` (`refresher`) while either shows it.
+ * current by its own `Poll` (`refresher`) while either shows it; and the
+ * Cost view's history (chart and report table) of the chosen range and
+ * grouping, read from the ledger about every minute.
  *
  * No DOM: the widgets render `CostModel`; tests drive it with a fake
  * `ICostClient`.
@@ -8,8 +10,10 @@
 import type { ApiError } from '../api/client';
 import {
   costError,
+  type CostRange,
   type IBudgetStatus,
   type ICostClient,
+  type ICostReport,
   type ICostStatus,
   isCostUnavailable
 } from '../api/cost';
@@ -23,7 +27,12 @@ import {
   kernelRow,
   wasteItems
 } from './logic';
-import { type CostGroupBy, CostSeries } from './series';
+import {
+  type CostGroupBy,
+  CostTimeline,
+  groupingParam,
+  type ICostGrouping
+} from './series';
 
 /** The live cost state shared by the status bar item and the Cost view. */
 export class CostModel extends Model {
@@ -53,7 +62,15 @@ export class CostModel extends Model {
   budgets: IBudgetStatus[] = [];
   error: ApiError | null = null;
   loading = false;
-  readonly series = new CostSeries();
+  /** The chart's data: the ledger's history of `range` and `grouping`, then the live ticks. */
+  readonly timeline = new CostTimeline();
+  /** The report table of `range` and `grouping` (`cost/report`); null before it. */
+  report: ICostReport | null = null;
+  /** Why the history or report could not be read. */
+  historyError: ApiError | null = null;
+  historyLoading = false;
+  /** Milliseconds between two reads of the history (and report) while polling. */
+  historyInterval = 60_000;
 
   /** True when the server has no cost routes, or cost is off (a 404): the status bar item hides. */
   get unavailable(): boolean {
@@ -75,16 +92,98 @@ export class CostModel extends Model {
     return this.budgets.map(b => budgetBar(b));
   }
 
-  /** What the chart stacks by. */
+  /** How far back the chart and the report table go. */
+  get range(): CostRange {
+    return this._range;
+  }
+
+  set range(range: CostRange) {
+    if (range !== this._range) {
+      this._range = range;
+      this._historyChanged();
+    }
+  }
+
+  /** What the chart stacks by and the report table groups by. */
+  get grouping(): ICostGrouping {
+    return this._grouping;
+  }
+
+  set grouping(grouping: ICostGrouping) {
+    const next = { by: grouping.by, tagKey: grouping.tagKey.trim() };
+    if (
+      next.by !== this._grouping.by ||
+      (next.by === 'tag' && next.tagKey !== this._grouping.tagKey)
+    ) {
+      this._grouping = next;
+      this._historyChanged();
+    }
+  }
+
+  /** `grouping.by`. */
   get groupBy(): CostGroupBy {
-    return this._groupBy;
+    return this._grouping.by;
   }
 
   set groupBy(by: CostGroupBy) {
-    if (by !== this._groupBy) {
-      this._groupBy = by;
+    this.grouping = { ...this._grouping, by };
+  }
+
+  /**
+   * Read the history and the report of `range` and `grouping` from the ledger.
+   * Never rejects: a failure is kept in `historyError`. Without the history
+   * route (an older server) the chart shows what the page sampled.
+   */
+  async loadHistory(): Promise<void> {
+    const generation = ++this._historyGeneration;
+    this._historyAt = Date.now();
+    const by = groupingParam(this._grouping);
+    const client = this._client;
+    if (by === null || !client.history) {
+      this.timeline.setHistory(null);
+      this.report = null;
       this.emit();
+      return;
     }
+    this.historyLoading = true;
+    this.emit();
+    try {
+      const range = this._range;
+      const [history, report] = await Promise.all([
+        client.history({ range, by }),
+        client.report({ by, since: range })
+      ]);
+      if (generation !== this._historyGeneration || this.isDisposed) {
+        return;
+      }
+      this.timeline.setHistory(history);
+      this.report = report;
+      this.historyError = null;
+    } catch (reason) {
+      if (generation === this._historyGeneration) {
+        this.historyError = costError(reason);
+      }
+    } finally {
+      if (generation === this._historyGeneration && !this.isDisposed) {
+        this.historyLoading = false;
+        this.emit();
+      }
+    }
+  }
+
+  private _historyChanged(): void {
+    // The old answer is of another range or grouping: never draw it as this one.
+    this.timeline.setHistory(null);
+    this.report = null;
+    this.historyError = null;
+    void this.loadHistory();
+  }
+
+  private _historyDue(): boolean {
+    return (
+      this._historyAt === null ||
+      Date.now() - this._historyAt >= this.historyInterval
+    );
   }
 
   /** The row of one kernel (the status bar's), or null. */
@@ -109,7 +208,10 @@ export class CostModel extends Model {
       this.status = status;
       this._rows = null;
       this.error = null;
-      this.series.add(status);
+      this.timeline.add(status);
+      if (this._historyDue()) {
+        void this.loadHistory();
+      }
       if (status.budgets) {
         this.budgets = status.budgets;
       } else if (this._budgetsDue()) {
@@ -137,6 +239,7 @@ export class CostModel extends Model {
   async reload(): Promise<void> {
     this.poll.start();
     this.invalidateBudgets();
+    this._historyAt = null;
     try {
       await this.load();
     } catch {
@@ -148,6 +251,7 @@ export class CostModel extends Model {
   shown(): void {
     this.poll.start();
     this.invalidateBudgets();
+    this._historyAt = null;
     void this.poll.refresh();
   }
 
@@ -172,7 +276,10 @@ export class CostModel extends Model {
 
   private _client: ICostClient;
   private _rows: ICostRow[] | null = null;
-  private _groupBy: CostGroupBy = 'notebook';
+  private _range: CostRange = '1h';
+  private _grouping: ICostGrouping = { by: 'notebook', tagKey: '' };
+  private _historyAt: number | null = null;
+  private _historyGeneration = 0;
   private _budgetsAt: number | null = null;
   private _generation = 0;
 }
