@@ -14,8 +14,10 @@ multiples of ``step`` (UTC) from the one holding ``now - range`` up to the one
 holding ``now``; every series has a point (allocated cost) for every bucket,
 zero where nothing was booked. Series come most expensive first; past
 ``limit`` the rest are summed into one ``(other)`` series. The ledger answers
-from its rollup tables (:meth:`~.ledger_read.LedgerReads.series`), so 30 days of
-per-minute rows of 20 kernels is a few thousand rows, not 864,000.
+from its rollup tables (:meth:`~.ledger_read.LedgerReads.series`: 24 h from the
+10-minute, 7 d from the hourly, 30 d from the 4-hour rollup), so 30 days of
+per-minute rows of 20 kernels is a few thousand rows, not 864,000
+(``bench/bench_cost_history.py``).
 """
 
 from __future__ import annotations
@@ -73,13 +75,18 @@ def history(
     values: dict[str, list[float]] = {}
     used: dict[str, float] = {}
     currencies: set[str] = set()
+    empty = [0.0] * len(buckets)
     for row in rows:
         i = index.get(row.bucket)
         if i is None:
             continue
-        values.setdefault(row.key, [0.0] * len(buckets))[i] += row.allocated
-        used[row.key] = used.get(row.key, 0.0) + row.used
-        currencies |= row.currencies
+        points = values.get(row.key)
+        if points is None:
+            points = values[row.key] = empty.copy()
+            used[row.key] = 0.0
+        points[i] += row.allocated
+        used[row.key] += row.used
+        currencies.add(row.currency)
     order = sorted(values, key=lambda k: (-sum(values[k]), k))
     if limit is not None and len(order) > limit:
         rest, order = order[limit - 1 :], order[: limit - 1]

@@ -10,9 +10,9 @@ processes on one file) can book the same minute without losing anything.
   ``mlops-cost.db`` beside the project's embedded MLflow store, so a report in a
   project folder shows that folder's work). Any SQLAlchemy URL (PostgreSQL for a
   team) shares one ledger between servers. SQLite opens in WAL mode with a busy timeout.
-* Rollups: the same rows summed into 10-minute and hourly buckets
-  (``cost_10min``, ``cost_hours``) in the transaction that writes the minutes;
-  long histories read those. A ledger from before the rollups is backfilled
+* Rollups: the same rows summed into 10-minute, hourly and 4-hour buckets
+  (``cost_10min``, ``cost_hours``, ``cost_4hours``) in the transaction that writes the minutes;
+  long histories read those. A ledger from before a rollup table is backfilled
   once, by whichever process first opens it (a marker row in ``cost_meta``,
   inserted in the backfill's transaction, makes it once-only).
 * Run tags: :meth:`Ledger.tag_run` keeps a run's user tags, so rows group by
@@ -66,7 +66,6 @@ __all__ = [
 _log = logging.getLogger("jupyter_mlops.cost")
 
 _DAY = 86400
-_BACKFILL = "rollups-v1"
 
 T = TypeVar("T")
 
@@ -156,36 +155,39 @@ class Ledger(LedgerReads):
         raise AssertionError("unreachable")
 
     def _backfill_rollups(self) -> None:
-        """Sum the minutes already booked into the rollups, once per database.
+        """Sum the minutes already booked into each rollup table, once per table and database.
 
-        The marker row and the backfill share one transaction: a second process
-        opening the ledger at the same moment fails on the marker's primary key
-        (and skips), and no process writes minutes before the marker is committed.
+        A table's marker row (``backfill:<table>`` in ``cost_meta``) and its backfill
+        share one transaction: a second process opening the ledger at the same
+        moment fails on the marker's primary key (and skips), and no process
+        writes minutes before the markers are committed (it backfills first).
         """
-        sa, meta = self._sa, self.schema.migrations
+        sa, meta, t = self._sa, self.schema.migrations, self.minutes
         with self.engine.connect() as conn:
-            done = conn.execute(sa.select(meta.c.name).where(meta.c.name == _BACKFILL)).first()
-        if done is not None:
-            return
-        t = self.minutes
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(meta.insert().values(name=_BACKFILL, done_at=self.clock()))
-                for size, rollup in self.schema.rollups:
-                    bucket = (t.c.minute - t.c.minute % size).label("bucket")
-                    select = sa.select(
-                        bucket,
-                        t.c.key,
-                        *(t.c[n] for n in LABELS),
-                        *(sa.func.sum(t.c[n]).label(n) for n in MEASURES),
-                        *(sa.func.max(t.c[n]).label(n) for n in PEAKS),
-                        sa.func.max(t.c.currency).label("currency"),
-                        sa.func.max(t.c.updated).label("updated"),
-                    ).group_by(bucket, t.c.key, *(t.c[n] for n in LABELS))
-                    names = ["bucket", "key", *LABELS, *MEASURES, *PEAKS, "currency", "updated"]
+            done = {str(r[0]) for r in conn.execute(sa.select(meta.c.name))}
+        if "rollups-v1" in done:  # the first rollup ledgers marked both tables in one row
+            done |= {"backfill:cost_10min", "backfill:cost_hours"}
+        for size, rollup in self.schema.rollups:
+            marker = f"backfill:{rollup.name}"
+            if marker in done:
+                continue
+            bucket = (t.c.minute - t.c.minute % size).label("bucket")
+            select = sa.select(
+                bucket,
+                t.c.key,
+                *(t.c[n] for n in LABELS),
+                *(sa.func.sum(t.c[n]).label(n) for n in MEASURES),
+                *(sa.func.max(t.c[n]).label(n) for n in PEAKS),
+                sa.func.max(t.c.currency).label("currency"),
+                sa.func.max(t.c.updated).label("updated"),
+            ).group_by(bucket, t.c.key, *(t.c[n] for n in LABELS))
+            names = ["bucket", "key", *LABELS, *MEASURES, *PEAKS, "currency", "updated"]
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(meta.insert().values(name=marker, done_at=self.clock()))
                     conn.execute(rollup.insert().from_select(names, select))
-        except sa.exc.IntegrityError:
-            return  # another process did it (or is the marker's owner)
+            except sa.exc.IntegrityError:
+                continue  # another process did it
 
     def write(self, rows: Mapping[LedgerKey, Totals], currency: str = "USD") -> None:
         """Add each row's figures to its minute and its rollups, in one transaction."""
@@ -248,12 +250,13 @@ class Ledger(LedgerReads):
     def purge(self, now: float | None = None) -> int:
         """Delete rows older than ``retention_days`` (rollups too); the number of minute rows deleted.
 
-        The cut is on a whole hour, so every rollup loses exactly the minutes that go.
+        The cut is on a boundary of the largest rollup bucket (4 hours, UTC), so every
+        rollup loses exactly the minutes that go.
         """
         if not self.retention_days:
             return 0
         cutoff = int((self.clock() if now is None else now) - self.retention_days * _DAY)
-        cutoff -= cutoff % 3600
+        cutoff -= cutoff % max((size for size, _ in self.schema.rollups), default=60)
         minutes, marks, tags = self.minutes, self.marks, self.schema.tags
         sa = self._sa
 

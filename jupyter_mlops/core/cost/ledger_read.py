@@ -26,7 +26,7 @@ class SeriesRow(NamedTuple):
     bucket: int
     allocated: float
     used: float
-    currencies: frozenset[str]
+    currency: str  # "mixed" where the bucket's rows are in several
 
 
 class LedgerReads:
@@ -143,8 +143,8 @@ class LedgerReads:
         """Allocated and used cost per group and ``step``-second bucket, from ``since``.
 
         Reads the coarsest table whose bucket divides ``step`` (the minutes, the
-        10-minute or the hourly rollup), so a month of history is a few thousand
-        rows. ``since`` is rounded down to a multiple of ``step``. Several
+        10-minute, hourly or 4-hour rollup), so a month of history is a few
+        thousand rows. ``since`` is rounded down to a multiple of ``step``. Several
         groupings give one key joined with `` · ``.
         """
         groups = parse_groups(by)
@@ -174,13 +174,23 @@ class LedgerReads:
         with self.engine.connect() as conn:
             result = conn.execute(stmt).all()
         n = len(groups)
+        names: dict[Any, str] = {}  # each group's name is made once, not once per bucket
+
+        def name(values: Any) -> str:
+            key = names.get(values)
+            if key is None:
+                parts = values if n > 1 else (values,)
+                key = " · ".join(str(group_value(g, v)) for g, v in zip(groups, parts, strict=True))
+                names[values] = key
+            return key
+
         return [
             SeriesRow(
-                " · ".join(str(group_value(g, row[i])) for i, g in enumerate(groups)),
+                name(row[0] if n == 1 else tuple(row[:n])),
                 int(row[n]),
-                float(row[n + 1] or 0.0),
-                float(row[n + 2] or 0.0),
-                frozenset((str(row[n + 3]), str(row[n + 4]))),
+                row[n + 1] or 0.0,
+                row[n + 2] or 0.0,
+                str(row[n + 4]) if row[n + 3] == row[n + 4] else "mixed",
             )
             for row in result
         ]

@@ -77,7 +77,7 @@ def fill(ledger: Ledger) -> None:
 def make_old(path: Path) -> None:
     """Make the ledger at ``path`` look like one written before the rollups existed."""
     with sqlite3.connect(path) as db:
-        for table in ("cost_10min", "cost_hours", "cost_meta", "cost_run_tags"):
+        for table in ("cost_10min", "cost_hours", "cost_4hours", "cost_meta", "cost_run_tags"):
             db.execute(f"DROP TABLE {table}")
 
 
@@ -157,13 +157,17 @@ def test_processes_opening_at_once_count_everything_once(
     assert_rollups_match(ledger)
     with ledger.engine.connect() as conn:
         marks: Any = conn.execute(sa.select(ledger.schema.migrations.c.name)).all()
-    assert len(marks) == 1
+    assert sorted(m[0] for m in marks) == [
+        "backfill:cost_10min",
+        "backfill:cost_4hours",
+        "backfill:cost_hours",
+    ]  # one each, whoever made it
 
 
 def test_purge_takes_the_rollups_and_stale_tags_too(tmp_path: Path) -> None:
     now = T0 + 100 * DAY
     ledger = Ledger(f"sqlite:///{tmp_path / 'cost.db'}", retention_days=30, clock=lambda: T0)
-    hour = now - 30 * DAY  # 08:00; 30 days before now + 20 minutes the purge cuts here
+    hour = now - 30 * DAY  # 08:00 (on 4 hours); 30 days before now + 20 minutes: cut here
     ledger.write(
         {
             (T0, labels("old", "r-old")): Totals(cost_allocated=1.0),
