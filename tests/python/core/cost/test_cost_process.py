@@ -282,3 +282,17 @@ def test_sampler_thread_ticks_and_stops(sleeper: Callable[[], subprocess.Popen[b
     assert latest is not None
     assert "s" in latest.targets
     assert sampler.stats().ticks >= 3
+
+
+def test_figures_are_the_ones_psutil_reads(sleeper: Callable[[], subprocess.Popen[bytes]]) -> None:
+    """The source's own /proc reads (Linux) give what psutil gives for the same process."""
+    import psutil
+
+    proc = sleeper()
+    time.sleep(0.3)  # started and asleep: its figures stay put
+    use = ProcessTreeSource().collect({"k": Target(proc.pid)}, time.time()).processes["k"]
+    p = psutil.Process(proc.pid)
+    times = p.cpu_times()
+    assert use.cpu_seconds == pytest.approx(sum(times[:4]))
+    assert use.rss_bytes == p.memory_info().rss
+    assert use.pids == frozenset({proc.pid})
