@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -131,44 +128,6 @@ def test_retention_purge(url: str) -> None:
     assert ledger.purge() == 1
     assert ledger.totals().cost_allocated == pytest.approx(2.0)
     assert Ledger(url, retention_days=None).purge() == 0
-
-
-WRITER = textwrap.dedent(
-    """
-    import sys
-    from jupyter_mlops.core.cost.ledger import Ledger, Totals
-    url, me = sys.argv[1], sys.argv[2]
-    ledger = Ledger(url)
-    for i in range(40):
-        shared = ("shared", "", "", "p", "u")
-        own = (me, "", "", "p", "u")
-        ledger.write({(1800000000, shared): Totals(cost_allocated=1.0),
-                      (1800000000 + 60 * (i % 3), own): Totals(cost_allocated=0.5)})
-    print("ok")
-    """
-)
-
-
-def test_concurrent_writers_lose_nothing(url: str, child_env: dict[str, str]) -> None:
-    Ledger(url).close()
-    writers = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, url, f"w{n}"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=child_env,
-        )
-        for n in range(3)
-    ]
-    for w in writers:
-        out, err = w.communicate(timeout=120)
-        assert w.returncode == 0, err
-        assert out.strip() == "ok"
-    ledger = Ledger(url)
-    assert ledger.totals(kernel_id="shared").cost_allocated == pytest.approx(120.0)
-    for n in range(3):
-        assert ledger.totals(kernel_id=f"w{n}").cost_allocated == pytest.approx(20.0)
 
 
 def test_grouping_by_label_day_and_week(url: str) -> None:
