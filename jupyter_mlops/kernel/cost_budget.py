@@ -43,13 +43,14 @@ def budget_warnings(config: MlopsConfig | None = None, *, consumer: str | None =
         return []
     from jupyter_mlops.core.cost.budgets import BudgetMonitor, parse_budgets
     from jupyter_mlops.core.cost.engine import build_pricing
-    from jupyter_mlops.core.cost.ledger import Ledger, default_ledger_url
+    from jupyter_mlops.core.cost.ledger import Ledger
     from jupyter_mlops.core.tracking.context import kernel_id
 
-    url = config.cost_ledger_url or default_ledger_url()
+    settings = cost_settings(config)  # the ledger beside the store unless one is set
+    url = settings.ledger_url
     if url == "memory" or not _ledger_exists(url):
         return []
-    currency = build_pricing(cost_settings(config)).currency
+    currency = build_pricing(settings).currency
     ledger = Ledger(url)
     try:
         who = consumer or f"kernel:{kernel_id() or os.getpid()}"
