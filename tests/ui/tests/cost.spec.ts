@@ -1,6 +1,8 @@
 /**
  * End to end: a notebook's kernel burns CPU; the Cost view lists it with a
- * growing `$ so far`, and the status bar item shows its cost.
+ * growing `$ so far`, and the status bar item shows its cost. The chart reads
+ * the ledger: the last hour is still there after a reload, and it re-colours
+ * with the theme.
  */
 import { expect, test } from '@jupyterlab/galata';
 
@@ -10,10 +12,15 @@ import {
   type IApp,
   openNotebook,
   openPanel,
-  PANEL_ID
+  PANEL_ID,
+  switchTo
 } from './helpers';
 
 test.use(FAST_REFRESH);
+
+/** A pattern matching `text` anywhere, taken literally. */
+const containing = (text: string): RegExp =>
+  new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
 
 /** A busy loop of a few seconds: the kernel's CPU cost grows meanwhile. */
 const BUSY = [
@@ -251,5 +258,96 @@ test.describe('MLOps cost', () => {
     const budget = view.getByTestId('mlops-budget');
     await expect(budget).toHaveAttribute('data-level', 'warn');
     await expect(budget).toContainText('$42.00 of $50.00 this month (84%)');
+  });
+
+  test('the chart reads the last hour from the ledger, after a reload too, and follows the theme', async ({
+    page,
+    tmpPath
+  }) => {
+    // Book ten minutes of the last hour for two notebooks named alike, into
+    // the server's ledger (kernels get its URL), as earlier sessions would have.
+    const a = `${tmpPath}/a/train.ipynb`;
+    const b = `${tmpPath}/b/train.ipynb`;
+    const seed = [
+      'import os, time',
+      'from jupyter_mlops.core.cost import Ledger, Totals',
+      'ledger = Ledger(os.environ["JUPYTER_MLOPS_COST_LEDGER"])',
+      'now, rows = time.time(), {}',
+      'for ago in range(50, 0, -5):',
+      '    minute = int(now - ago * 60) // 60 * 60',
+      `    rows[(minute, ("ui-a", "", "${a}", "ui-tests", "ana"))] = Totals(wall_seconds=60.0, cost_allocated=0.5)`,
+      `    rows[(minute, ("ui-b", "", "${b}", "ui-tests", "ana"))] = Totals(wall_seconds=60.0, cost_allocated=0.25)`,
+      'ledger.write(rows)',
+      'ledger.close()',
+      'print("seeded", len(rows))'
+    ].join('\n');
+    await openNotebook(page, tmpPath, 'seed.ipynb', [seed]);
+    await page.notebook.run();
+    expect((await page.notebook.getCellTextOutput(0))?.join('')).toContain(
+      'seeded 20'
+    );
+
+    const showCost = async () => {
+      const panel = await openPanel(page);
+      await switchTo(panel, 'cost');
+      return panel.getByTestId('mlops-cost-view');
+    };
+    const lastHour = async (view: Awaited<ReturnType<typeof showCost>>) => {
+      const chart = view.getByTestId('mlops-cost-chart');
+      await expect(chart).toHaveAttribute('data-from-ledger', 'true');
+      await expect(chart).toHaveAttribute('data-range', '1h');
+      await expect(chart).toHaveAttribute('data-groups', containing(a));
+      await expect(chart).toHaveAttribute('data-groups', containing(b));
+      // Both notebooks in the report table, told apart by their folders.
+      const row = (key: string) =>
+        view.locator(
+          `[data-testid="mlops-cost-report-row"][data-key="${key}"]`
+        );
+      await expect(row(a)).toContainText('a/train.ipynb');
+      await expect(row(a)).toContainText('$5.00');
+      await expect(row(b)).toContainText('b/train.ipynb');
+      await expect(row(b)).toContainText('$2.50');
+      return chart;
+    };
+
+    await lastHour(await showCost());
+    // The seed notebook is restored in place of the launcher that
+    // galata's ready check waits for: wait for the splash screen instead.
+    await page.reload({ waitForIsReady: false });
+    await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+    const chart = await lastHour(await showCost());
+    // 61 minute buckets from the ledger (plus live ticks after them).
+    expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(60);
+
+    // Switch to the dark theme: the axis text and grid take its colours.
+    const canvas = chart.locator('canvas');
+    const colors = async () => ({
+      text: await canvas.getAttribute('data-text-color'),
+      grid: await canvas.getAttribute('data-grid-color')
+    });
+    const themeColors = () =>
+      page.evaluate(() => {
+        const style = getComputedStyle(document.body);
+        return {
+          text: style.getPropertyValue('--jp-ui-font-color2').trim(),
+          grid: style.getPropertyValue('--jp-border-color2').trim()
+        };
+      });
+    const light = await colors();
+    expect(light).toEqual(await themeColors());
+    await page.evaluate(async () => {
+      const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
+      await app.commands.execute('apputils:change-theme', {
+        theme: 'JupyterLab Dark'
+      });
+    });
+    await expect(page.locator('body')).toHaveAttribute(
+      'data-jp-theme-light',
+      'false'
+    );
+    const dark = await themeColors();
+    expect(dark.text).not.toBe(light.text);
+    expect(dark.grid).not.toBe(light.grid);
+    await expect.poll(colors).toEqual(dark);
   });
 });
