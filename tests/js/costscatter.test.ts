@@ -1,6 +1,7 @@
 import {
   applyTheme,
-  type IChartTheme
+  type IChartTheme,
+  moneyTicks
 } from '../../labextension/src/common/chart';
 import {
   COST_METRIC,
@@ -97,5 +98,22 @@ describe('chart theme', () => {
     applyTheme(options, dark);
     expect(options).toEqual({ plugins: {} });
     expect(() => applyTheme(undefined, dark)).not.toThrow();
+  });
+});
+
+describe('money axis ticks', () => {
+  it('writes the one money format and blanks a repeated label', () => {
+    const ticks = [0, 0.00002, 0.00004, 0.0002, 1234.5].map(value => ({
+      value
+    }));
+    const label = moneyTicks('USD');
+    expect(ticks.map((t, i) => label(t.value, i, ticks))).toEqual([
+      '$0.00',
+      '<$0.0001',
+      '',
+      '$0.00020',
+      '$1,234.50'
+    ]);
+    expect(moneyTicks('CHF')(12.4, 0, [{ value: 12.4 }])).toBe('12.40 CHF');
   });
 });

@@ -20,6 +20,7 @@ import {
 import { type RefObject, useEffect, useRef } from 'react';
 
 import { onThemeChange, themeColor } from './colors';
+import { formatMoney } from './format';
 
 Chart.register(
   LineController,
@@ -195,5 +196,23 @@ export function legendLabels(): {
     boxWidth: 10,
     font: { size: 10 },
     color: themeColor('--jp-ui-font-color1', '#212121')
+  };
+}
+
+/**
+ * Tick labels of a money axis (`formatMoney`, the one money format); a label
+ * that repeats the one before it (`<$0.0001` twice) is left blank.
+ */
+export function moneyTicks(
+  currency: string
+): (
+  value: number | string,
+  index: number,
+  ticks: { value: number }[]
+) => string {
+  return (value, index, ticks) => {
+    const label = formatMoney(Number(value), currency);
+    const before = index > 0 ? ticks[index - 1] : undefined;
+    return before && formatMoney(before.value, currency) === label ? '' : label;
   };
 }

@@ -16,6 +16,7 @@ import {
   axisTicks,
   BASE_OPTIONS,
   legendLabels,
+  moneyTicks,
   type Point,
   useChart
 } from '../common/chart';
@@ -97,7 +98,7 @@ export function CostChart(props: {
       x.ticks.callback = value => timeTick(Number(value), span);
     }
     if (y?.ticks) {
-      y.ticks.callback = value => formatMoney(Number(value), currency);
+      y.ticks.callback = moneyTicks(currency);
     }
     const tooltip = chart.options.plugins?.tooltip;
     if (tooltip) {

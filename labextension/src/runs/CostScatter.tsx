@@ -15,6 +15,7 @@ import {
   axisTicks,
   BASE_OPTIONS,
   type LineChart,
+  moneyTicks,
   type Point,
   useChart
 } from '../common/chart';
@@ -68,7 +69,7 @@ function ScatterChart(props: {
           type: 'linear',
           beginAtZero: true,
           title: title('cost'),
-          ticks: { ...tick, callback: v => formatMoney(Number(v), CURRENCY) },
+          ticks: { ...tick, callback: moneyTicks(CURRENCY) },
           grid: { color: grid }
         },
         y: {
