@@ -25,6 +25,7 @@ import {
   costScatter,
   defaultScatterMetric,
   type ICostScatter,
+  type IScatterRun,
   scatterMetrics
 } from './costScatter';
 
@@ -174,65 +175,77 @@ export function CostScatterSection(props: {
   );
 }
 
+/** One run of the list: its colour, its name, then what is known of it. */
+function RunLine(props: {
+  run: IScatterRun;
+  color: string;
+  testId: string;
+  muted?: boolean;
+  children: React.ReactNode;
+}): JSX.Element {
+  const { run } = props;
+  return (
+    <li
+      className={props.muted ? 'jp-mlops-muted' : undefined}
+      data-testid={props.testId}
+      data-run-id={run.runId}
+    >
+      <span
+        className="jp-mlops-swatch"
+        style={{ backgroundColor: props.color }}
+      />
+      <span className="jp-mlops-cost-scatter-name" title={run.runId}>
+        {run.label}
+      </span>
+      {props.children}
+    </li>
+  );
+}
+
 /** The runs cheapest first, then those the scatter cannot draw. */
 function ScatterList(props: {
   scatter: ICostScatter;
   colors: readonly string[];
 }): JSX.Element {
   const { scatter, colors } = props;
-  const swatch = (index: number) => (
-    <span
-      className="jp-mlops-swatch"
-      style={{ backgroundColor: colors[index] }}
-    />
-  );
   return (
     <ul className="jp-mlops-cost-scatter-list">
       {scatter.points.map(point => (
-        <li
+        <RunLine
           key={point.runId}
-          data-testid="mlops-cost-scatter-run"
-          data-run-id={point.runId}
+          run={point}
+          color={colors[point.index]}
+          testId="mlops-cost-scatter-run"
         >
-          {swatch(point.index)}
-          <span className="jp-mlops-cost-scatter-name" title={point.runId}>
-            {point.label}
-          </span>
           <span className="jp-mlops-cost-money">
             {formatMoney(point.cost, CURRENCY)}
           </span>
           <span>
             {scatter.metric} {formatMetric(point.value)}
           </span>
-        </li>
+        </RunLine>
       ))}
       {scatter.noMetric.map(run => (
-        <li
+        <RunLine
           key={run.runId}
-          className="jp-mlops-muted"
-          data-testid="mlops-cost-scatter-no-metric"
-          data-run-id={run.runId}
+          run={run}
+          color={colors[run.index]}
+          testId="mlops-cost-scatter-no-metric"
+          muted
         >
-          {swatch(run.index)}
-          <span className="jp-mlops-cost-scatter-name" title={run.runId}>
-            {run.label}
-          </span>
           <span>no {scatter.metric}</span>
-        </li>
+        </RunLine>
       ))}
       {scatter.noCost.map(run => (
-        <li
+        <RunLine
           key={run.runId}
-          className="jp-mlops-muted"
-          data-testid="mlops-cost-scatter-no-cost"
-          data-run-id={run.runId}
+          run={run}
+          color={colors[run.index]}
+          testId="mlops-cost-scatter-no-cost"
+          muted
         >
-          {swatch(run.index)}
-          <span className="jp-mlops-cost-scatter-name" title={run.runId}>
-            {run.label}
-          </span>
           <span>no cost recorded</span>
-        </li>
+        </RunLine>
       ))}
     </ul>
   );

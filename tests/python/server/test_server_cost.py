@@ -114,23 +114,29 @@ async def test_a_real_kernel_shows_up_with_growing_cpu(
     assert kernel_id not in gone["targets"]
 
 
-def _book(url: str) -> None:
-    """Two projects' cost, an hour ago, written with the core ledger."""
+def _write(url: str, rows: dict[Any, Totals], run_tags: dict[str, dict[str, str]]) -> None:
+    """``rows`` (``(minute, labels) -> Totals``) and runs' tags, written with the core ledger."""
     ledger = Ledger(url)
-    minute = int(time.time() - 3600) // 60 * 60
     try:
-        ledger.write(
-            {
-                (minute, ("k1", "", "a.ipynb", "churn", "ana")): Totals(
-                    wall_seconds=60.0, cpu_core_seconds=30.0, cost_allocated=2.0
-                ),
-                (minute, ("k2", "", "b.ipynb", "vision", "ana")): Totals(
-                    wall_seconds=60.0, cpu_core_seconds=30.0, cost_allocated=5.0
-                ),
-            }
-        )
+        ledger.write(rows)
+        for run_id, tags in run_tags.items():
+            ledger.tag_run(run_id, tags)
     finally:
         ledger.close()
+
+
+def _book(url: str) -> None:
+    """Two projects' cost, an hour ago."""
+    minute = int(time.time() - 3600) // 60 * 60
+    cpu = {"wall_seconds": 60.0, "cpu_core_seconds": 30.0}
+    _write(
+        url,
+        {
+            (minute, ("k1", "", "a.ipynb", "churn", "ana")): Totals(**cpu, cost_allocated=2.0),
+            (minute, ("k2", "", "b.ipynb", "vision", "ana")): Totals(**cpu, cost_allocated=5.0),
+        },
+        {},
+    )
 
 
 async def test_cost_report_from_the_ledger(
@@ -248,24 +254,17 @@ def _book_history(url: str, now: float) -> tuple[int, int]:
     """
     early = int(now - 1800) // 60 * 60
     late = int(now - 600) // 60 * 60
-    ledger = Ledger(url)
-    try:
-        ledger.write(
-            {
-                (early, ("k1", "run-a", "a/train.ipynb", "churn", "ana")): Totals(
-                    wall_seconds=60.0, cost_allocated=0.25, cost_used=0.1
-                ),
-                (late, ("k1", "run-a", "a/train.ipynb", "churn", "ana")): Totals(
-                    wall_seconds=60.0, cost_allocated=0.5, cost_used=0.2
-                ),
-                (late, ("k2", "", "b/train.ipynb", "vision", "bo")): Totals(
-                    wall_seconds=60.0, cost_allocated=2.0, cost_used=2.0
-                ),
-            }
-        )
-        ledger.tag_run("run-a", {"epic": "E-12"})
-    finally:
-        ledger.close()
+    a = ("k1", "run-a", "a/train.ipynb", "churn", "ana")
+    b = ("k2", "", "b/train.ipynb", "vision", "bo")
+    _write(
+        url,
+        {
+            (early, a): Totals(wall_seconds=60.0, cost_allocated=0.25, cost_used=0.1),
+            (late, a): Totals(wall_seconds=60.0, cost_allocated=0.5, cost_used=0.2),
+            (late, b): Totals(wall_seconds=60.0, cost_allocated=2.0, cost_used=2.0),
+        },
+        {"run-a": {"epic": "E-12"}},
+    )
     return early, late
 
 
