@@ -416,8 +416,16 @@ describe('right-sizing advice', () => {
         detail: ''
       }
     });
+    // Never a dearer (or equal) machine: already the cheapest fit.
     expect(adviceSentence(same)).toContain(
-      'cheapest fitting: big at €2.00/h, no saving vs current pricing (€2.00/h)'
+      '→ already the cheapest fit: nothing catalogued that fits costs less than the current €0.50/h'
+    );
+    expect(
+      adviceSentence(advice({ instance: null, verdict: 'cheapest' }))
+    ).toContain('→ already the cheapest fit');
+    // The server's own sentence wins (the same words as %mlops cost --advice).
+    expect(adviceSentence(advice({ sentence: 'peak RAM 1.0 GiB → x' }))).toBe(
+      'peak RAM 1.0 GiB → x'
     );
     const gpu = advice({
       peaks: {

@@ -186,6 +186,8 @@ export interface ICostAdvice {
     gpu_mem_bytes: number;
     gpus: number;
     gpu_mem_per_gpu: number;
+    /** Cores busy on average; null when unknown. */
+    cpu_average?: number | null;
   };
   machine: {
     cpu_cores: number;
@@ -197,8 +199,13 @@ export interface ICostAdvice {
   headroom: number;
   gpu: ICostAdviceSuggestion | null;
   instance: ICostAdviceSuggestion | null;
+  /** `cheaper`: `instance` fits for less; `cheapest`: already the cheapest fit; `none`: nothing fits. */
+  verdict?: 'cheaper' | 'cheapest' | 'none';
+  notes?: string[];
   /** The server's plain-text advice, one finding per line. */
   lines: string[];
+  /** The advice in one line, as `%mlops cost --advice` prints it. */
+  sentence?: string;
 }
 
 /** The client the cost views need; `CostClient` implements it over HTTP. */

@@ -29,9 +29,13 @@ function cores(value: number): string {
 /**
  * One kernel's advice as one sentence (as `%mlops cost --advice` prints it):
  * `peak RAM 1.2 GiB of 23 GiB, CPU peak 1.0 cores of 2, no GPU used → cheapest
- * fitting: m7i.large at $0.10/h, saving $0.05/h vs current pricing`.
+ * fitting: m7i.large at $0.10/h, saving $0.05/h vs current pricing`. The
+ * server's own sentence when it sends one; never a dearer machine.
  */
 export function adviceSentence(advice: ICostAdvice): string {
+  if (advice.sentence) {
+    return advice.sentence;
+  }
   const { peaks, machine } = advice;
   const currency = advice.currency || 'USD';
   const parts = [
@@ -52,16 +56,16 @@ export function adviceSentence(advice: ICostAdvice): string {
   }
   let text = parts.join(', ');
   const s = advice.instance;
-  if (!s) {
-    text += ' → no catalogued instance fits';
-  } else if (s.saving_per_hour > 0) {
+  if (s && s.saving_per_hour > 0) {
     text +=
       ` → cheapest fitting: ${s.name} at ${formatRate(s.hourly, currency)}, ` +
       `saving ${formatRate(s.saving_per_hour, currency)} vs current pricing`;
-  } else {
+  } else if (s || advice.verdict === 'cheapest') {
     text +=
-      ` → cheapest fitting: ${s.name} at ${formatRate(s.hourly, currency)}, ` +
-      `no saving vs current pricing (${formatRate(s.current_hourly, currency)})`;
+      ' → already the cheapest fit: nothing catalogued that fits costs less ' +
+      `than the current ${formatRate(advice.current_hourly, currency)}`;
+  } else {
+    text += ' → no catalogued instance fits';
   }
   const g = advice.gpu;
   if (g && g.saving_per_hour > 0) {

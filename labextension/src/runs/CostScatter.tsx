@@ -225,26 +225,26 @@ function ScatterList(props: {
           </span>
         </RunLine>
       ))}
-      {scatter.noMetric.map(run => (
+      {[
+        ...scatter.noMetric.map(run => ({
+          run,
+          why: `no ${scatter.metric}`,
+          testId: 'mlops-cost-scatter-no-metric'
+        })),
+        ...scatter.noCost.map(run => ({
+          run,
+          why: 'no cost recorded',
+          testId: 'mlops-cost-scatter-no-cost'
+        }))
+      ].map(({ run, why, testId }) => (
         <RunLine
           key={run.runId}
           run={run}
           color={colors[run.index]}
-          testId="mlops-cost-scatter-no-metric"
+          testId={testId}
           muted
         >
-          <span>no {scatter.metric}</span>
-        </RunLine>
-      ))}
-      {scatter.noCost.map(run => (
-        <RunLine
-          key={run.runId}
-          run={run}
-          color={colors[run.index]}
-          testId="mlops-cost-scatter-no-cost"
-          muted
-        >
-          <span>no cost recorded</span>
+          <span>{why}</span>
         </RunLine>
       ))}
     </ul>

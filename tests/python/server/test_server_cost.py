@@ -61,6 +61,16 @@ async def _cost_status(get_json: Any) -> Any:
     return (await get_json("cost"))[1]
 
 
+async def _refused(
+    get_json: Any, check_response: Check, path: str, status: int, **params: str
+) -> Any:
+    """``GET path?params`` answered ``status`` with a documented error body; the body."""
+    code, body = await get_json(*path.strip("/").split("/"), params=params)
+    assert code == status, (path, params, body)
+    check_response(path, status, body)
+    return body
+
+
 def _target(body: Any, kernel_id: str) -> Any:
     """The ``GET /cost`` entry of ``kernel_id`` (None before its first sample)."""
     return body["targets"].get(kernel_id)
@@ -154,9 +164,7 @@ async def test_cost_report_bad_input_is_400(
 ) -> None:
     await _started(jp_serverapp)
     for params in ({"by": "planet"}, {"since": "yesterdayish"}, {"format": "csv"}):
-        code, body = await get_json("cost", "report", params=params)
-        assert code == 400, (params, body)
-        check_response("/cost/report", 400, body)
+        await _refused(get_json, check_response, "/cost/report", 400, **params)
 
 
 async def test_cost_budgets(jp_serverapp: Any, get_checked: Any) -> None:
@@ -236,12 +244,8 @@ async def test_cost_advice_unknown_kernel_is_404_and_missing_is_400(
     jp_serverapp: Any, get_json: Any, check_response: Check
 ) -> None:
     await _started(jp_serverapp)
-    code, body = await get_json("cost", "advice", params={"kernel_id": "no-such-kernel"})
-    assert code == 404, body
-    check_response("/cost/advice", 404, body)
-    code, body = await get_json("cost", "advice")
-    assert code == 400, body
-    check_response("/cost/advice", 400, body)
+    await _refused(get_json, check_response, "/cost/advice", 404, kernel_id="no-such-kernel")
+    await _refused(get_json, check_response, "/cost/advice", 400)
 
 
 # -- GET /cost/history: cost over time from the ledger --------------------------------
@@ -327,15 +331,11 @@ async def test_cost_history_bad_input_is_400_with_the_message(
     jp_serverapp: Any, get_json: Any, check_response: Check
 ) -> None:
     await _started(jp_serverapp)
-    code, body = await get_json("cost", "history", params={"range": "2h"})
-    assert code == 400, body
-    check_response("/cost/history", 400, body)
+    body = await _refused(get_json, check_response, "/cost/history", 400, range="2h")
     assert "'2h'" in body["message"]
     assert "1h, 24h, 7d, 30d" in body["hint"]
     for params in ({"by": "planet"}, {"by": "tag:"}, {"by": "x" * 300}, {"range": "1" * 20}):
-        code, body = await get_json("cost", "history", params=params)
-        assert code == 400, (params, body)
-        check_response("/cost/history", 400, body)
+        body = await _refused(get_json, check_response, "/cost/history", 400, **params)
         assert body["message"]
 
 
@@ -354,7 +354,5 @@ async def test_cost_history_without_a_ledger_is_404(
     jp_serverapp: Any, get_json: Any, check_response: Check
 ) -> None:
     await _started(jp_serverapp)
-    code, body = await get_json("cost", "history")
-    assert code == 404, body
-    check_response("/cost/history", 404, body)
+    body = await _refused(get_json, check_response, "/cost/history", 404)
     assert "ledger is off" in body["message"]
