@@ -17,6 +17,7 @@ ROUTES = [
     ("runs/0123456789abcdef0123456789abcdef/metrics/loss/train", "mlops:runs"),
     ("cost", "mlops:cost"),
     ("cost/report", "mlops:cost"),
+    ("cost/history?range=1h", "mlops:cost"),
     ("cost/budgets", "mlops:cost"),
     ("cost/advice?kernel_id=k1", "mlops:cost"),
     ("pipelines", "mlops:pipelines"),
