@@ -4,7 +4,7 @@
 (``$0.0031``, ``$0.00012``); below a hundredth of a cent ``<$0.0001``; zero
 ``$0.00``. Known symbols: $, €, £, ¥, ₹; other currencies as a code after the
 number (``12.40 CHF``, ``<0.0001 CHF``). Negative amounts keep their sign in
-front (``-$0.42``). CSV and JSON never go through this: they keep full precision.
+front (``-$0.42``, ``>-$0.0001``). CSV and JSON never go through this: they keep full precision.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def format_money(amount: float, currency: str = "USD") -> str:
     size = abs(amount)
     below = 0 < size < _FLOOR
     number = f"{_FLOOR}" if below else _number(size)
-    less = "<" if below else ""
+    if below:  # <$0.0001, and >-$0.0001 below zero (as the panel writes them)
+        sign, less = ("", ">-") if sign else ("", "<")
+    else:
+        less = ""
     if symbol:
-        return f"{sign}{less}{symbol}{number}"
-    return f"{sign}{less}{number} {code}"
+        return f"{less}{sign}{symbol}{number}"
+    return f"{less}{sign}{number} {code}"

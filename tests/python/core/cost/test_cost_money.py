@@ -27,6 +27,7 @@ from jupyter_mlops.core.cost.money import format_money
         (0.009999, "$0.01"),  # two digits would round up to a cent: shown as one
         (-0.42, "-$0.42"),
         (-0.0031, "-$0.0031"),
+        (-0.00001, ">-$0.0001"),  # as the panel writes it
     ],
 )
 def test_dollars(amount: float, text: str) -> None:
