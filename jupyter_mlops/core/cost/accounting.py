@@ -119,7 +119,7 @@ class CostAccountant:
                     live = LiveCost(tid, labels, sample.time, cost, base=bases.get(tid, Totals()))
                     self._live[tid] = live
                 live.labels, live.time = labels, sample.time
-                live.rate = self.pricing.hourly(sample, cost)
+                live.rate = self.pricing.hourly(sample)
                 live.session.add(usage, cost)
                 if usage.wall_seconds > 0:
                     key: LedgerKey = (minute, tuple(labels[n] for n in LABELS))  # type: ignore[assignment]

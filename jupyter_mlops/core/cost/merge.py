@@ -84,7 +84,7 @@ def merge_readings(
         last = prev.get(target_id)
         if last is None or last.pid != target.pid:
             interval, delta = 0.0, 0.0
-            last = Previous(target.pid, now, use.cpu_seconds, now, use.cpu_seconds)
+            last = Previous(target.pid, now, use.cpu_seconds, now + use.lag, use.cpu_seconds)
         else:
             interval = max(0.0, now - last.time)
             delta = max(0.0, use.cpu_seconds - last.cpu_seconds)
@@ -109,12 +109,14 @@ def merge_readings(
 
 
 def _advance_window(last: Previous, now: float, use: ProcessUse, cores: float | None) -> None:
-    """Move ``last`` to ``now``; close the rate window if it is long enough."""
+    """Move ``last`` to ``now``; close the rate window if it is long enough (timed by
+    when the tree was read: a tick slowed down before its reads skews no rate)."""
     last.time, last.cpu_seconds = now, use.cpu_seconds
     last.window_cpu += use.unseen_cpu  # found now, used before: no rate of it
-    rate = cpu_rate(use.cpu_seconds - last.window_cpu, now - last.window_time, cores)
+    read = now + use.lag
+    rate = cpu_rate(use.cpu_seconds - last.window_cpu, read - last.window_time, cores)
     if rate is not None:
-        last.rate, last.window_time, last.window_cpu = rate, now, use.cpu_seconds
+        last.rate, last.window_time, last.window_cpu = rate, read, use.cpu_seconds
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ GPUs as held now over the process's age (an estimate, said so where shown).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -33,7 +34,7 @@ from jupyter_mlops.core.cost.merge import cpu_rate
 from jupyter_mlops.core.cost.pricing import Cost, PricingModel, Usage
 from jupyter_mlops.core.cost.records import Snapshot, TargetSample
 from jupyter_mlops.core.cost.sampler import Sampler, sample_once
-from jupyter_mlops.core.cost.sources import usable_cores
+from jupyter_mlops.core.cost.sources import ProcessTreeSource, usable_cores
 from jupyter_mlops.core.cost.totals import Totals
 
 if TYPE_CHECKING:
@@ -93,27 +94,44 @@ class ProcessMeter:
         ``since`` / ``cpu_at_since``: when the work really began (epoch seconds) and
         this process's CPU then (:func:`process_cpu`), for a meter of this process
         started a little late on another thread: that gap is booked too, at the first
-        sample's memory. Its CPU is :func:`process_cpu` now minus ``cpu_at_since`` (the
-        same measure on both sides: the tree's psutil figure also holds the whole past
-        of live children); a meter of another process books the gap without CPU. The
-        gap makes a CPU rate (a peak) only when it is a window long enough
+        sample's memory. Its CPU is this process's own CPU as the first sample read it
+        minus ``cpu_at_since``: the same measure on both sides (the tree's figure also
+        holds the whole past of live children), and nothing between the two samples
+        lost or counted twice; plus all the CPU of the children started since ``since``
+        (Linux). A meter of another process books the gap without CPU.
+        The gap makes a CPU rate (a peak) only when it is a window long enough
         (:data:`~.merge.MIN_RATE_WINDOW`).
         """
         self.started = time.time() if since is None else since
-        cpu_now = process_cpu()
+        before = (process_cpu(), 0.0)
         snapshot = self.sampler.tick()
         first = snapshot.targets.get(_ID)
         if first is not None and since is not None and cpu_at_since is not None:
-            self._book_gap(snapshot, first, since, cpu_now - cpu_at_since)
+            cpu, lag = self._root_cpu(since) or before
+            self._book_gap(snapshot, first, since, cpu - cpu_at_since, lag)
         if thread:
             self.sampler.start()
 
-    def _book_gap(self, snapshot: Snapshot, first: TargetSample, since: float, cpu: float) -> None:
+    def _root_cpu(self, since: float) -> tuple[float, float] | None:
+        """This process's own CPU as the first tick read it, with its children's started since
+        ``since``, and when it was read (the tick's lag)."""
+        born_after = math.inf
+        if hasattr(time, "CLOCK_BOOTTIME"):  # Linux: /proc start times count from boot,
+            boot = time.clock_gettime(time.CLOCK_BOOTTIME) - (time.time() - since)
+            born_after = boot - 0.02  # in 10 ms clock ticks, rounded down
+        for source in self.sampler.sources:
+            if isinstance(source, ProcessTreeSource):
+                return source.root_cpu(_ID, born_after)
+        return None
+
+    def _book_gap(
+        self, snapshot: Snapshot, first: TargetSample, since: float, cpu: float, lag: float
+    ) -> None:
         gap = first.time - since
         if gap <= 0:
             return
         cpu = max(0.0, cpu) if first.target.pid == os.getpid() else 0.0
-        rate = cpu_rate(cpu, gap, self.sampler.cores) or 0.0
+        rate = cpu_rate(cpu, gap + lag, self.sampler.cores) or 0.0
         early = replace(first, interval=gap, cpu_delta=cpu, cpu_percent=rate, gpus=())
         self.accountant.on_snapshot(replace(snapshot, targets={_ID: early}))
 

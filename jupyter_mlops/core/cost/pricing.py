@@ -44,7 +44,6 @@ Two ways to get the rates, both from the :class:`~.catalogue.Catalogue`:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -290,18 +289,16 @@ class PricingModel:
         used = self.cpu_core_hour * usage.cpu_core_seconds / HOUR + ram + gpu_used + energy
         return Cost(allocated=allocated, used=min(used, allocated), currency=self.currency)
 
-    def hourly(self, sample: TargetSample, cost: Cost | None = None) -> Cost:
+    def hourly(self, sample: TargetSample) -> Cost:
         """What this sample's rate of use costs per hour (the status bar's "$/h").
 
         CPU at the sample's windowed rate (``cpu_percent``, see :mod:`.merge`), not its
-        own delta over its interval, which may be a few milliseconds. ``cost``: the
-        sample's price if already known (used as is when its CPU is at that rate).
+        own delta over its interval, which may be a few milliseconds.
         """
         if sample.interval <= 0:
             return Cost(0.0, 0.0, self.currency)
-        cpu = sample.cpu_percent / 100.0 * sample.interval
-        if cost is None or not math.isclose(cpu, sample.cpu_delta, rel_tol=1e-9, abs_tol=1e-12):
-            cost = self.price(self.measure(replace(sample, cpu_delta=cpu)))
+        at_rate = replace(sample, cpu_delta=sample.cpu_percent / 100.0 * sample.interval)
+        cost = self.price(self.measure(at_rate))
         factor = HOUR / sample.interval
         return Cost(cost.allocated * factor, cost.used * factor, self.currency)
 

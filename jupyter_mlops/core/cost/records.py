@@ -76,7 +76,8 @@ class ProcessUse:
     counted once per process). ``pids`` are the live processes of the tree.
     ``unseen_cpu`` is the part of ``cpu_seconds`` that processes read for the
     first time at this instant had used before (a child found by a later listing
-    brings its history): it is booked, but no CPU rate is made of it.
+    brings its history): it is booked, but no CPU rate is made of it. ``lag``:
+    seconds after the tick's time that the tree was read (CPU rates are timed by it).
     """
 
     pids: frozenset[int]
@@ -85,6 +86,7 @@ class ProcessUse:
     alive: bool = True
     denied: int = 0  # processes of the tree we were not allowed to read
     unseen_cpu: float = 0.0
+    lag: float = 0.0
 
 
 @dataclass(frozen=True)

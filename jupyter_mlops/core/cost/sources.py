@@ -24,16 +24,13 @@ process vanishes, its nearest live tracked ancestor is read again: whatever
 part of the vanished processes' last-seen CPU did not show up in that
 ancestor's ``children_*`` (auto-reaped children, orphans reaped by init, the
 root itself) is added to ``carried``. The figure is then clamped so that it
-never decreases. CPU comes from cumulative times (on Linux one read of
-``/proc/<pid>/stat``, the figures psutil reads, at a third of its cost), never
-from ``cpu_percent``. RSS is the sum over the tree's processes.
-A process read for the first time brings the CPU it used before it was found
-(``ProcessUse.unseen_cpu``): booked, but no rate is made of it.
+never decreases. CPU comes from cumulative times (on Linux read from ``/proc``
+directly: psutil's figures at a third of its cost), never from ``cpu_percent``.
+RSS is the sum over the tree's processes. A process read for the first time
+brings the CPU it used before (``ProcessUse.unseen_cpu``: booked, in no rate).
 
-:func:`usable_cores` and :func:`usable_memory` are what this machine lets
-this process use (CPU affinity, cgroup limits, the hardware): no measured
-peak can be more.
-
+:func:`usable_cores` and :func:`usable_memory`: what this process may use of
+the machine (CPU affinity, cgroup limits, the hardware); no peak can be more.
 Processes we may not read (``AccessDenied``) are skipped and counted in
 ``ProcessUse.denied``; zombies keep their last figures until they are reaped.
 """
@@ -41,8 +38,10 @@ Processes we may not read (``AccessDenied``) are skipped and counted in
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,9 +97,11 @@ class _Tree:
     total: float = 0.0
     fresh: bool = True  # its descendants were never listed
     alive: bool = True
+    lag: float = 0.0  # seconds after the tick's start it was last read
 
 
 _LINUX = sys.platform.startswith("linux")
+_CGROUPS, _SELF_CGROUP = Path("/sys/fs/cgroup"), Path("/proc/self/cgroup")
 _TICKS = float(os.sysconf("SC_CLK_TCK")) if _LINUX else 100.0
 _PAGE = int(os.sysconf("SC_PAGE_SIZE")) if _LINUX else 4096
 
@@ -116,15 +117,12 @@ def _read(p: _Proc) -> str:
                 p.rss = int(p.proc.memory_info().rss)
             except psutil.ZombieProcess:
                 p.rss = 0
-    except psutil.ZombieProcess:
-        return "zombie"
-    except psutil.NoSuchProcess:
-        return "gone"
+    except psutil.NoSuchProcess as exc:  # ZombieProcess is one
+        return "zombie" if isinstance(exc, psutil.ZombieProcess) else "gone"
     except psutil.AccessDenied:
         return "denied"
-    p.own = float(times.user + times.system)
+    p.own, p.read = float(times.user + times.system), True
     p.reaped = float(times.children_user + times.children_system)
-    p.read = True
     return "ok"
 
 
@@ -192,8 +190,10 @@ class ProcessTreeSource:
         self.include_children = include_children
         self._trees: dict[str, _Tree] = {}
         self._ticks = 0
+        self._start = 0.0  # when the current collect began (monotonic)
 
     def collect(self, targets: Mapping[str, Target], now: float) -> Reading:
+        self._start = time.monotonic()
         for gone in set(self._trees) - set(targets):
             del self._trees[gone]
         for target_id, target in targets.items():
@@ -210,6 +210,18 @@ class ProcessTreeSource:
 
     def close(self) -> None:
         self._trees.clear()
+
+    def root_cpu(self, target_id: str, born_after: float = math.inf) -> tuple[float, float] | None:
+        """CPU of ``target_id``'s root as last read (with its reaped children, as ``os.times``
+        counts them) plus its live descendants' started after ``born_after`` (seconds since
+        boot, Linux), and the tree's ``lag``; ``None`` when not read."""
+        tree = self._trees.get(target_id)
+        root = None if tree is None else tree.procs.get(tree.root_pid)
+        if tree is None or root is None or not root.read:
+            return None
+        young = [p for p in tree.procs.values() if p is not root and p.read]
+        born = sum(p.total for p in young if (p.started or 0) / _TICKS > born_after)
+        return root.total + born, tree.lag
 
     # -- trees ------------------------------------------------------------------
 
@@ -266,6 +278,7 @@ class ProcessTreeSource:
         if tree.root is None:
             return ProcessUse(pids=frozenset(), cpu_seconds=tree.total, rss_bytes=0, alive=False)
         previous_reaped = {pid: p.reaped for pid, p in tree.procs.items()}
+        tree.lag = time.monotonic() - self._start
         gone: list[tuple[int, _Proc]] = []
         denied = 0
         unseen = 0.0  # CPU that processes read for the first time used before now
@@ -291,6 +304,7 @@ class ProcessTreeSource:
             alive=tree.alive,
             denied=denied,
             unseen_cpu=unseen,
+            lag=tree.lag,
         )
 
     def _settle_gone(
@@ -319,44 +333,35 @@ class ProcessTreeSource:
             taken = holder.reaped - previous_reaped.get(ancestor, holder.reaped)
             if lost > taken:
                 tree.carried += lost - taken
-                _log.debug(
-                    "carried %.3f s of CPU of processes not reaped by a parent", lost - taken
-                )
+                _log.debug("carried %.3f s of CPU no parent reaped", lost - taken)
 
 
 # -- what this machine lets us use -----------------------------------------------------
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 
-
-def usable_cores(root: Path = CGROUP_ROOT, cgroup_file: Path = Path("/proc/self/cgroup")) -> float:
+def usable_cores(root: Path = _CGROUPS, cgroup_file: Path = _SELF_CGROUP) -> float:
     """The CPUs this process may use: the least of psutil's count, its CPU affinity and
     the cgroup CPU quota (``cpu.max``, or ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``)."""
     counts = [float(psutil.cpu_count() or os.cpu_count() or 1)]
     if hasattr(os, "sched_getaffinity"):
         counts.append(float(len(os.sched_getaffinity(0)) or counts[0]))
-    for folder in _cgroup_folders(root, cgroup_file, "cpu"):
-        quota = _cpu_quota(folder)
-        if quota is not None:
-            counts.append(quota)
+    quotas = (_cpu_quota(folder) for folder in _cgroup_folders(root, cgroup_file, "cpu"))
+    counts.extend(q for q in quotas if q is not None)
     return max(0.01, min(counts))
 
 
-def usable_memory(root: Path = CGROUP_ROOT, cgroup_file: Path = Path("/proc/self/cgroup")) -> int:
+def usable_memory(root: Path = _CGROUPS, cgroup_file: Path = _SELF_CGROUP) -> int:
     """The memory this process may use: the least of the machine's and the cgroup limit
     (``memory.max``, or ``memory.limit_in_bytes``)."""
     sizes = [int(psutil.virtual_memory().total)]
     for folder in _cgroup_folders(root, cgroup_file, "memory"):
-        for name in ("memory.max", "memory.limit_in_bytes"):
-            value = _read_text(folder / name)
-            if value is not None and value.isdigit() and 0 < int(value) < sizes[0]:
-                sizes.append(int(value))
+        values = (_read_text(folder / n) or "" for n in ("memory.max", "memory.limit_in_bytes"))
+        sizes.extend(int(v) for v in values if v.isdigit() and int(v) > 0)  # "max": none
     return min(sizes)
 
 
 def _cgroup_folders(root: Path, cgroup_file: Path, controller: str) -> list[Path]:
-    """The cgroup folders whose limits apply to this process for ``controller`` (v1 and v2):
-    its own group and every parent up to the root, seen from inside or outside a container."""
+    """The cgroup folders (v1, v2) whose ``controller`` limits apply: its group and parents."""
     text = _read_text(cgroup_file)
     if text is None or not _LINUX:
         return []
@@ -373,9 +378,8 @@ def _cgroup_folders(root: Path, cgroup_file: Path, controller: str) -> list[Path
         else:
             continue
         relative = Path(path.lstrip("/"))
-        for base in bases:
-            chain = [relative, *relative.parents]
-            folders.extend(base / c for c in chain if (base / c).is_dir())
+        chain = [relative, *relative.parents]
+        folders.extend(base / c for base in bases for c in chain if (base / c).is_dir())
     return list(dict.fromkeys(folders))
 
 

@@ -42,11 +42,10 @@ WORKLOAD = textwrap.dedent(
                             stdout=subprocess.PIPE) for _ in range(helpers)]
     for p in old:
         p.stdout.readline()
-    # a multi-core run: burners alive from the start of the run
+    since, cpu_at_since = time.time(), process_cpu()  # what RunCost takes in start_run
+    # a multi-core run: burners started by the run, before its meter is up
     burners = [subprocess.Popen([sys.executable, "-c", BURN.format(s=seconds)])
                for _ in range(int(kind) - 1 if kind.isdigit() else 0)]
-
-    since, cpu_at_since = time.time(), process_cpu()  # what RunCost takes in start_run
     box = []
     def begin():  # RunCost._begin: pricing and meter built on their own thread
         meter = ProcessMeter(PricingModel.per_resource(), interval=1.0)
@@ -63,16 +62,19 @@ WORKLOAD = textwrap.dedent(
     thread.join()
     meter = box[0]
     totals = meter.stop()
+    used = process_cpu() - cpu_at_since  # what the run's process (and reaped burners) used
     for p in old:
         p.stdin.close()
         p.wait()
-    print(json.dumps({"totals": totals.to_dict(), "tags": advice_tags(meter, totals)}))
+    out = {"totals": totals.to_dict(), "tags": advice_tags(meter, totals), "used": used}
+    print(json.dumps(out))
     """
 )
 
 
 def metered(kind: str, seconds: float, helpers: int = 0) -> tuple[Totals, dict[str, str]]:
-    """Run the workload in a child process; its totals and the run's advice tags."""
+    """Run the workload in a child process; its totals and the run's advice tags. The
+    CPU booked is what the process itself counted (``os.times``) within 2%."""
     out = subprocess.run(
         [sys.executable, "-c", WORKLOAD, kind, str(seconds), str(helpers)],
         capture_output=True,
@@ -82,7 +84,9 @@ def metered(kind: str, seconds: float, helpers: int = 0) -> tuple[Totals, dict[s
     ).stdout
     data: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     names = {f.name for f in fields(Totals)}
-    return Totals(**{k: v for k, v in data["totals"].items() if k in names}), data["tags"]
+    totals = Totals(**{k: v for k, v in data["totals"].items() if k in names})
+    assert totals.cpu_core_seconds == pytest.approx(data["used"], rel=0.02, abs=0.05)
+    return totals, data["tags"]
 
 
 def check_small_cpu_advice(totals: Totals, tags: dict[str, str], most_vcpus: float) -> None:

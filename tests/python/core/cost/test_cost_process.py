@@ -73,7 +73,8 @@ def test_busy_loop_cpu_is_attributed_within_5_percent(burner: Callable[[], Burne
     assert second.alive
     assert second.rss_bytes > 1 << 20
     assert second.interval >= 1.0
-    assert second.cpu_percent == pytest.approx(100 * second.cpu_delta / second.interval)
+    # the rate is timed by when the tree was read: about the delta over the interval
+    assert second.cpu_percent == pytest.approx(100 * second.cpu_delta / second.interval, rel=0.05)
 
     totals = accountant.totals(kernel_id="k")
     assert totals.cpu_core_seconds == pytest.approx(second.cpu_delta)
