@@ -27,8 +27,8 @@ class Ticks:
         self.cores = cores
         self.targets = {"k": Target(pid=4242)}
 
-    def at(self, now: float, cpu: float, *, unseen: float = 0.0) -> Snapshot:
-        use = ProcessUse(frozenset({4242}), cpu, 100 << 20, unseen_cpu=unseen)
+    def at(self, now: float, cpu: float, *, unseen: float = 0.0, lag: float = 0.0) -> Snapshot:
+        use = ProcessUse(frozenset({4242}), cpu, 100 << 20, unseen_cpu=unseen, lag=lag)
         reading = Reading(processes={"k": use})
         return merge_readings(now, self.targets, [reading], self.prev, cores=self.cores)
 
@@ -62,6 +62,16 @@ def test_rates_are_capped_at_the_usable_cores() -> None:
     t.at(0.0, 0.0)
     assert t.percent(1.0, 5.0) == pytest.approx(200.0)  # 5 cores' worth in 1 s: at most 2
     assert cpu_rate(5.0, 1.0, cores=1.5) == pytest.approx(150.0)
+
+
+def test_a_rate_is_timed_by_when_the_tree_was_read() -> None:
+    t = Ticks()
+    t.at(0.0, 0.0)
+    slow = t.at(1.0, 1.5, lag=0.5).targets["k"]  # read 0.5 s late, one core all along
+    assert slow.interval == 1.0  # the wall time booked is the ticks'
+    assert slow.cpu_percent == pytest.approx(100.0)  # 1.5 s of CPU over the 1.5 s between reads
+    assert t.percent(2.6, 2.6) == pytest.approx(100.0)  # 1.1 s of CPU since the late read
+    assert t.percent(3.0, 2.9) == pytest.approx(100.0)  # 0.4 s after: no window of its own
 
 
 def test_cpu_a_process_used_before_it_was_found_is_booked_but_no_rate() -> None:
