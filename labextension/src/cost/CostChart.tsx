@@ -94,6 +94,13 @@ export function CostChart(props: {
     const span = series.times.length
       ? series.times[series.times.length - 1] - series.times[0]
       : 0;
+    if (x) {
+      // the range itself, not chart.js's rounded bounds around it
+      x.min = series.times.length ? series.times[0] : undefined;
+      x.max = series.times.length
+        ? series.times[series.times.length - 1]
+        : undefined;
+    }
     if (x?.ticks) {
       x.ticks.callback = value => timeTick(Number(value), span);
     }
