@@ -247,8 +247,10 @@ class PricingModel:
             self._gpu_cache[key] = rate
         return rate
 
-    def measure(self, sample: TargetSample) -> Usage:
-        """The quantities of one sample's interval (zero on a target's first sample)."""
+    def measure(self, sample: TargetSample, cpu: float | None = None) -> Usage:
+        """The quantities of one sample's interval (zero on a target's first sample);
+        ``cpu``: CPU seconds to count instead of the sample's ``cpu_delta``."""
+        cpu = sample.cpu_delta if cpu is None else cpu
         dt = sample.interval
         if dt <= 0:
             return Usage(rss_bytes=sample.rss_bytes, gpu_mem_bytes=sample.gpu_mem_bytes)
@@ -264,11 +266,11 @@ class PricingModel:
             gpu_energy += g.energy_j
         return Usage(
             wall_seconds=dt,
-            cpu_core_seconds=sample.cpu_delta,
-            cpu_alloc_core_seconds=max(reserved * dt, sample.cpu_delta),
+            cpu_core_seconds=cpu,
+            cpu_alloc_core_seconds=max(reserved * dt, cpu),
             ram_gb_seconds=sample.rss_bytes / GIB * dt,
             gpus=tuple(gpus),
-            energy_j=gpu_energy + sample.cpu_delta * self.cpu_watts_per_core,
+            energy_j=gpu_energy + cpu * self.cpu_watts_per_core,
             rss_bytes=sample.rss_bytes,
             gpu_mem_bytes=sample.gpu_mem_bytes,
             cpu_percent=sample.cpu_percent,
@@ -297,8 +299,7 @@ class PricingModel:
         """
         if sample.interval <= 0:
             return Cost(0.0, 0.0, self.currency)
-        at_rate = replace(sample, cpu_delta=sample.cpu_percent / 100.0 * sample.interval)
-        cost = self.price(self.measure(at_rate))
+        cost = self.price(self.measure(sample, sample.cpu_percent / 100.0 * sample.interval))
         factor = HOUR / sample.interval
         return Cost(cost.allocated * factor, cost.used * factor, self.currency)
 

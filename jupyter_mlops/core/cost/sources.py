@@ -5,30 +5,24 @@ sampler calls every source once per tick and merges their readings; tests swap
 only the GPU side (a scripted stand-in for ``pynvml``, see
 :class:`~.nvml.NvmlSource`), the process side is always real psutil.
 
-How :class:`ProcessTreeSource` counts CPU
------------------------------------------
-
-For each target it keeps the ``psutil.Process`` objects of the tree between
-ticks and lists the descendants only every ``children_every`` ticks, for all
-trees from one pass over ``/proc`` (psutil's ``children(recursive=True)``
-walks all of ``/proc`` once per call). A process, once seen, stays tracked
-until it exits, even if it is re-parented out of the tree.
-
-The tree's cumulative CPU is ``sum(user + system + children_user +
-children_system)`` over its live processes, plus a ``carried`` amount. The
-``children_*`` fields hold the CPU of exited children their parent has waited
-for, so a child that exits and is reaped moves its CPU into its parent's
-figure and nothing is lost or counted twice; a short-lived child that came and
-went between two refreshes is counted through its parent too. When a tracked
-process vanishes, its nearest live tracked ancestor is read again: whatever
-part of the vanished processes' last-seen CPU did not show up in that
-ancestor's ``children_*`` (auto-reaped children, orphans reaped by init, the
-root itself) is added to ``carried``. The figure is then clamped so that it
-never decreases. CPU comes from cumulative times (on Linux read from ``/proc``
-directly: psutil's figures at a third of its cost), never from ``cpu_percent``.
-RSS is the sum over the tree's processes. A process read for the first time
-brings the CPU it used before (``ProcessUse.unseen_cpu``: booked, in no rate).
-
+How :class:`ProcessTreeSource` counts CPU: for each target it keeps the
+``psutil.Process`` objects of the tree between ticks and lists the descendants
+every ``children_every`` ticks, for all trees from one pass over ``/proc``. A
+process, once seen, stays tracked until it exits, even if re-parented out of
+the tree. The tree's cumulative CPU is
+``sum(user + system + children_user + children_system)`` over its live
+processes plus a ``carried`` amount. The ``children_*`` fields hold the CPU of
+exited children their parent has waited for, so a child that exits and is
+reaped moves its CPU into its parent's figure, neither lost nor counted twice
+(a short-lived child between two listings too). When a tracked process
+vanishes, its nearest live tracked ancestor is read again: whatever part of the
+vanished processes' last-seen CPU did not show up in that ancestor's
+``children_*`` (auto-reaped children, orphans reaped by init, the root itself)
+is added to ``carried``; the figure never decreases. CPU comes from cumulative
+times (on Linux read from ``/proc`` directly: psutil's figures at a third of
+its cost), never from ``cpu_percent``. RSS is the sum over the tree's
+processes. A process read for the first time brings the CPU it used before
+(``ProcessUse.unseen_cpu``: booked, in no rate).
 :func:`usable_cores` and :func:`usable_memory`: what this process may use of
 the machine (CPU affinity, cgroup limits, the hardware); no peak can be more.
 Processes we may not read (``AccessDenied``) are skipped and counted in
@@ -130,10 +124,8 @@ def _read_stat(p: _Proc) -> str:
     """Linux: what psutil reads, read directly: CPU from ``/proc/<pid>/stat`` (clock ticks),
     RSS from ``statm`` (pages; ``stat``'s is a per-CPU estimate); a reused pid is gone."""
     try:
-        with open(f"/proc/{p.proc.pid}/stat", "rb") as fh:
-            fields = fh.read().rpartition(b")")[2].split()
-        with open(f"/proc/{p.proc.pid}/statm", "rb") as fh:
-            resident = int(fh.read().split()[1])
+        fields = _slurp(f"/proc/{p.proc.pid}/stat").rpartition(b")")[2].split()
+        resident = int(_slurp(f"/proc/{p.proc.pid}/statm").split()[1])
         started = int(fields[19])  # fields from 3 (state) on: utime is 14, starttime 22
         own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
     except PermissionError:
@@ -146,6 +138,15 @@ def _read_stat(p: _Proc) -> str:
     p.own, p.reaped, p.rss = own / _TICKS, reaped / _TICKS, resident * _PAGE
     p.read = True
     return "ok"
+
+
+def _slurp(path: str) -> bytes:
+    """A small ``/proc`` file (``os.read``: a third cheaper than ``open()``)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
 
 
 def _children_map() -> dict[int, list[int]] | None:
@@ -164,8 +165,7 @@ def _children_map() -> dict[int, list[int]] | None:
         if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                data = fh.read()
+            data = _slurp(f"/proc/{name}/stat")
         except OSError:
             continue  # exited meanwhile
         fields = data[data.rfind(b")") + 2 :].split(b" ", 2)

@@ -22,19 +22,12 @@ from jupyter_mlops.core.cost.totals import Totals
 
 WORKLOAD = textwrap.dedent(
     """
-    import json, os, subprocess, sys, threading, time
-
+    import json, subprocess, sys, threading, time
     from jupyter_mlops.core.cost.meter import ProcessMeter, process_cpu
     from jupyter_mlops.core.cost.pricing import PricingModel
     from jupyter_mlops.core.cost.run_cost import advice_tags
 
     BURN = "import time\\nend = time.process_time() + {s}\\nwhile time.process_time() < end: pass\\n"
-
-    def burn(seconds):
-        end = time.process_time() + seconds
-        while time.process_time() < end:
-            pass
-
     kind, seconds, helpers = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
     # a long-lived kernel: live children that already used CPU before the run starts
     old = [subprocess.Popen([sys.executable, "-c", BURN.format(s=0.5) + "print(1, flush=True)\\n"
@@ -56,7 +49,7 @@ WORKLOAD = textwrap.dedent(
     if kind == "idle":
         time.sleep(seconds)
     else:
-        burn(seconds)
+        exec(BURN.format(s=seconds))  # this thread burns one core
     for p in burners:
         p.wait()
     thread.join()
