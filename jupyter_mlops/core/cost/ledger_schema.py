@@ -189,20 +189,33 @@ def upsert(
     if not params:
         return
     if dialect in ("sqlite", "postgresql"):
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            stmt: Any = sqlite_insert(table)
-        else:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            stmt = pg_insert(table)
-        ex = stmt.excluded
-        sets = {n: f(table.c[n], ex[n]) for n, f in updates.items()}
-        conn.execute(stmt.on_conflict_do_update(index_elements=index, set_=sets), params)
+        conn.execute(_upsert_statement(table, dialect, tuple(index), updates), params)
         return
     for row in params:
         where = sa.and_(*(table.c[n] == row[n] for n in index))
         values = {n: f(table.c[n], sa.literal(row[n])) for n, f in updates.items()}
         if conn.execute(table.update().where(where).values(values)).rowcount == 0:
             conn.execute(table.insert().values(row))
+
+
+def _upsert_statement(
+    table: Any, dialect: str, index: tuple[str, ...], updates: dict[str, Callable[[Any, Any], Any]]
+) -> Any:
+    """``INSERT ... ON CONFLICT DO UPDATE`` for ``table``, built once and kept in ``table.info``
+    (every flush reuses it: building and compiling it each time cost most of a flush)."""
+    cache = table.info.setdefault("jupyter_mlops_upserts", {})
+    key = (dialect, index, id(updates))
+    stmt = cache.get(key)
+    if stmt is None:
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            insert: Any = sqlite_insert(table)
+        else:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            insert = pg_insert(table)
+        ex = insert.excluded
+        sets = {n: f(table.c[n], ex[n]) for n, f in updates.items()}
+        stmt = cache[key] = insert.on_conflict_do_update(index_elements=index, set_=sets)
+    return stmt
