@@ -90,7 +90,10 @@ def test_two_folders_report_their_own_work_unless_the_ledger_is_shared(tmp_path:
         a.stop()
         b.stop()
     rows = _report(tmp_path, "project,notebook", "--ledger", shared)["rows"]
-    assert sorted((r["project"], r["notebook"]) for r in rows) == [("a", "a.ipynb"), ("b", "b.ipynb")]
+    assert sorted((r["project"], r["notebook"]) for r in rows) == [
+        ("a", "a.ipynb"),
+        ("b", "b.ipynb"),
+    ]
 
 
 def test_a_kernels_cost_follows_its_run_project_and_tags(tmp_path: Path) -> None:
