@@ -17,6 +17,7 @@ Modules, one subject each:
 ==============  ==================================================================
 ``records``     the data flowing through (``Target``, ``Snapshot``, ``TargetSample``, ...)
 ``sources``     the :class:`ResourceSource` seam; :class:`ProcessTreeSource` (psutil)
+``limits``      :func:`usable_cores`, :func:`usable_memory`: affinity and cgroup limits
 ``nvml``        :class:`NvmlSource` (``pynvml`` from nvidia-ml-py; quietly absent)
 ``sampler``     :class:`Sampler`: one thread, every target's tree and all GPUs per tick
 ``merge``       :func:`merge_readings`: one tick's readings -> a ``Snapshot``, GPU use per target
@@ -28,6 +29,7 @@ Modules, one subject each:
                 ``ledger_groups`` groupings: labels, ``tag:KEY``, day, week)
 ``history``     :func:`history`: cost over time per notebook / project / user / tag (the chart)
 ``money``       :func:`format_money`: the one money format (``$0.42``, ``$0.0031``, ``<$0.0001``)
+``booking``     who books which process tree; :class:`RunBooking`: a run books its own tree
 ``accounting``  :class:`CostAccountant`: prices ticks, live $/h and $ so far, books the ledger
 ``alerts``      :class:`IdleGpuDetector`: "idle GPU: $X burned since 14:02"
 ``budgets``     :class:`Budget`, :class:`BudgetMonitor`: 80% / 100% once per period

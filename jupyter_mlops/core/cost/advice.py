@@ -115,7 +115,7 @@ class Machine:
     def detect(cls, snapshot: Snapshot | None = None) -> Machine:
         """This machine: the cores and memory this process may use (CPU affinity, cgroup
         limits, the hardware), with the GPUs of ``snapshot`` (MIG slices folded into their board)."""
-        from jupyter_mlops.core.cost.sources import usable_cores, usable_memory
+        from jupyter_mlops.core.cost.limits import usable_cores, usable_memory
 
         boards: dict[int, tuple[str, int]] = {}
         for g in snapshot.gpus if snapshot is not None else ():

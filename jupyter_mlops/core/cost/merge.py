@@ -12,7 +12,7 @@ window opened (the last tick of a meter that stops, a sampler at 0.2 s) adds
 its CPU to the open window and repeats the last closed window's rate. CPU a
 process had used before it was first seen (``ProcessUse.unseen_cpu``) is in the
 deltas (it is booked) but in no rate. A rate is at most ``100 x cores`` (the
-machine's usable cores, :func:`~.sources.usable_cores`): nothing can use more.
+machine's usable cores, :func:`~.limits.usable_cores`): nothing can use more.
 """
 
 from __future__ import annotations

@@ -30,11 +30,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from jupyter_mlops.core.cost.accounting import CostAccountant, LiveCost
+from jupyter_mlops.core.cost.limits import usable_cores
 from jupyter_mlops.core.cost.merge import cpu_rate
 from jupyter_mlops.core.cost.pricing import Cost, PricingModel, Usage
 from jupyter_mlops.core.cost.records import Snapshot, TargetSample
 from jupyter_mlops.core.cost.sampler import Sampler, sample_once
-from jupyter_mlops.core.cost.sources import ProcessTreeSource, usable_cores
+from jupyter_mlops.core.cost.sources import ProcessTreeSource
 from jupyter_mlops.core.cost.totals import Totals
 
 if TYPE_CHECKING:

@@ -328,8 +328,8 @@ def machine_instance(
     gpu: str | None = None,
 ) -> InstanceOffer:
     """This machine as an instance at ``hourly``: the CPUs and memory this process may use
-    (:func:`~.sources.usable_cores`, :func:`~.sources.usable_memory`)."""
-    from jupyter_mlops.core.cost.sources import usable_cores, usable_memory
+    (:func:`~.limits.usable_cores`, :func:`~.limits.usable_memory`)."""
+    from jupyter_mlops.core.cost.limits import usable_cores, usable_memory
 
     return InstanceOffer(
         key=key,

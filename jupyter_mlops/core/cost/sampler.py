@@ -31,10 +31,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from jupyter_mlops.core.cost.limits import usable_cores
 from jupyter_mlops.core.cost.merge import Previous, merge_readings
 from jupyter_mlops.core.cost.nvml import NvmlSource
 from jupyter_mlops.core.cost.records import Snapshot, Target, TargetSample
-from jupyter_mlops.core.cost.sources import ProcessTreeSource, ResourceSource, usable_cores
+from jupyter_mlops.core.cost.sources import ProcessTreeSource, ResourceSource
 
 __all__ = ["Sampler", "SamplerStats", "merge_readings", "sample_once", "snapshot_once"]
 
@@ -58,7 +59,7 @@ class Sampler:
     ``sources``: the resource sources (default: real psutil and NVML).
     ``clock``: wall-clock seconds (``time.time``); intervals, minutes and alert
     times all come from it, so tests inject one. ``cores``: the most cores a CPU
-    rate may show (default: this machine's usable cores, :func:`~.sources.usable_cores`).
+    rate may show (default: this machine's usable cores, :func:`~.limits.usable_cores`).
     """
 
     def __init__(

@@ -11,10 +11,10 @@ from fake_pynvml import GIB
 
 from jupyter_mlops.core.cost import Machine, Peaks, PricingModel, Target, right_size
 from jupyter_mlops.core.cost.catalogue import Catalogue, InstanceOffer
+from jupyter_mlops.core.cost.limits import usable_cores, usable_memory
 from jupyter_mlops.core.cost.merge import MIN_RATE_WINDOW, Previous, cpu_rate, merge_readings
 from jupyter_mlops.core.cost.pricing import machine_instance
 from jupyter_mlops.core.cost.records import ProcessUse, Reading, Snapshot
-from jupyter_mlops.core.cost.sources import usable_cores, usable_memory
 
 TWO_CORES = Machine(cpu_cores=2, memory_bytes=8 * GIB)
 

@@ -16,8 +16,8 @@ import pytest
 
 from jupyter_mlops.core.cost import Machine, Peaks, PricingModel, right_size
 from jupyter_mlops.core.cost.catalogue import Catalogue
+from jupyter_mlops.core.cost.limits import usable_cores
 from jupyter_mlops.core.cost.pricing import machine_instance
-from jupyter_mlops.core.cost.sources import usable_cores
 from jupyter_mlops.core.cost.totals import Totals
 
 WORKLOAD = textwrap.dedent(
