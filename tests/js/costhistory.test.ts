@@ -68,20 +68,12 @@ function history(overrides: Partial<ICostHistory> = {}): ICostHistory {
     series: [
       {
         key: 'b/train.ipynb',
-        points: [
-          [0, 0],
-          [60, 4],
-          [120, 0]
-        ],
+        values: [0, 4, 0],
         total: 4
       },
       {
         key: 'a/train.ipynb',
-        points: [
-          [0, 1],
-          [60, 0],
-          [120, 2]
-        ],
+        values: [1, 0, 2],
         total: 3
       }
     ],
@@ -194,7 +186,7 @@ describe('CostTimeline', () => {
     const withOther = history();
     withOther.series.push({
       key: '(other)',
-      points: [[0, 0.5]],
+      values: [0.5, 0, 0],
       total: 0.5
     });
     timeline.setHistory(withOther);

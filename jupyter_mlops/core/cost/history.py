@@ -5,14 +5,15 @@
     history(ledger, "24h", "notebook")
     # {"range": "24h", "by": "notebook", "step": 600, "since": ..., "until": ...,
     #  "currency": "USD", "buckets": [t0, t0 + 600, ...],
-    #  "series": [{"key": "a.ipynb", "points": [[t0, 0.012], ...], "total": 1.2,
+    #  "series": [{"key": "a.ipynb", "values": [0.012, ...], "total": 1.2,
     #              "used": 0.4}, ...], "total": 1.9, "used": 0.7}
 
 ``range`` is one of :data:`RANGES` and sets the bucket (``step``): 1 h in
 minutes, 24 h in 10 minutes, 7 d in hours, 30 d in 4 hours. Buckets start on
 multiples of ``step`` (UTC) from the one holding ``now - range`` up to the one
-holding ``now``; every series has a point (allocated cost) for every bucket,
-zero where nothing was booked. Series come most expensive first; past
+holding ``now``; every series has a value (allocated cost) for every bucket of
+``buckets``, in that order, zero where nothing was booked (one list of numbers per
+series: the chart's 30 days of 20 notebooks is 3,600 numbers, not 3,600 pairs). Series come most expensive first; past
 ``limit`` the rest are summed into one ``(other)`` series. The ledger answers
 from its rollup tables (:meth:`~.ledger_read.LedgerReads.series`: 24 h from the
 10-minute, 7 d from the hourly, 30 d from the 4-hour rollup), so 30 days of
@@ -96,7 +97,7 @@ def history(
     series = [
         {
             "key": key,
-            "points": [[b, v] for b, v in zip(buckets, values[key], strict=True)],
+            "values": values[key],
             "total": sum(values[key]),
             "used": used[key],
         }

@@ -140,8 +140,8 @@ export const COST_RANGES: readonly CostRange[] = ['1h', '24h', '7d', '30d'];
 export interface ICostHistorySeries {
   /** The group: a notebook path relative to the server root, a project, a tag value, `(none)`, `(other)`. */
   key: string;
-  /** `[bucket start (epoch seconds), allocated cost in that bucket]`, one per bucket. */
-  points: [number, number][];
+  /** Allocated cost in each bucket of `ICostHistory.buckets`, in that order. */
+  values: number[];
   /** Allocated cost over the range. */
   total: number;
   used?: number;
@@ -158,7 +158,8 @@ export interface ICostHistory {
   /** The server's now when it answered (epoch seconds). */
   until: number;
   currency: string;
-  buckets?: number[];
+  /** Start of every bucket (epoch seconds); each series has one value per bucket. */
+  buckets: number[];
   /** Most expensive first. */
   series: ICostHistorySeries[];
   total?: number;

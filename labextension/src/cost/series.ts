@@ -233,15 +233,14 @@ function ledgerColumns(
   const perBucket = new Map<number, [string, number][]>();
   for (const series of history.series) {
     running.set(series.key, 0);
-    for (const [bucket, cost] of series.points) {
+    series.values.forEach((cost, i) => {
+      const bucket = history.buckets[i];
       const entries = perBucket.get(bucket) ?? [];
       entries.push([series.key, cost]);
       perBucket.set(bucket, entries);
-    }
+    });
   }
-  const buckets = [
-    ...new Set([...(history.buckets ?? []), ...perBucket.keys()])
-  ]
+  const buckets = [...history.buckets]
     .filter(bucket => bucket >= history.since && bucket <= history.until)
     .sort((a, b) => a - b);
   push(history.since);

@@ -66,22 +66,26 @@ def test_each_range_sums_what_was_booked(
     assert all(b % step == 0 for b in buckets)
     assert buckets[-1] <= NOW < buckets[-1] + step
     for s in body["series"]:
-        assert [p[0] for p in s["points"]] == buckets  # every bucket, zero where none
-        assert sum(p[1] for p in s["points"]) == s["total"]
+        assert len(s["values"]) == len(buckets)  # every bucket, zero where none
+        assert sum(s["values"]) == s["total"]
     # the rollups answer what a scan of the minutes answers
     scanned = {k: t.cost_allocated for k, t in ledger.grouped("notebook", since=body["since"])}
     assert series(body) == scanned
 
 
+def _by_bucket(body: dict, n: int) -> dict[int, float]:
+    return dict(zip(body["buckets"], body["series"][n]["values"], strict=True))
+
+
 def test_points_fall_in_their_buckets(ledger: Ledger) -> None:
-    minutes = {p[0]: p[1] for p in history(ledger, "1h", now=NOW)["series"][1]["points"]}
+    minutes = _by_bucket(history(ledger, "1h", now=NOW), 1)
     assert (minutes[T0], minutes[T0 + 60], minutes[T0 + 120]) == (1.0, 2.0, 0.0)
-    tens = history(ledger, "24h", now=NOW)["series"]
-    b = {p[0]: p[1] for p in tens[0]["points"]}
-    a = {p[0]: p[1] for p in tens[1]["points"]}
+    tens = history(ledger, "24h", now=NOW)
+    b, a = _by_bucket(tens, 0), _by_bucket(tens, 1)
     assert (a[T0], a[T0 + 600], b[T0], b[T0 + 600]) == (3.0, 0.0, 0.0, 4.0)
-    hours = history(ledger, "7d", now=NOW)["series"][0]
-    two_days_ago = {p[0]: p[1] for p in hours["points"]}[T0 - 2 * DAY]
+    week = history(ledger, "7d", now=NOW)
+    hours = week["series"][0]
+    two_days_ago = _by_bucket(week, 0)[T0 - 2 * DAY]
     assert (hours["key"], two_days_ago) == ("a.ipynb", 8.0)
 
 
