@@ -30,6 +30,7 @@ its own; when the server stops it cancels them and waits for them to end.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,12 @@ def export_cost_environment(config: MlopsConfig, ledger_url: str) -> None:
         os.environ[ENV_COST_BUDGETS] = json.dumps(config.cost_budgets)
 
 
+def _freeze_heap(_done: Any = None) -> None:
+    """Exempt what the server holds now from future collections (see ``freeze_startup_heap``)."""
+    gc.collect()  # what is garbage already is not frozen with the rest
+    gc.freeze()
+
+
 class MlopsExtensionApp(ExtensionApp):
     """Jupyter server extension of jupyter-mlops: REST API under ``/jupyter-mlops/api/``."""
 
@@ -128,6 +135,16 @@ class MlopsExtensionApp(ExtensionApp):
         30,
         help="Seconds between sweeps that replay the metric spools of dead kernels and mark "
         "their runs KILLED (0: only at start).",
+    ).tag(config=True)
+
+    freeze_startup_heap = Bool(
+        True,
+        help="Once the warm-up has opened the tracking store (MLflow, SQLAlchemy and pandas "
+        "imported), move every object the server holds then into the garbage collector's "
+        "permanent generation (gc.freeze). Those objects live as long as the server, and "
+        "without this every full collection walks all of them: pauses of 150-250 ms that "
+        "stall every request (seen as the p99 of the Cost history route). False: leave the "
+        "collector alone.",
     ).tag(config=True)
 
     cost_sync_interval = Float(
@@ -190,7 +207,9 @@ class MlopsExtensionApp(ExtensionApp):
         if self.service is None:
             return
         if self.warm_up:
-            self.service.warm_up(self.log)
+            warming = self.service.warm_up(self.log)
+            if self.freeze_startup_heap:
+                warming.add_done_callback(_freeze_heap)
         self.service.recover(self.log)
         if self.recover_interval > 0:
             from tornado.ioloop import PeriodicCallback
