@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import free_port, stop_server, wait_for_http
+from live_server import LiveServer, free_port, stop_server, wait_for_http
 from loadkit import Postgres, WriterOutcome, run_writers
 from promises import enabled, record
 
@@ -395,22 +395,6 @@ def _seed_runs(client: Any, add_run: Callable[..., str]) -> None:
         )
 
 
-def _server_config(path: Path, port: int, root: Path, uri: str) -> None:
-    path.write_text(
-        "c.ServerApp.ip = '127.0.0.1'\n"
-        f"c.ServerApp.port = {port}\n"
-        "c.ServerApp.port_retries = 0\n"
-        f"c.ServerApp.root_dir = {str(root)!r}\n"
-        "c.ServerApp.open_browser = False\n"
-        "c.ServerApp.allow_root = True\n"
-        "c.ServerApp.allow_unauthenticated_access = False\n"
-        "c.ServerApp.jpserver_extensions = {'jupyter_mlops': True, "
-        "'jupyter_server_terminals': False}\n"
-        f"c.MlopsConfig.tracking_uri = {uri!r}\n"
-        "c.MlopsConfig.project = 'test-project'\n"
-    )
-
-
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -421,45 +405,25 @@ def test_100_panel_clients_some_stalled(
     new_store: Callable[[Path], Any],
     add_run: Callable[..., str],
 ) -> None:
-    import secrets
     import threading
     import time
-    import urllib.request
 
     import psutil
 
     store = new_store(tmp_path / "store")
     _seed_runs(store.client, add_run)
-    root = tmp_path / "root"
-    root.mkdir()
-    port, token = free_port(), secrets.token_hex(16)
-    config = tmp_path / "jupyter_server_config.py"
-    _server_config(config, port, root, store.uri)
-    env = dict(os.environ)
-    env.update(
-        JUPYTER_TOKEN=token,
-        JUPYTER_CONFIG_DIR=str(tmp_path / "jconfig"),
-        JUPYTER_DATA_DIR=str(tmp_path / "jdata"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "jruntime"),
+    config = (
+        "c.ServerApp.allow_unauthenticated_access = False\n"
+        f"c.MlopsConfig.tracking_uri = {store.uri!r}\n"
+        "c.MlopsConfig.project = 'test-project'\n"
     )
-    log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--config={config}"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=root,
-    )
-    base = f"http://127.0.0.1:{port}/jupyter-mlops/api"
+    env = {**os.environ, "JUPYTER_DATA_DIR": str(tmp_path / "jdata")}
+    server = LiveServer.start(tmp_path / "root", env, config)
+    port, token = server.port, server.token
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc=server)
         for path in ("experiments", "runs?max_results=100", "cost", "pipelines/runs"):
-            request = urllib.request.Request(
-                f"{base}/{path}", headers={"Authorization": f"token {token}"}
-            )
-            with urllib.request.urlopen(request, timeout=60) as r:
-                assert r.status == 200, path
-        proc_info = psutil.Process(server.pid)
+            server.request(f"/jupyter-mlops/api/{path}")  # 200, or HTTPError fails the test
+        proc_info = psutil.Process(server.proc.pid)
         rss_before = proc_info.memory_info().rss
         spec = {
             "port": port,
@@ -498,7 +462,7 @@ def test_100_panel_clients_some_stalled(
         assert clients.returncode == 0, stderr[-3000:]
         result = json.loads(stdout)
     finally:
-        stop_server(server, log)
+        server.stop()
     latencies = [ms for values in result["latencies"].values() for ms in values]
     p99 = _percentile(latencies, 0.99)
     per_path = {k: round(_percentile(v, 0.99), 1) for k, v in result["latencies"].items()}

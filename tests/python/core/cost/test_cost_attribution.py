@@ -44,14 +44,19 @@ RUN = (
 )
 
 
+def _run(root: Path, env: dict[str, str], *args: str) -> str:
+    """``python -m ARGS`` in ``root``; it must succeed; its stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, env=env, cwd=root,
+        timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
 def _report(root: Path, env: dict[str, str], by: str, ledger: str | None = None) -> dict:
-    args = [sys.executable, "-m", "jupyter_mlops.cli", "cost", "report", "--by", by]
-    args += ["--format", "json", "--since", "1d"]
-    if ledger:
-        args += ["--ledger", ledger]
-    proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=root, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    args = ["jupyter_mlops.cli", "cost", "report", "--by", by, "--format", "json", "--since", "1d"]
+    return json.loads(_run(root, env, *args, *(["--ledger", ledger] if ledger else [])))
 
 
 def _row(report: dict, key: str, value: str) -> dict:
@@ -90,17 +95,9 @@ def test_plain_ipython_run_books_its_cost_beside_the_store(tmp_path: Path) -> No
     env["JUPYTER_MLOPS_NOTEBOOK_REPORT"] = "0"
     script = tmp_path / "work.ipy"
     script.write_text(SETUP + RUN)
-    proc = subprocess.run(
-        [sys.executable, "-m", "IPython", "--no-banner", "--quick", str(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = _run(tmp_path, env, "IPython", "--no-banner", "--quick", str(script))
     assert (tmp_path / "mlops-cost.db").is_file()
-    _assert_booked(tmp_path, env, _cpu_in_run(proc.stdout))
+    _assert_booked(tmp_path, env, _cpu_in_run(out))
 
 
 def _notebook(path: Path) -> Path:
@@ -114,23 +111,7 @@ def test_papermill_run_books_its_cost(tmp_path: Path) -> None:
     env = project_env(tmp_path)
     env["JUPYTER_MLOPS_NOTEBOOK_REPORT"] = "0"
     nb = _notebook(tmp_path / "train.ipynb")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(nb),
-            str(tmp_path / "out.ipynb"),
-            "--cwd",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _run(tmp_path, env, "papermill", str(nb), str(tmp_path / "out.ipynb"), "--cwd", str(tmp_path))
     cells = json.loads((tmp_path / "out.ipynb").read_text())["cells"]
     text = "".join("".join(o.get("text", "")) for c in cells for o in c.get("outputs", []))
     _assert_booked(tmp_path, env, _cpu_in_run(text))
@@ -142,15 +123,7 @@ def test_pipeline_execution_is_booked_once_by_the_runner(tmp_path: Path) -> None
     env["JUPYTER_MLOPS_NOTEBOOK_REPORT"] = "0"
     env["JUPYTER_MLOPS_PROJECT"] = "retention"
     nb = _notebook(tmp_path / "train.ipynb")
-    proc = subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops.cli", "run", str(nb)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _run(tmp_path, env, "jupyter_mlops.cli", "run", str(nb))
     by_project = _report(tmp_path, env, "project")
     row = _row(by_project, "project", "retention")
     # the whole execution (kernel start, imports, the burn) is booked once: at least the
