@@ -243,9 +243,10 @@ class MlopsExtensionApp(ExtensionApp):
         from jupyter_mlops.server.cost import KernelCostTracker, RunLabels, running_runs_by_kernel
 
         ledger = engine.ledger
+        tagged: dict[str, dict[str, str]] = {}  # run id -> user tags already in the ledger
 
         async def runs() -> dict[str, RunLabels]:
-            return await service.call(running_runs_by_kernel, ledger)
+            return await service.call(running_runs_by_kernel, ledger, tagged)
 
         tracker = KernelCostTracker(
             engine,

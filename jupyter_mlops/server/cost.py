@@ -41,11 +41,15 @@ class RunLabels:
     project: str = ""
 
 
-def running_runs_by_kernel(client: Any, ledger: Ledger | None = None) -> dict[str, RunLabels]:
+def running_runs_by_kernel(
+    client: Any, ledger: Ledger | None = None, tagged: dict[str, dict[str, str]] | None = None
+) -> dict[str, RunLabels]:
     """Kernel id -> the RUNNING run it started (its ``mlops.kernel_id`` tag); blocking.
 
     With a ``ledger``, each run's user tags (``epic=...``) are recorded there too, so
     that its cost can be reported by tag (:meth:`~jupyter_mlops.core.cost.ledger.Ledger.tag_run`).
+    ``tagged`` (run id -> tags written, kept by the caller between calls) skips the
+    write where a run's tags have not changed since the last call.
     """
     from jupyter_mlops.core.cost.booking import user_tags
 
@@ -56,6 +60,7 @@ def running_runs_by_kernel(client: Any, ledger: Ledger | None = None) -> dict[st
         experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000
     )
     out: dict[str, RunLabels] = {}
+    written: dict[str, dict[str, str]] = {}
     for run in sorted(runs, key=lambda r: r.info.start_time or 0):  # the newest wins
         tags = run.data.tags
         kid = tags.get(KERNEL_ID)
@@ -63,8 +68,15 @@ def running_runs_by_kernel(client: Any, ledger: Ledger | None = None) -> dict[st
             continue
         run_id = str(run.info.run_id)
         out[str(kid)] = RunLabels(run_id, str(tags.get(PROJECT, "")))
-        if ledger is not None:
-            ledger.tag_run(run_id, user_tags(tags))
+        if ledger is None:
+            continue
+        mine = user_tags(tags)
+        if tagged is None or tagged.get(run_id) != mine:
+            ledger.tag_run(run_id, mine)
+        written[run_id] = mine
+    if tagged is not None:  # only the runs still running are remembered
+        tagged.clear()
+        tagged.update(written)
     return out
 
 

@@ -121,3 +121,39 @@ def test_a_kernels_cost_follows_its_run_project_and_tags(tmp_path: Path) -> None
     epics = {r["tag:epic"]: r for r in _report(root, "tag:epic")["rows"]}
     assert epics["EPIC-12"]["cost"] == pytest.approx(projects["retention"]["cost"], rel=1e-6)
     assert epics["(none)"]["cost"] == pytest.approx(projects["lab"]["cost"], rel=1e-6)
+
+
+def test_run_tags_are_written_to_the_ledger_once_per_change(tmp_path: Path) -> None:
+    """The server's runs sync (every few seconds) writes a run's tags only when they change."""
+    import itertools
+
+    from mlflow import MlflowClient
+
+    from jupyter_mlops.core.cost.ledger import Ledger
+    from jupyter_mlops.server.cost import RunLabels, running_runs_by_kernel
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("e")
+    tags = {"mlops.kernel_id": "k1", "mlops.project": "retention", "epic": "E-1"}
+    run = client.create_run(experiment, tags=tags).info.run_id
+    ticks = itertools.count(1000)
+    ledger = Ledger(f"sqlite:///{tmp_path / 'cost.db'}", clock=lambda: float(next(ticks)))
+    tagged: dict[str, dict[str, str]] = {}
+
+    def written() -> float:
+        t = ledger.schema.tags
+        with ledger.engine.connect() as conn:
+            return float(conn.execute(ledger._sa.select(t.c.updated)).scalar_one())
+
+    assert running_runs_by_kernel(client, ledger, tagged) == {"k1": RunLabels(run, "retention")}
+    first = written()
+    running_runs_by_kernel(client, ledger, tagged)
+    assert written() == first  # unchanged tags: no write
+    client.set_tag(run, "epic", "E-2")
+    running_runs_by_kernel(client, ledger, tagged)
+    assert ledger.run_tags(run) == {"epic": "E-2"}
+    assert written() > first
+    client.set_terminated(run)
+    running_runs_by_kernel(client, ledger, tagged)
+    assert tagged == {}  # ended runs are forgotten
+    ledger.close()
