@@ -46,6 +46,7 @@ __all__ = [
     "booked_elsewhere",
     "booker_env",
     "cost_labels",
+    "open_booking",
     "user_tags",
 ]
 
@@ -108,6 +109,26 @@ def _minus(now: Totals, before: Totals) -> Totals:
     for name in PEAKS:
         setattr(out, name, getattr(now, name))
     return out
+
+
+def open_booking(
+    run_id: str,
+    labels: Callable[[], Mapping[str, str]],
+    *,
+    ledger_url: str = "",
+    tracking_uri: str | None = None,
+    currency: str = "USD",
+    default_project: str = "",
+) -> RunBooking | None:
+    """A :class:`RunBooking` of this process tree, or ``None`` when another process books it
+    (:func:`booked_elsewhere`) or the ledger is ``memory``. ``ledger_url`` ``""``: the
+    default ledger beside the store of ``tracking_uri`` (:func:`~.ledger.default_ledger_url`)."""
+    from jupyter_mlops.core.cost.ledger import default_ledger_url
+
+    url = ledger_url or default_ledger_url(tracking_uri=tracking_uri)
+    if url == "memory" or booked_elsewhere():
+        return None
+    return RunBooking(url, run_id, labels, currency=currency, default_project=default_project)
 
 
 class RunBooking:

@@ -69,16 +69,13 @@ class RunCostBooking:
 
     def open(self, currency: str) -> RunBooking | None:
         """The booking, or ``None`` when another process books this tree or there is no ledger."""
-        from jupyter_mlops.core.cost.booking import RunBooking, booked_elsewhere
-        from jupyter_mlops.core.cost.ledger import default_ledger_url
+        from jupyter_mlops.core.cost.booking import open_booking
 
-        if self.ledger_url == "memory" or booked_elsewhere():
-            return None
-        url = self.ledger_url or default_ledger_url(tracking_uri=self.tracking_uri or None)
-        return RunBooking(
-            url,
+        return open_booking(
             self.run_id,
             self.tags,
+            ledger_url=self.ledger_url,
+            tracking_uri=self.tracking_uri or None,
             currency=currency,
             default_project=os.environ.get("JUPYTER_MLOPS_PROJECT", ""),
         )

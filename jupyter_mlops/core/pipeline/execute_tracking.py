@@ -234,20 +234,23 @@ class ExecutionTracking:
 
     def _open_booking(self, meter: ProcessMeter) -> None:
         """Book the kernel's cost in the ledger as it grows (unless this process is booked itself)."""
-        from jupyter_mlops.core.cost.booking import RunBooking, booked_elsewhere
-        from jupyter_mlops.core.cost.ledger import default_ledger_url
+        from jupyter_mlops.core.cost.booking import open_booking
         from jupyter_mlops.core.tags import NOTEBOOK, PROJECT
         from jupyter_mlops.core.tracking.context import current_user, default_project
 
-        url = default_ledger_url(tracking_uri=self.tracking_uri)
-        if url == "memory" or booked_elsewhere():
+        booking = open_booking(
+            self.run_id,
+            lambda: self._tags,
+            tracking_uri=self.tracking_uri,
+            currency=meter.pricing.currency,
+        )
+        if booking is None:
             return
         self._tags = {
             NOTEBOOK: notebook_tag(self.execution),
             PROJECT: os.environ.get("JUPYTER_MLOPS_PROJECT") or default_project(Path.cwd()),
             "mlflow.user": current_user(),
         }
-        booking = RunBooking(url, self.run_id, lambda: self._tags, currency=meter.pricing.currency)
         self._booking = booking
         meter.listeners.append(lambda sample, live: booking.update(live.session, sample.time))
 
