@@ -144,8 +144,13 @@ class LaunchRegistry:
                 raise
             raise ParameterError(exc) from exc
 
-    def start(self, plan: RunPlan, request: LaunchRequest) -> dict[str, Any]:
-        """Start ``plan`` on its own thread; the new Launch (``PENDING``)."""
+    def start(
+        self, plan: RunPlan, request: LaunchRequest, tags: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Start ``plan`` on its own thread; the new Launch (``PENDING``).
+
+        ``tags`` go on the pipeline run and its child runs (a schedule's firing, say).
+        """
         target = resolve(self.root, request.path, "path", allow_hidden=self.allow_hidden)
         launch = Launch(
             id=uuid.uuid4().hex,
@@ -159,7 +164,7 @@ class LaunchRegistry:
             self._prune()
             launch.thread = threading.Thread(
                 target=self._run,
-                args=(launch, plan, request),
+                args=(launch, plan, request, dict(tags or {})),
                 name=f"jupyter-mlops-pipeline-{launch.id[:8]}",
                 daemon=True,
             )
@@ -187,7 +192,9 @@ class LaunchRegistry:
 
     # -- the run thread ---------------------------------------------------------------------
 
-    def _run(self, launch: Launch, plan: RunPlan, request: LaunchRequest) -> None:
+    def _run(
+        self, launch: Launch, plan: RunPlan, request: LaunchRequest, tags: dict[str, str]
+    ) -> None:
         from jupyter_mlops.core.pipeline.runner import run_plan
 
         result: PipelineResult | None = None
@@ -201,6 +208,7 @@ class LaunchRegistry:
                     executor=request.executor,
                     on_event=self._on_event(launch),
                     cancel=launch.cancel,
+                    tags=tags,
                 )
         except MlopsError as exc:
             if launch.cancel.is_set():  # a cancelled run may end in an error: still KILLED

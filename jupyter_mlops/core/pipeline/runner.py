@@ -36,7 +36,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -114,8 +114,16 @@ def _sweep_params(plan: RunPlan) -> list[tuple[str, str]]:
 class _Run:
     """One pipeline run in progress: the store, the executor, the results so far."""
 
-    def __init__(self, plan: RunPlan, client: Any, executor: Executor, emit: EventCallback) -> None:
+    def __init__(
+        self,
+        plan: RunPlan,
+        client: Any,
+        executor: Executor,
+        emit: EventCallback,
+        extra_tags: dict[str, str] | None = None,
+    ) -> None:
         self.plan = plan
+        self.extra_tags = dict(extra_tags or {})
         self.client = client
         self.executor = executor
         self.emit = emit
@@ -135,6 +143,7 @@ class _Run:
                 tags.PIPELINE_NAME: plan.name,
                 tags.PIPELINE_PATH: plan.to_dict()["target"],
                 tags.RUN_TYPE: tags.RUN_TYPE_PIPELINE,
+                **self.extra_tags,
             },
         ).info.run_id
         self.parent: str = str(parent)
@@ -152,6 +161,7 @@ class _Run:
                     tags.PIPELINE_NAME: plan.name,
                     tags.PIPELINE_STEP: execution.step,
                     tags.PIPELINE_TRIAL: str(execution.trial),
+                    **self.extra_tags,
                 },
             )
             run_id = str(run.info.run_id)
@@ -266,6 +276,7 @@ def run_plan(
     scheduler: str | None = None,
     on_event: EventCallback | None = None,
     cancel: threading.Event | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> PipelineResult:
     """Run ``plan``'s executions as MLflow child runs of one pipeline run; see the module doc.
 
@@ -273,7 +284,8 @@ def run_plan(
     embedded ``LocalCluster`` of ``workers`` processes, or the scheduler at
     ``scheduler``). Raises :class:`UsageError` before any run is created when
     the executor cannot start; KeyboardInterrupt is raised again after the
-    runs are marked KILLED.
+    runs are marked KILLED. ``tags`` are set on the pipeline run and on every
+    child run (a schedule's id, for example, so its cost groups by it).
     """
     from jupyter_mlops.core.tracking.query import _mlflow_errors, connect
 
@@ -287,7 +299,7 @@ def run_plan(
         with _mlflow_errors():
             name = experiment or declared_experiment(Path(e.notebook) for e in plan.executions)
             experiment_id = store_experiment_id(client, name or plan.name, tracking_uri)
-        run = _Run(plan, client, pool, emit)
+        run = _Run(plan, client, pool, emit, dict(tags or {}))
     except BaseException:
         pool.close()
         raise
