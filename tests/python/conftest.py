@@ -41,6 +41,23 @@ MLOPS_ENV = (
 )
 TEST_PROJECT = "test-project"
 
+SERIAL_FOLDERS = ("load", "faults")
+"""Test folders whose tests measure the machine under a load they make themselves (many
+processes, kills, culling): marked ``serial``, so ``make test`` runs them after the parallel
+part, alone on the machine."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test in :data:`SERIAL_FOLDERS` ``serial`` (see the Makefile's test-python)."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            folder = item.path.resolve().relative_to(here).parts[0]
+        except (ValueError, IndexError):
+            continue
+        if folder in SERIAL_FOLDERS:
+            item.add_marker(pytest.mark.serial)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_mlops_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
