@@ -4,20 +4,25 @@
 pipeline folder) reads ``params.yaml[STEP]``, checks the values against the
 notebook's ``parameters`` cell (names, types), and executes the notebook with
 papermill's Python API. Values never pass through a shell or a code template;
-see :mod:`jupyter_mlops.core.pipeline.dvc`.
+see :mod:`jupyter_mlops.core.pipeline.dvc`. ``--param=NAME=VALUE`` (one argv
+item each, as Kubeflow passes a run's values; see
+:mod:`jupyter_mlops.core.pipeline.kfp`) overrides ``params.yaml``: the text is
+read by the parameter's type (a ``str`` takes it verbatim, others parse it as
+JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.core.pipeline.notebook import read_notebook
 from jupyter_mlops.core.pipeline.params import infer_parameters, validate_overrides
 from jupyter_mlops.core.pipeline.paths import confine
-from jupyter_mlops.exceptions import InvalidValueError, MlopsError
+from jupyter_mlops.exceptions import InvalidValueError, MlopsError, UsageError
 
 __all__ = ["PARAMS_FILE", "load_step_values", "main", "resolve_step_parameters", "run_step"]
 
@@ -44,10 +49,18 @@ def load_step_values(pipeline_dir: Path, step: str) -> dict[str, Any]:
     return values
 
 
-def resolve_step_parameters(pipeline_dir: Path, step: str, notebook: Path) -> dict[str, object]:
-    """The checked, typed parameter values ``step`` runs ``notebook`` with."""
+def resolve_step_parameters(
+    pipeline_dir: Path, step: str, notebook: Path, overrides: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """The checked, typed parameter values ``step`` runs ``notebook`` with.
+
+    ``overrides`` (text, as ``--param`` gives it) replace ``params.yaml`` values.
+    """
     params = infer_parameters(read_notebook(notebook))
-    return validate_overrides(params, load_step_values(pipeline_dir, step))
+    values = validate_overrides(params, load_step_values(pipeline_dir, step))
+    if overrides:
+        values.update(validate_overrides(params, overrides, from_text=True))
+    return values
 
 
 def run_step(
@@ -57,6 +70,7 @@ def run_step(
     *,
     pipeline_dir: Path | str = ".",
     kernel_name: str | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> Path:
     """Execute ``notebook`` into ``output`` (both inside ``pipeline_dir``); the output path.
 
@@ -66,7 +80,7 @@ def run_step(
     root = Path(pipeline_dir).resolve()
     source = confine(notebook, root)
     target = confine(output, root)
-    values = resolve_step_parameters(root, step, source)
+    values = resolve_step_parameters(root, step, source, overrides)
     target.parent.mkdir(parents=True, exist_ok=True)
     import papermill
 
@@ -81,6 +95,19 @@ def run_step(
     return target
 
 
+def _param_items(items: list[str]) -> dict[str, str]:
+    """``["NAME=VALUE", ...]`` as a mapping; a missing ``=`` or a repeated name is a UsageError."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--param {item!r} has no '='", hint="give it as --param=NAME=VALUE")
+        if name in out:
+            raise UsageError(f"--param {name!r} is given twice")
+        out[name] = value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; exit status 2 for bad input, 1 when the notebook fails."""
     parser = argparse.ArgumentParser(prog=f"python -m {__name__}", description=__doc__)
@@ -88,9 +115,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebook", help="notebook to execute, inside the pipeline folder")
     parser.add_argument("output", help="executed notebook to write, inside the pipeline folder")
     parser.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override params.yaml[STEP][NAME] (repeatable; give it as one item: --param=NAME=VALUE)",
+    )
     args = parser.parse_args(argv)
     try:
-        run_step(args.step, args.notebook, args.output, kernel_name=args.kernel)
+        run_step(
+            args.step,
+            args.notebook,
+            args.output,
+            kernel_name=args.kernel,
+            overrides=_param_items(args.param),
+        )
     except MlopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
