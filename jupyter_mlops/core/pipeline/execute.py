@@ -29,6 +29,9 @@ environment, and is killed at ``execution.timeout`` (wall clock of the whole
 execution). Its shutdown is immediate (no graceful stall): whatever the notebook
 logged through jupyter-mlops is in its durable spool and is delivered here.
 
+While it runs, the cell being executed and the last lines of its output go to
+``execution.progress_file`` (when set; see :mod:`.progress`).
+
 Tracking (when ``execution.run_id`` and ``execution.tracking_uri`` are set; the
 run already exists and the caller sets its terminal status from the result):
 see :mod:`.execute_tracking`.
@@ -133,7 +136,9 @@ def execute(execution: Execution) -> ExecutionResult:
     about (the notebook's outcome decides the status).
     """
     started = time.time()
-    result = ExecutionResult(index=execution.index, status=FAILED, started=started)
+    result = ExecutionResult(
+        index=execution.index, status=FAILED, started=started, attempt=execution.attempt
+    )
     tracking: ExecutionTracking | None = None
     session: Any = None
     try:
@@ -161,16 +166,20 @@ def execute(execution: Execution) -> ExecutionResult:
         session.start_watchdog()
         import papermill
 
-        papermill.execute_notebook(
-            _brace_safe(execution.notebook),
-            _brace_safe(execution.output),
-            parameters=dict(execution.parameters),
-            cwd=execution.cwd,
-            kernel_name=execution.kernel_name,
-            progress_bar=False,
-            kernel_manager_class=session.manager_class(),
-            shutdown_kernel="immediate",
-        )
+        from jupyter_mlops.core.pipeline.progress import ProgressWriter
+
+        with ProgressWriter(execution.progress_file) as progress:
+            papermill.execute_notebook(
+                _brace_safe(execution.notebook),
+                _brace_safe(execution.output),
+                parameters=dict(execution.parameters),
+                cwd=execution.cwd,
+                kernel_name=execution.kernel_name,
+                progress_bar=False,
+                kernel_manager_class=session.manager_class(),
+                shutdown_kernel="immediate",
+                **progress.engine_kwargs(),
+            )
         result.status = FINISHED
     except Exception as exc:
         timed_out = session is not None and session.timed_out

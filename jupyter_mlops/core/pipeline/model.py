@@ -30,6 +30,7 @@ __all__ = [
     "FAILED",
     "FINISHED",
     "KILLED",
+    "MAX_RETRIES",
     "MAX_WORKERS",
     "PENDING",
     "RUNNING",
@@ -53,7 +54,9 @@ TERMINAL = (FINISHED, FAILED, KILLED)
 MAX_WORKERS = 64
 """Most parallel executions one launch may ask for."""
 
-Reason = Literal["cell_error", "timeout", "kernel_died", "cancelled", "worker_lost", "error"]
+Reason = Literal[
+    "cell_error", "timeout", "kernel_died", "cancelled", "worker_lost", "error", "cached"
+]
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,14 @@ class Execution:
     timeout: float | None = None
     kernel_name: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    """Declared inputs (files or folders, relative to ``cwd``): part of the cache key."""
+    writes: tuple[str, ...] = ()
+    """Declared outputs and metrics (relative to ``cwd``): checked and restored on a cache hit."""
+    attempt: int = 1
+    """1 for the first attempt, 2 for the first retry, ... (each attempt is its own run)."""
+    progress_file: str | None = None
+    """Where the worker writes its live progress (JSON, see :mod:`.progress`); None: nowhere."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +108,9 @@ class ExecutionResult:
     ended: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     cost: dict[str, float] = field(default_factory=dict)
+    cache_hit: str | None = None
+    """The run whose results this one reuses (reason ``cached``: nothing was executed)."""
+    attempt: int = 1
 
     @property
     def duration(self) -> float | None:
@@ -115,16 +129,21 @@ class ProgressEvent:
     """What a runner reports while it works, in order, from one thread.
 
     ``kind``: ``planned`` (once, ``executions`` holds all), ``started`` and
-    ``finished`` (per execution; ``finished`` carries ``result``) and ``done``
-    (once, ``status`` is the pipeline run's).
+    ``finished`` (per execution; ``finished`` carries ``result``, the last
+    attempt's), ``retrying`` (``result`` is the attempt that ended, ``execution``
+    the next attempt, already a run of its own), ``progress`` (while an
+    execution runs, at most about once a second: ``progress`` is
+    ``{"cell": k, "cells": n, "lines": [...], "updated": epoch_s}``) and
+    ``done`` (once, ``status`` is the pipeline run's).
     """
 
-    kind: Literal["planned", "started", "finished", "done"]
+    kind: Literal["planned", "started", "progress", "retrying", "finished", "done"]
     execution: Execution | None = None
     result: ExecutionResult | None = None
     executions: tuple[Execution, ...] = ()
     status: str | None = None
     run_id: str | None = None
+    progress: dict[str, Any] | None = None
 
 
 def worst_status(statuses: list[str]) -> str:
@@ -173,6 +192,17 @@ class ExportResult:
     warnings: list[str]
 
 
+MAX_RETRIES = 10
+"""Most retries one launch may ask for."""
+
+
+def _check_int(value: object, name: str, low: int, high: int) -> int:
+    """``value`` when it is an integer from ``low`` to ``high``, else :class:`UsageError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UsageError(f"{name} must be an integer from {low} to {high}.")
+    return value
+
+
 @dataclass(frozen=True)
 class LaunchRequest:
     """The body of ``POST pipelines/runs``, checked for shape (values are checked by the plan)."""
@@ -183,21 +213,19 @@ class LaunchRequest:
     workers: int = 1
     executor: str = "local"
     timeout: float | None = None
+    force: bool = False
+    retries: int = 0
+    retry_on_error: bool = False
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> LaunchRequest:
         """The request, or :class:`UsageError` saying which field is wrong."""
-        unknown = sorted(
-            set(body) - {"path", "parameters", "grid", "workers", "executor", "timeout"}
-        )
+        known = {"path", "parameters", "grid", "workers", "executor", "timeout"}
+        unknown = sorted(set(body) - known - {"force", "retries", "retry_on_error"})
         if unknown:
             raise UsageError(f"unknown fields: {', '.join(unknown)}")
         path, parameters, grid = body.get("path"), body.get("parameters"), body.get("grid")
-        workers, executor, timeout = (
-            body.get("workers", 1),
-            body.get("executor"),
-            body.get("timeout"),
-        )
+        executor, timeout = body.get("executor"), body.get("timeout")
         if not isinstance(path, str) or not path:
             raise UsageError(
                 "path (a pipeline folder or a .ipynb, relative to the root) is required."
@@ -208,12 +236,12 @@ class LaunchRequest:
             not isinstance(v, list) or not v for v in (grid or {}).values()
         ):
             raise UsageError('grid must be an object of non-empty lists: {"step.param": [1, 2]}.')
-        if (
-            isinstance(workers, bool)
-            or not isinstance(workers, int)
-            or not 1 <= workers <= MAX_WORKERS
-        ):
-            raise UsageError(f"workers must be an integer from 1 to {MAX_WORKERS}.")
+        workers = _check_int(body.get("workers", 1), "workers", 1, MAX_WORKERS)
+        retries = _check_int(body.get("retries", 0), "retries", 0, MAX_RETRIES)
+        flags = {name: body.get(name, False) for name in ("force", "retry_on_error")}
+        for name, flag in flags.items():
+            if not isinstance(flag, bool):
+                raise UsageError(f"{name} must be true or false.")
         if executor not in (None, "local", "dask"):
             raise UsageError("executor must be 'local' or 'dask'.")
         if timeout is not None and (
@@ -227,4 +255,7 @@ class LaunchRequest:
             workers=workers,
             executor=executor or "local",
             timeout=float(timeout) if timeout is not None else None,
+            force=flags["force"],
+            retries=retries,
+            retry_on_error=flags["retry_on_error"],
         )

@@ -57,6 +57,8 @@ class StepSpec:
     parameters: tuple[Parameter, ...]
     tagged: bool = True
     """False for a lone notebook without a ``parameters`` cell (it takes no values)."""
+    inputs: tuple[str, ...] = ()
+    """Declared inputs (relative to the pipeline folder): part of the cache key."""
 
 
 @dataclass
@@ -133,6 +135,7 @@ def _load_pipeline(folder: Path, root: Path) -> tuple[str, list[StepSpec]]:
                 for key in ("outputs", "metrics")
                 for p in entry.get(key) or []
             ]
+            inputs = [declared_path(p, f"step {step!r}: inputs") for p in entry.get("inputs") or []]
             depends = entry.get("depends_on") or []
             if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
                 raise InvalidValueError(f"step {step!r}: depends_on must be a list of step names")
@@ -140,7 +143,17 @@ def _load_pipeline(folder: Path, root: Path) -> tuple[str, list[StepSpec]]:
         except MlopsError as exc:
             errors.append(f"step {step!r}: {exc}")
             continue
-        specs.append(StepSpec(step, notebook, output, tuple(depends), tuple(writes), tuple(params)))
+        specs.append(
+            StepSpec(
+                step,
+                notebook,
+                output,
+                tuple(depends),
+                tuple(writes),
+                tuple(params),
+                inputs=tuple(inputs),
+            )
+        )
     if errors:
         raise UsageError(f"{path.name}: " + "; ".join(errors))
     known = {s.name for s in specs}
@@ -282,6 +295,8 @@ def plan_run(
                     timeout=timeout,
                     kernel_name=kernel_name,
                     env={"JUPYTER_MLOPS_NOTEBOOK": notebook_rel},
+                    inputs=spec.inputs,
+                    writes=spec.writes,
                 )
             )
             depends[index] = [by_name[d] for d in spec.depends_on]
