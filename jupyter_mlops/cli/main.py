@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jupyter_mlops import __version__
-from jupyter_mlops.cli import cost, env, pipeline, run, runs
+from jupyter_mlops.cli import cost, env, pipeline, run, runs, schedule
 from jupyter_mlops.cli.command import Command
 from jupyter_mlops.exceptions import MlopsError, UsageError
 
@@ -40,6 +40,8 @@ COMMANDS: dict[str, Command] = {
         pipeline.PARAMS,
         pipeline.EXPORT,
         run.RUN,
+        schedule.SCHEDULE,
+        schedule.SCHEDULER,
     )
 }
 """Every subcommand, in ``--help`` order: the one place a command is added."""

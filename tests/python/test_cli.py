@@ -84,7 +84,18 @@ def test_nothing_registers_itself_on_import() -> None:
     from jupyter_mlops.cli import command
 
     assert not hasattr(command, "COMMANDS")
-    assert list(COMMANDS) == ["runs", "experiments", "ui", "env", "cost", "params", "export", "run"]
+    assert list(COMMANDS) == [
+        "runs",
+        "experiments",
+        "ui",
+        "env",
+        "cost",
+        "params",
+        "export",
+        "run",
+        "schedule",
+        "scheduler",
+    ]
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -267,6 +267,13 @@ class Scheduler:
         with self._lock:
             return len(self._active)
 
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for this scheduler's running firings to end (up to ``timeout`` s each)."""
+        with self._lock:
+            threads = [thread for _started, thread in self._active.values()]
+        for thread in threads:
+            thread.join(timeout)
+
     def shutdown(self, timeout: float = 60.0) -> None:
         """Cancel this scheduler's running firings and wait (up to ``timeout`` s) for them."""
         with self._lock:

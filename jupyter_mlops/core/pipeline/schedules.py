@@ -47,6 +47,7 @@ __all__ = [
     "ScheduleStore",
     "fire_times",
     "next_fire",
+    "schedule_url",
     "validate",
 ]
 
@@ -75,6 +76,17 @@ class Schedule:
     paused: bool = False
     created: float = 0.0
     last_checked: float = 0.0
+
+
+def schedule_url(root_dir: Path | str | None = None, tracking_uri: str | None = None) -> str:
+    """Where schedules are kept: the cost ledger's database (:func:`default_ledger_url`);
+    with the ledger off (``memory``), ``mlops-cost.db`` in the root folder all the same."""
+    from jupyter_mlops.core.cost.ledger_schema import LEDGER_FILE, default_ledger_url
+
+    url = default_ledger_url(root_dir, tracking_uri)
+    if url == "memory":
+        return f"sqlite:///{Path(root_dir or '.').resolve() / LEDGER_FILE}"
+    return url
 
 
 def _croniter() -> Any:
