@@ -2,7 +2,7 @@
 
 ::
 
-    path = compile_kfp(Path("pipelines/breast-cancer"), image="registry/bc:1")
+    path = compile_kfp(Path("pipelines/breast-cancer"), image="registry/bc:1", workspace_size="20Gi")
     # pipelines/breast-cancer/kfp-pipeline.yaml: upload it in the Kubeflow UI or with
     # kfp.Client().create_run_from_pipeline_package(str(path), arguments={...})
 
@@ -10,7 +10,12 @@ One container component per step, in the image the export's ``Dockerfile``
 builds (``<slug of the name>:latest`` unless ``image`` is given; its workdir
 is the pipeline folder), running
 ``python -m jupyter_mlops.core.pipeline.step STEP NOTEBOOK OUTPUT`` with one
-``--param=NAME=VALUE`` argv item per parameter. Each ``params.yaml`` value of
+``--param=NAME=VALUE`` argv item per parameter and ``--workspace=`` kfp's
+pipeline workspace (:data:`WORKSPACE_INPUT`, ``dsl.WORKSPACE_PATH_PLACEHOLDER``;
+kfp >= 2.14): one volume of ``workspace_size`` per run, mounted in every step.
+The first step copies the image's pipeline folder into it and every step runs
+in that copy (:func:`~jupyter_mlops.core.pipeline.step.workspace_copy`), so
+the files one step writes are there for the next. Each ``params.yaml`` value of
 a parameter with a type becomes a typed pipeline parameter ``STEP__NAME``
 with that default (others keep their ``params.yaml`` value). ``depends_on``
 becomes ``.after()``; a step's ``resources`` in ``pipeline.yaml``
@@ -42,10 +47,21 @@ from jupyter_mlops.core.pipeline.paths import confine
 from jupyter_mlops.core.pipeline.plan import plan_run
 from jupyter_mlops.exceptions import InvalidValueError, UsageError
 
-__all__ = ["KFP_FILE", "RESOURCE_KEYS", "STEP_MODULE", "compile_kfp", "default_image"]
+__all__ = [
+    "DEFAULT_WORKSPACE_SIZE",
+    "KFP_FILE",
+    "RESOURCE_KEYS",
+    "STEP_MODULE",
+    "WORKSPACE_INPUT",
+    "compile_kfp",
+    "default_image",
+]
 
 KFP_FILE = "kfp-pipeline.yaml"
 STEP_MODULE = "jupyter_mlops.core.pipeline.step"
+WORKSPACE_INPUT = "mlops_workspace"
+"""Each component's input that receives the workspace path (no notebook parameter may have this name)."""
+DEFAULT_WORKSPACE_SIZE = "10Gi"
 RESOURCE_KEYS = ("cpu", "cpu_limit", "memory", "memory_limit", "gpu", "gpu_type")
 """What a step's ``resources:`` may set: cpu as cores (``2``, ``"0.5"``, ``"500m"``),
 memory as bytes or a quantity (``"4Gi"``), gpu as a count, gpu_type (``nvidia.com/gpu``)."""
@@ -93,11 +109,18 @@ def default_image(name: str) -> str:
     return f"{slug or 'pipeline'}:latest"
 
 
-def compile_kfp(pipeline_dir: Path, *, image: str | None = None) -> Path:
+def compile_kfp(
+    pipeline_dir: Path,
+    *,
+    image: str | None = None,
+    workspace_size: str | int = DEFAULT_WORKSPACE_SIZE,
+) -> Path:
     """Write ``pipeline_dir/kfp-pipeline.yaml`` (Kubeflow Pipelines IR) for an exported folder.
 
-    Everything is checked first (the folder, ``params.yaml`` against each
-    notebook, ``resources``, ``image``); on any error nothing is written.
+    ``workspace_size`` (a Kubernetes quantity such as ``"10Gi"``, or bytes) is
+    the size of the run's shared workspace volume. Everything is checked first
+    (the folder, ``params.yaml`` against each notebook, ``resources``,
+    ``image``, ``workspace_size``); on any error nothing is written.
     Raises :class:`UsageError` when ``kfp`` is not installed.
     """
     folder = Path(pipeline_dir)
@@ -112,10 +135,11 @@ def compile_kfp(pipeline_dir: Path, *, image: str | None = None) -> Path:
             f"image {image!r} is not a container image reference",
             hint="for example registry.example.com/team/pipeline:1.0",
         )
+    size, _ = _memory("workspace_size", workspace_size)
     name, steps = _read(folder)
     kfp = _import_kfp()
     try:
-        pipeline = _build(kfp, name, steps, image or default_image(name))
+        pipeline = _build(kfp, name, steps, image or default_image(name), size)
     except (ValueError, TypeError) as exc:  # kfp's own checks
         raise UsageError(f"kfp could not build the pipeline: {exc}") from exc
     text = _render(kfp, pipeline)
@@ -159,6 +183,11 @@ def _read(folder: Path) -> tuple[str, list[_Step]]:
         for param, value in execution.parameters.items():
             if param not in types or value is None:
                 continue  # no type to give Kubeflow: the step reads params.yaml
+            if param == WORKSPACE_INPUT:
+                raise UsageError(
+                    f"{step}.{param}: the name {WORKSPACE_INPUT} is taken by the Kubeflow export",
+                    hint="rename the parameter in the notebook and in params.yaml",
+                )
             pipeline_name = f"{step}__{param}"
             if pipeline_name in taken:
                 raise UsageError(
@@ -275,14 +304,17 @@ def _component(kfp: Any, step: _Step, image: str) -> Any:
     """The container component of ``step``: one typed input per parameter."""
     dsl = kfp.dsl
 
-    def container(*values: Any) -> Any:
+    def container(workspace: Any, *values: Any) -> Any:
         args: list[Any] = [step.name, step.notebook, step.output]
+        args.append(dsl.ConcatPlaceholder(["--workspace=", workspace]))
         for item, value in zip(step.inputs, values, strict=True):
             args.append(dsl.ConcatPlaceholder([f"--param={item.param}=", value]))
         return dsl.ContainerSpec(image=image, command=["python", "-m", STEP_MODULE], args=args)
 
     empty = inspect.Parameter.empty
-    signature = _signature([(i.param, i.kind, empty) for i in step.inputs])
+    inputs: list[tuple[str, type, object]] = [(WORKSPACE_INPUT, str, empty)]
+    inputs += [(i.param, i.kind, empty) for i in step.inputs]
+    signature = _signature(inputs)
     return dsl.container_component(_named(container, step.name, signature))
 
 
@@ -301,8 +333,13 @@ def _apply_resources(task: Any, resources: Mapping[str, str | int]) -> None:
         task.set_accelerator_limit(int(resources["gpu"]))
 
 
-def _build(kfp: Any, name: str, steps: list[_Step], image: str) -> Any:
-    """The ``@dsl.pipeline`` of ``steps``; its parameters are ``STEP__PARAM`` with defaults."""
+def _build(kfp: Any, name: str, steps: list[_Step], image: str, workspace_size: str) -> Any:
+    """The ``@dsl.pipeline`` of ``steps``; its parameters are ``STEP__PARAM`` with defaults.
+
+    Every task gets the workspace placeholder as its :data:`WORKSPACE_INPUT`:
+    that input is what tells Kubeflow to mount the workspace in its pod.
+    """
+    dsl = kfp.dsl
     components = {step.name: _component(kfp, step, image) for step in steps}
     inputs = [i for step in steps for i in step.inputs]
 
@@ -310,7 +347,9 @@ def _build(kfp: Any, name: str, steps: list[_Step], image: str) -> Any:
         by_name = dict(zip((i.pipeline for i in inputs), channels, strict=True))
         tasks: dict[str, Any] = {}
         for step in steps:
-            task = components[step.name](**{i.param: by_name[i.pipeline] for i in step.inputs})
+            values = {i.param: by_name[i.pipeline] for i in step.inputs}
+            values[WORKSPACE_INPUT] = dsl.WORKSPACE_PATH_PLACEHOLDER
+            task = components[step.name](**values)
             task.set_caching_options(False)
             _apply_resources(task, step.resources)
             for dependency in step.depends_on:
@@ -319,8 +358,11 @@ def _build(kfp: Any, name: str, steps: list[_Step], image: str) -> Any:
 
     signature = _signature([(i.pipeline, i.kind, i.default) for i in inputs])
     slug = default_image(name).rsplit(":", 1)[0]
-    decorate = kfp.dsl.pipeline(
-        name=slug, display_name=name, description="Exported by jupyter-mlops"
+    decorate = dsl.pipeline(
+        name=slug,
+        display_name=name,
+        description="Exported by jupyter-mlops",
+        pipeline_config=dsl.PipelineConfig(workspace=dsl.WorkspaceConfig(size=workspace_size)),
     )
     return decorate(_named(pipeline, slug.replace("-", "_"), signature))
 

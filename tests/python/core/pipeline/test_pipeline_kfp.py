@@ -2,7 +2,8 @@
 
 No cluster: the compiled spec is checked as data, kfp loads it back, and one
 step's container command runs here as Kubeflow's launcher would run it (each
-placeholder replaced inside its own argv item, no shell).
+placeholder replaced inside its own argv item, no shell; see :mod:`kfp_helpers`).
+How steps share files through the workspace: ``test_pipeline_kfp_workspace.py``.
 """
 
 from __future__ import annotations
@@ -10,75 +11,46 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from kfp_helpers import (
+    PREP_PARAMS,
+    REPO_ROOT,
+    WORKSPACE_PLACEHOLDER,
+    concat,
+    edit,
+    export_churn,
+    launcher_argv,
+    load,
+    platform,
+    run_in_pod,
+    snapshot,
+)
 from pipeline_helpers import notebook, write_notebook
 
-from jupyter_mlops.core.environment import EnvironmentSnapshot, take_snapshot
 from jupyter_mlops.core.pipeline import export_pipeline
 from jupyter_mlops.core.pipeline.export import dump_yaml
-from jupyter_mlops.core.pipeline.kfp import KFP_FILE, STEP_MODULE, compile_kfp, default_image
+from jupyter_mlops.core.pipeline.kfp import (
+    KFP_FILE,
+    STEP_MODULE,
+    WORKSPACE_INPUT,
+    compile_kfp,
+    default_image,
+)
 from jupyter_mlops.core.pipeline.step import main as step_main
 from jupyter_mlops.core.pipeline.step import resolve_step_parameters
 from jupyter_mlops.exceptions import InvalidValueError, UsageError
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
 WEIRD = "a b; $(touch pwned) `touch pwned` 'q' \"d\" | & > x \n--kernel=evil\n# c: 1 ${x} é"
-PREP_PARAMS = (
-    "seed: int = 7\nlabel = 'plain'\nratio = 0.25\nflags = [1, 2]\n"
-    "opts = {'k': 'v'}\nverbose = True\nthing = None\n"
-)
-PREP_BODY = (
-    "import json, os\nos.makedirs('data', exist_ok=True)\n"
-    "json.dump(dict(seed=seed, label=label, ratio=ratio, flags=flags, opts=opts,"
-    " verbose=verbose, thing=thing), open('data/clean.json', 'w'))"
-)
-RESOURCES = {"cpu": "2", "memory": "4Gi", "gpu": 1}
-
-
-@pytest.fixture(scope="module")
-def snapshot() -> EnvironmentSnapshot:
-    return take_snapshot(requested_only=True)
 
 
 @pytest.fixture
-def exported(tmp_path: Path, snapshot: EnvironmentSnapshot) -> Path:
+def exported(tmp_path: Path) -> Path:
     """A real 2-step export (``prep`` then ``train``), ``resources`` added to ``train``."""
-    write_notebook(
-        tmp_path / "prep.ipynb",
-        notebook(PREP_PARAMS, PREP_BODY, mlops={"outputs": ["data/clean.json"]}),
-    )
-    write_notebook(
-        tmp_path / "train.ipynb",
-        notebook("lr = 0.1\nepochs = 3\n", mlops={"inputs": ["data/clean.json"]}),
-    )
-    out = export_pipeline(
-        ["prep.ipynb", "train.ipynb"], "Churn Model", tmp_path, snapshot=snapshot
-    ).out_dir
-    _edit(out / "pipeline.yaml", lambda doc: doc["steps"][1].update(resources=RESOURCES))
-    return out
-
-
-def _load(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def _edit(path: Path, change: Any) -> None:
-    document = _load(path)
-    change(document)
-    path.write_text(dump_yaml(document), encoding="utf-8")
-
-
-def _concat(item: str) -> list[str]:
-    """The parts of a ``{"Concat": [...]}`` argv item (kfp's JSON form)."""
-    parts = json.loads(item)["Concat"]
-    assert all(isinstance(p, str) for p in parts)
-    return list(parts)
+    return export_churn(tmp_path)
 
 
 def test_compiled_spec_has_components_typed_parameters_order_and_resources(
@@ -86,7 +58,7 @@ def test_compiled_spec_has_components_typed_parameters_order_and_resources(
 ) -> None:
     path = compile_kfp(exported)
     assert path == exported / KFP_FILE
-    spec = _load(path)
+    spec = load(path)
     assert spec["pipelineInfo"]["name"] == "churn-model"
     assert set(spec["components"]) == {"comp-prep", "comp-train"}
     executors = spec["deploymentSpec"]["executors"]
@@ -96,8 +68,12 @@ def test_compiled_spec_has_components_typed_parameters_order_and_resources(
         assert container["command"] == ["python", "-m", STEP_MODULE]
         args = container["args"]
         assert args[:3] == [step, f"notebooks/{step}.ipynb", f"outputs/{step}.ipynb"]
-        for item in args[3:]:
-            prefix, placeholder = _concat(item)
+        assert concat(args[3]) == [
+            "--workspace=",
+            f"{{{{$.inputs.parameters['{WORKSPACE_INPUT}']}}}}",
+        ]
+        for item in args[4:]:
+            prefix, placeholder = concat(item)
             name = prefix.removeprefix("--param=").removesuffix("=")
             assert prefix == f"--param={name}="
             assert name in params
@@ -116,6 +92,7 @@ def test_compiled_spec_has_components_typed_parameters_order_and_resources(
     }  # `thing = None` has no type: the step reads it from params.yaml
     component_inputs = spec["components"]["comp-train"]["inputDefinitions"]["parameters"]
     assert component_inputs == {
+        WORKSPACE_INPUT: {"parameterType": "STRING"},
         "lr": {"parameterType": "NUMBER_DOUBLE"},
         "epochs": {"parameterType": "NUMBER_INTEGER"},
     }
@@ -123,6 +100,10 @@ def test_compiled_spec_has_components_typed_parameters_order_and_resources(
     assert tasks["train"]["dependentTasks"] == ["prep"]
     assert "dependentTasks" not in tasks["prep"]
     assert tasks["train"]["inputs"]["parameters"]["lr"] == {"componentInputParameter": "train__lr"}
+    for task in tasks.values():  # the input that makes Kubeflow mount the workspace in the pod
+        workspace = task["inputs"]["parameters"][WORKSPACE_INPUT]
+        assert workspace == {"runtimeValue": {"constant": WORKSPACE_PLACEHOLDER}}
+    assert platform(path)["pipelineConfig"]["workspace"]["size"] == "10Gi"
     assert all(not task["cachingOptions"].get("enableCache") for task in tasks.values())
     resources = executors["exec-train"]["container"]["resources"]
     assert resources["resourceCpuRequest"] == "2"
@@ -136,52 +117,29 @@ def test_compiled_spec_has_components_typed_parameters_order_and_resources(
     loaded = components.load_component_from_file(str(path))  # kfp reads its own format back
     assert loaded.name == "churn-model"
     assert set(loaded.component_spec.inputs) == set(inputs)
-    compile_kfp(exported, image="registry.example.com/team/churn:1.0")
-    image = _load(path)["deploymentSpec"]["executors"]["exec-prep"]["container"]["image"]
+    kubernetes = loaded.platform_spec.platforms["kubernetes"]
+    assert kubernetes.pipelineConfig.workspace.size == "10Gi"
+    compile_kfp(exported, image="registry.example.com/team/churn:1.0", workspace_size=2**30)
+    image = load(path)["deploymentSpec"]["executors"]["exec-prep"]["container"]["image"]
     assert image == "registry.example.com/team/churn:1.0"
-
-
-def _launcher_argv(spec: dict[str, Any], step: str, arguments: dict[str, Any]) -> list[str]:
-    """The argv Kubeflow's launcher runs for ``step``: each placeholder replaced in its own item.
-
-    Values render as the launcher renders them: text verbatim, numbers and
-    booleans as JSON scalars, lists and structs as JSON.
-    """
-    container = spec["deploymentSpec"]["executors"][f"exec-{step}"]["container"]
-    task = spec["root"]["dag"]["tasks"][step]["inputs"]["parameters"]
-    root = spec["root"]["inputDefinitions"]["parameters"]
-    values: dict[str, str] = {}
-    for name, source in task.items():
-        pipeline_name = source["componentInputParameter"]
-        kind = root[pipeline_name]["parameterType"]
-        value = arguments.get(pipeline_name, root[pipeline_name]["defaultValue"])
-        if kind == "NUMBER_INTEGER":
-            value = int(value)
-        values[name] = value if kind == "STRING" else json.dumps(value)
-    argv = list(container["command"])
-    for item in container["args"]:
-        if item.startswith('{"Concat"'):
-            prefix, placeholder = _concat(item)
-            item = prefix + values[placeholder.split("'")[1]]
-        argv.append(item)
-    return argv
+    assert platform(path)["pipelineConfig"]["workspace"]["size"] == str(2**30)
 
 
 @pytest.mark.slow
-def test_string_with_shell_metacharacters_stays_one_literal_argv_item(exported: Path) -> None:
+def test_string_with_shell_metacharacters_stays_one_literal_argv_item(
+    exported: Path, tmp_path: Path
+) -> None:
     """prep's container command, run here without a shell: the notebook sees every value intact."""
-    _edit(exported / "params.yaml", lambda doc: doc["prep"].update(label=WEIRD))
-    spec = _load(compile_kfp(exported))
+    edit(exported / "params.yaml", lambda doc: doc["prep"].update(label=WEIRD))
+    spec = load(compile_kfp(exported))
     assert spec["root"]["inputDefinitions"]["parameters"]["prep__label"]["defaultValue"] == WEIRD
-    argv = _launcher_argv(spec, "prep", {"prep__seed": 11})  # a run's argument beats params.yaml
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    argv = launcher_argv(spec, "prep", {"prep__seed": 11}, workspace)  # beats params.yaml
     assert f"--param=label={WEIRD}" in argv
-    assert len(argv) == 3 + 3 + 6  # command, step notebook output, one item per typed parameter
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    proc = subprocess.run(argv, cwd=exported, env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr
-    seen = json.loads((exported / "data" / "clean.json").read_text())
+    assert len(argv) == 3 + 3 + 1 + 6  # command, step notebook output, workspace, 6 parameters
+    run_in_pod(argv, exported)
+    seen = json.loads((workspace / "churn-model" / "data" / "clean.json").read_text())
     assert seen == {
         "seed": 11,
         "label": WEIRD,
@@ -239,7 +197,7 @@ def test_bad_resources_write_nothing(
     target = exported / KFP_FILE
     compile_kfp(exported)
     before = target.read_bytes()
-    _edit(exported / "pipeline.yaml", lambda doc: doc["steps"][0].update(resources=resources))
+    edit(exported / "pipeline.yaml", lambda doc: doc["steps"][0].update(resources=resources))
     with pytest.raises(error, match=message):
         compile_kfp(exported)
     assert target.read_bytes() == before
@@ -248,9 +206,9 @@ def test_bad_resources_write_nothing(
 
 def test_good_resources_in_other_forms(exported: Path) -> None:
     resources = {"cpu": 0.25, "cpu_limit": 1, "memory": 1048576, "memory_limit": "2Mi"}
-    _edit(exported / "pipeline.yaml", lambda doc: doc["steps"][0].update(resources=resources))
-    _edit(exported / "pipeline.yaml", lambda doc: doc["steps"][1].update(resources={"gpu": 0}))
-    executors = _load(compile_kfp(exported))["deploymentSpec"]["executors"]
+    edit(exported / "pipeline.yaml", lambda doc: doc["steps"][0].update(resources=resources))
+    edit(exported / "pipeline.yaml", lambda doc: doc["steps"][1].update(resources={"gpu": 0}))
+    executors = load(compile_kfp(exported))["deploymentSpec"]["executors"]
     got = executors["exec-prep"]["container"]["resources"]
     assert (got["resourceCpuRequest"], got["resourceCpuLimit"]) == ("250m", "1")
     assert (got["resourceMemoryRequest"], got["resourceMemoryLimit"]) == ("1048576", "2Mi")
@@ -264,13 +222,16 @@ def test_bad_folders_names_and_images_write_nothing(tmp_path: Path, exported: Pa
         compile_kfp(tmp_path)
     with pytest.raises(InvalidValueError, match="not a container image"):
         compile_kfp(exported, image="churn model; rm -rf /")
-    params = _load(exported / "params.yaml")
+    for size in ("lots", "0", "-1Gi", "10GB", 0, True):
+        with pytest.raises(InvalidValueError, match="workspace_size must be a positive"):
+            compile_kfp(exported, workspace_size=size)
+    params = load(exported / "params.yaml")
 
     def rename(doc: dict[str, Any]) -> None:
         doc["steps"][0]["name"] = "Prep"
         doc["steps"][1]["depends_on"] = ["Prep"]
 
-    _edit(exported / "pipeline.yaml", rename)
+    edit(exported / "pipeline.yaml", rename)
     (exported / "params.yaml").write_text(dump_yaml({"Prep": params["prep"], "train": {}}))
     with pytest.raises(InvalidValueError, match="step name 'Prep' is not lowercase"):
         compile_kfp(exported)
@@ -278,16 +239,27 @@ def test_bad_folders_names_and_images_write_nothing(tmp_path: Path, exported: Pa
 
 
 def test_pipeline_parameter_names_that_clash_are_refused(
-    tmp_path: Path, snapshot: EnvironmentSnapshot
+    tmp_path: Path,
 ) -> None:
     """Step ``a`` parameter ``b__c`` and step ``a__b`` parameter ``c`` would both be ``a__b__c``."""
     write_notebook(tmp_path / "a.ipynb", notebook("b__c = 1\n"))
     write_notebook(tmp_path / "x.ipynb", notebook("c = 2\n"))
-    out = export_pipeline(["a.ipynb", "x.ipynb"], "clash", tmp_path, snapshot=snapshot).out_dir
-    _edit(out / "pipeline.yaml", lambda doc: doc["steps"][1].update(name="a__b"))
+    out = export_pipeline(["a.ipynb", "x.ipynb"], "clash", tmp_path, snapshot=snapshot()).out_dir
+    edit(out / "pipeline.yaml", lambda doc: doc["steps"][1].update(name="a__b"))
     (out / "params.yaml").write_text(dump_yaml({"a": {"b__c": 1}, "a__b": {"c": 2}}))
     with pytest.raises(UsageError, match=r"a__b__c would stand for both a\.b__c and a__b\.c"):
         compile_kfp(out)
+    assert not (out / KFP_FILE).exists()
+
+
+def test_parameter_named_like_the_workspace_input_is_refused(
+    tmp_path: Path,
+) -> None:
+    write_notebook(tmp_path / "a.ipynb", notebook(f"{WORKSPACE_INPUT} = 'mine'\n"))
+    out = export_pipeline(["a.ipynb"], "taken", tmp_path, snapshot=snapshot()).out_dir
+    with pytest.raises(UsageError, match=f"a.{WORKSPACE_INPUT}: the name .* is taken") as info:
+        compile_kfp(out)
+    assert info.value.hint == "rename the parameter in the notebook and in params.yaml"
     assert not (out / KFP_FILE).exists()
 
 
@@ -303,8 +275,8 @@ def test_missing_kfp_says_how_to_install(exported: Path, monkeypatch: pytest.Mon
 
 def test_shipped_example_compiles(tmp_path: Path) -> None:
     folder = shutil.copytree(REPO_ROOT / "examples" / "pipeline" / "exported", tmp_path / "bc")
-    spec = _load(compile_kfp(folder))
-    params = _load(folder / "params.yaml")
+    spec = load(compile_kfp(folder))
+    params = load(folder / "params.yaml")
     inputs = spec["root"]["inputDefinitions"]["parameters"]
     assert {k: v["defaultValue"] for k, v in inputs.items()} == {
         f"{step}__{name}": value
