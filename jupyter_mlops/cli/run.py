@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from jupyter_mlops.cli.output import bounded_int, print_json, print_table, track
 from jupyter_mlops.exceptions import PathError, UsageError
 
 __all__ = ["RUN", "cmd_run", "parse_grid"]
+
+MAX_RETRIES = 10
+"""As ``core.pipeline.model.MAX_RETRIES`` (not imported: ``--help`` stays fast)."""
 
 
 def _positive_float(text: str) -> float:
@@ -76,36 +80,89 @@ def _load_file(path: str) -> list[dict[str, Any]]:
 
 
 class _Progress:
-    """tqdm on stderr with FAILED/KILLED counts; one line per execution when not a terminal."""
+    """tqdm on stderr with FAILED/KILLED counts; one line per execution when not a terminal.
 
-    def __init__(self) -> None:
+    With ``live`` (a terminal, table output), one status line per running
+    execution under the bar: ``train  cell 7/23  <its last output line>``.
+    """
+
+    def __init__(self, live: bool = False, file: Any = None) -> None:
         self.bar: Any = None
         self.counts = {"FAILED": 0, "KILLED": 0}
-        self.tty = sys.stderr.isatty()
+        self.file = file or sys.stderr
+        self.tty = self.file.isatty()
+        self.live = live
+        self.sweep = False
+        self.lines: dict[int, Any] = {}
 
     def __call__(self, event: Any) -> None:
         if event.kind == "planned":
-            import importlib
-
-            tqdm: Any = importlib.import_module("tqdm").tqdm
-            self.bar = tqdm(
-                total=len(event.executions), file=sys.stderr, unit="run", disable=not self.tty
+            self.sweep = any(e.trial for e in event.executions)
+            self.bar = self._tqdm(total=len(event.executions), unit="run", disable=not self.tty)
+        elif event.kind == "started" and self.live:
+            self._show(event.execution, "starting")
+        elif event.kind == "progress" and self.live:
+            progress = event.progress
+            last = next((line for line in reversed(progress["lines"]) if line.strip()), "")
+            self._show(event.execution, f"cell {progress['cell']}/{progress['cells']}  {last}")
+        elif event.kind == "retrying":
+            self._end_line(event.execution.index)
+            ended = event.result
+            self._say(
+                f"{self._name(event.execution)}: attempt {ended.attempt} {ended.status} "
+                f"({ended.reason}: {ended.error}); retrying as attempt {event.execution.attempt}"
             )
         elif event.kind == "finished":
-            result, execution = event.result, event.execution
-            if result.status in self.counts:
-                self.counts[result.status] += 1
-            if self.bar is not None:
-                self.bar.set_postfix({k.lower(): v for k, v in self.counts.items()}, refresh=False)
-                self.bar.update(1)
-            if not self.tty:
-                why = f" ({result.reason}: {result.error})" if result.status != "FINISHED" else ""
-                name = f"{execution.step} t{execution.trial}"
-                print(f"{name}: {result.status}{why}", file=sys.stderr, flush=True)
+            self._finished(event.execution, event.result)
         elif event.kind == "done":
             self.close()
 
+    def _tqdm(self, **kwargs: Any) -> Any:
+        import importlib
+
+        tqdm: Any = importlib.import_module("tqdm").tqdm
+        return tqdm(file=self.file, **kwargs)
+
+    def _name(self, execution: Any) -> str:
+        return f"{execution.step} t{execution.trial}" if self.sweep else str(execution.step)
+
+    def _show(self, execution: Any, text: str) -> None:
+        line = self.lines.get(execution.index)
+        if line is None:
+            line = self.lines[execution.index] = self._tqdm(
+                total=0, bar_format="{desc}", leave=False, disable=not self.tty
+            )
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        line.set_description_str(f"{self._name(execution)}  {text}"[:width])
+
+    def _end_line(self, index: int) -> None:
+        line = self.lines.pop(index, None)
+        if line is not None:
+            line.close()
+
+    def _say(self, text: str) -> None:
+        if self.bar is not None and self.tty:
+            self.bar.write(text, file=self.file)
+        else:
+            print(text, file=self.file, flush=True)
+
+    def _finished(self, execution: Any, result: Any) -> None:
+        self._end_line(execution.index)
+        if result.status in self.counts:
+            self.counts[result.status] += 1
+        if self.bar is not None:
+            self.bar.set_postfix({k.lower(): v for k, v in self.counts.items()}, refresh=False)
+            self.bar.update(1)
+        if not self.tty:
+            why = f" ({result.reason}: {result.error})" if result.status != "FINISHED" else ""
+            if result.cache_hit:
+                why = f" (cached: run {result.cache_hit})"
+            name = f"{execution.step} t{execution.trial}"
+            print(f"{name}: {result.status}{why}", file=self.file, flush=True)
+
     def close(self) -> None:
+        for index in list(self.lines):
+            self._end_line(index)
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -120,6 +177,14 @@ def _money(cost: float | None) -> str:
     if cost is None:
         return ""
     return "<$0.0001" if 0 < cost < 0.00005 else f"${cost:.4f}"
+
+
+def _status(result: Any) -> str:
+    """``FINISHED``, ``FINISHED (cached)``, ``FAILED (cell_error)``; ``, attempt N`` after a retry."""
+    why = [result.reason] if result.reason else []
+    if result.attempt > 1:
+        why.append(f"attempt {result.attempt}")
+    return f"{result.status} ({', '.join(why)})" if why else str(result.status)
 
 
 def _summary(plan: Any, result: Any, sort: str | None) -> list[tuple[object, ...]]:
@@ -142,7 +207,7 @@ def _summary(plan: Any, result: Any, sort: str | None) -> list[tuple[object, ...
             execution.trial,
             execution.step,
             params,
-            res.status if res.status == "FINISHED" else f"{res.status} ({res.reason})",
+            _status(res),
             "" if res.duration is None else f"{res.duration:.1f}s",
             _money(cost),
             " ".join(f"{k}={_short(metrics[k])}" for k in shown),
@@ -165,7 +230,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     in parallel on --workers processes (or Dask with --executor dask). One trial of DIR runs in
     DIR (outputs/STEP.ipynb); a sweep runs each trial in DIR/runs/STAMP/tN/; a notebook writes
     NOTEBOOK_FOLDER/outputs/STEM/STAMP/; one without a cell tagged 'parameters' runs as it is
-    and takes no -p, --grid or -f. Every value is checked before anything runs. Exit status 0
+    and takes no -p, --grid or -f. A step of DIR whose notebook, parameters, declared inputs,
+    environment and upstream steps are unchanged since a finished run, with its outputs intact,
+    is not run again (a cache hit; --force runs it). On a terminal each running execution shows
+    its cell and last output line. Every value is checked before anything runs. Exit status 0
     when all executions finished, 1 when one failed or was killed, 2 on bad input, 130 when
     interrupted.
     """
@@ -186,7 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except PathError as exc:
         raise UsageError(exc.message, hint=exc.hint, notebook=exc.notebook) from exc
-    progress = _Progress()
+    progress = _Progress(live=sys.stderr.isatty() and args.format != "json")
     try:
         result = run_plan(
             plan,
@@ -196,6 +264,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             executor=args.executor,
             scheduler=args.scheduler,
             on_event=progress,
+            force=args.force,
+            retries=args.retries,
+            retry_on_error=args.retry_on_error,
+            resume=args.resume,
         )
     except KeyboardInterrupt:
         progress.close()
@@ -271,6 +343,32 @@ RUN = command(
         help="Kill an execution that runs longer than this (it ends KILLED; default: no limit).",
     ),
     arg("--kernel", metavar="NAME", help="Kernel to run with (default: each notebook's own)."),
+    arg(
+        "--force",
+        action="store_true",
+        help="Run every step, even those whose notebook, parameters, inputs and environment are "
+        "unchanged since a finished run (default: those are cache hits and do not run).",
+    ),
+    arg(
+        "--retries",
+        type=bounded_int(0, MAX_RETRIES),
+        default=0,
+        metavar="N",
+        help="Run an execution KILLED by --timeout, a lost worker or a dead kernel again, up to N "
+        "times, waiting 1 s, 2 s, 4 s, ... in between; each attempt is its own MLflow run "
+        "(default: %(default)s).",
+    ),
+    arg(
+        "--retry-on-error",
+        action="store_true",
+        help="With --retries: retry executions that FAILED (a cell raised) too.",
+    ),
+    arg(
+        "--resume",
+        metavar="RUN_ID",
+        help="Resume the pipeline run RUN_ID (of the same DIR, with the same parameters): the "
+        "steps it finished are reused, only the others run.",
+    ),
     arg(
         "--experiment",
         metavar="NAME",

@@ -16,7 +16,8 @@ A launch is planned first (``plan_run``: every parameter checked, paths
 confined to the root; bad input raises and nothing runs), then
 ``run_plan`` runs on a thread of its own, never on the tornado event loop nor
 in the extension's small store pool. Its progress events update the
-:class:`Launch` record, which the REST routes read. Launches live in memory:
+:class:`Launch` record, which the REST routes read: each execution's status, attempt, cache
+hit and live progress (cell k of n, the last lines of output). Launches live in memory:
 those still running, and the last :data:`KEEP_FINISHED` that ended. On server
 stop (:meth:`LaunchRegistry.shutdown`) every running launch is cancelled and waited for, so no MLflow run is
 left RUNNING.
@@ -97,6 +98,9 @@ def _execution_entry(execution: Execution) -> dict[str, Any]:
         "run_id": execution.run_id,
         "output": None,
         "duration": None,
+        "attempt": execution.attempt,
+        "cache_hit": None,
+        "progress": None,
     }
 
 
@@ -209,6 +213,9 @@ class LaunchRegistry:
                     on_event=self._on_event(launch),
                     cancel=launch.cancel,
                     tags=tags,
+                    force=request.force,
+                    retries=request.retries,
+                    retry_on_error=request.retry_on_error,
                 )
         except MlopsError as exc:
             if launch.cancel.is_set():  # a cancelled run may end in an error: still KILLED
@@ -247,8 +254,12 @@ class LaunchRegistry:
         elif event.kind == "started" and event.execution is not None:
             launch.status = RUNNING
             entry = self._entry(launch, event.execution)
-            entry["status"] = RUNNING
+            entry.update(status=RUNNING, attempt=event.execution.attempt, progress=None)
             entry["run_id"] = event.execution.run_id or entry["run_id"]
+        elif event.kind == "progress" and event.execution is not None and event.progress:
+            self._entry(launch, event.execution)["progress"] = dict(event.progress)
+        elif event.kind == "retrying" and event.execution is not None and event.result:
+            self._retrying(launch, event.execution, event.result)
         elif event.kind == "finished" and event.result is not None:
             self._record(launch, event.result, event.execution)
         # "done": the status is set by _finish, with the final results, once run_plan returns
@@ -260,6 +271,18 @@ class LaunchRegistry:
         entry = _execution_entry(execution)
         launch.executions.append(entry)
         return entry
+
+    def _retrying(self, launch: Launch, execution: Execution, ended: ExecutionResult) -> None:
+        """Attempt ``ended`` is over; ``execution`` (the next attempt, a new run) waits its turn."""
+        why = f"attempt {ended.attempt} ended {ended.status} ({ended.reason}); retrying"
+        self._entry(launch, execution).update(
+            status=PENDING,
+            reason=None,
+            error=why,
+            run_id=execution.run_id,
+            attempt=execution.attempt,
+            progress=None,
+        )
 
     def _record(self, launch: Launch, result: ExecutionResult, execution: Execution | None) -> None:
         entry = next((e for e in launch.executions if e["index"] == result.index), None)
@@ -273,6 +296,8 @@ class LaunchRegistry:
             error=strip_root(result.error, self.root) if result.error else None,
             duration=result.duration,
             output=self._output(result.output, execution),
+            attempt=result.attempt,
+            cache_hit=result.cache_hit,
         )
 
     def _output(self, output: str | None, execution: Execution | None) -> str | None:
