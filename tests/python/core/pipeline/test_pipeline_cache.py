@@ -9,6 +9,7 @@ events.
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +242,36 @@ def test_resume_of_another_pipeline_stores_nothing(tmp_path: Path, mlflow_store:
         run_plan(plan_run(pipe, root=tmp_path), tracking_uri=mlflow_store.uri, resume=other.run_id)
     assert mlflow_store.client.get_experiment_by_name("pipe") is None
     assert not (pipe / "outputs").exists()
+
+
+def test_a_launch_reports_cache_hits_and_force_runs_again(
+    tmp_path: Path, mlflow_store: Any
+) -> None:
+    from jupyter_mlops.core.pipeline.launches import LaunchRegistry
+    from jupyter_mlops.core.pipeline.model import LaunchRequest
+
+    make_pipeline(tmp_path)
+    registry = LaunchRegistry(tmp_path, tracking_uri=mlflow_store.uri)
+
+    def launch(body: dict[str, Any]) -> dict[str, Any]:
+        request = LaunchRequest.from_json(body)
+        started = registry.start(registry.plan(request), request)
+        done = started
+        deadline = time.monotonic() + 120
+        while done["status"] not in ("FINISHED", "FAILED", "KILLED"):
+            assert time.monotonic() < deadline, done
+            time.sleep(0.1)
+            done = registry.get(started["id"])
+        assert done["status"] == "FINISHED", done
+        return done
+
+    first = launch({"path": "pipe"})
+    second = launch({"path": "pipe"})
+    assert [e["cache_hit"] for e in second["executions"]] == [
+        e["run_id"] for e in first["executions"]
+    ]
+    assert [e["reason"] for e in second["executions"]] == ["cached", "cached"]
+    assert [e["attempt"] for e in second["executions"]] == [1, 1]
+    forced = launch({"path": "pipe", "force": True})
+    assert [e["cache_hit"] for e in forced["executions"]] == [None, None]
+    assert executed(tmp_path) == ["prep", "train"] * 2
