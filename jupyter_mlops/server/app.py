@@ -25,6 +25,12 @@ here; the routes are the table :data:`jupyter_mlops.server.routes.ROUTES`.
 Pipelines: one :class:`~jupyter_mlops.core.pipeline.launches.LaunchRegistry` (root:
 the contents manager's) runs the pipelines started over REST on threads of
 its own; when the server stops it cancels them and waits for them to end.
+
+Schedules: one :class:`~jupyter_mlops.server.schedule_handlers.ServerSchedules` (the
+schedule store in the cost ledger's database, and a scheduler whose firings start
+through the launch registry). With ``c.MlopsExtensionApp.run_schedules`` (the
+default) its loop runs on a thread of its own from the end of the warm-up until
+the server stops; then its running firings are cancelled (their runs end KILLED).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import asyncio
 import gc
 import json
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -55,6 +62,7 @@ if TYPE_CHECKING:
     import logging
 
     from jupyter_mlops.core.pipeline.launches import LaunchRegistry
+    from jupyter_mlops.server.schedule_handlers import ServerSchedules
 
 __all__ = [
     "MlopsExtensionApp",
@@ -153,8 +161,25 @@ class MlopsExtensionApp(ExtensionApp):
         "every c.MlopsConfig.cost_interval seconds).",
     ).tag(config=True)
 
+    run_schedules = Bool(
+        True,
+        help="Fire the pipeline schedules (jupyter mlops schedule add, the Pipelines view) while "
+        "the server runs, on a thread of its own once the warm-up is done. A headless "
+        "`jupyter mlops scheduler` on the same database may run too: each firing runs once. "
+        "False: this server lists and edits schedules but fires none (run-now still works).",
+    ).tag(config=True)
+
+    schedule_interval = Float(
+        5.0,
+        help="Seconds between two looks at the schedules for due firings (a firing runs at "
+        "most this late).",
+    ).tag(config=True)
+
     service: MlopsService | None = None
     launches: LaunchRegistry | None = None
+    schedules: ServerSchedules | None = None
+    _schedule_stop: threading.Event | None = None
+    _schedule_thread: threading.Thread | None = None
     _recover_timer: Any = None
     _cost_timer: Any = None
 
@@ -189,6 +214,15 @@ class MlopsExtensionApp(ExtensionApp):
             log=self.log,
         )
         self.settings[LAUNCHES_SETTING] = self.launches
+        from jupyter_mlops.core.pipeline.schedules import schedule_url
+        from jupyter_mlops.server.schedule_handlers import SCHEDULES_SETTING, ServerSchedules
+
+        ledger = self.service.cost_settings.ledger_url if self.service.cost_settings else ""
+        url = (
+            ledger if ledger and ledger != "memory" else schedule_url(config.root_dir, tracking_uri)
+        )
+        self.schedules = ServerSchedules(url, self.launches, self.log)
+        self.settings[SCHEDULES_SETTING] = self.schedules
         self.log.info(
             "jupyter-mlops %s: tracking store %s, project %r",
             __version__,
@@ -221,7 +255,21 @@ class MlopsExtensionApp(ExtensionApp):
 
             self._recover_timer = PeriodicCallback(sweep, self.recover_interval * 1000)
             self._recover_timer.start()
+        self._start_schedules()
         await self._start_cost(serverapp)
+
+    def _start_schedules(self) -> None:
+        """The scheduler loop on a thread of its own; it waits for the warm-up to end first."""
+        if self.schedules is None or self.service is None or not self.run_schedules:
+            return
+        self._schedule_stop = threading.Event()
+        self._schedule_thread = threading.Thread(
+            target=self.schedules.serve,
+            args=(self._schedule_stop, max(0.5, self.schedule_interval), self.service.warming),
+            name="jupyter-mlops-scheduler",
+            daemon=True,
+        )
+        self._schedule_thread.start()
 
     async def _start_cost(self, serverapp: Any) -> None:
         """Build and start the cost engine off the loop, then sync kernels every few seconds."""
@@ -267,6 +315,10 @@ class MlopsExtensionApp(ExtensionApp):
             self._recover_timer.stop()
         if self._cost_timer is not None:
             self._cost_timer.stop()
+        loop = asyncio.get_running_loop()
+        if self._schedule_stop is not None and self._schedule_thread is not None:
+            self._schedule_stop.set()  # the loop cancels its firings and waits for them
+            await loop.run_in_executor(None, self._schedule_thread.join, 90.0)
         if self.launches is not None:  # cancel pipeline runs; off the loop: joins their threads
             await asyncio.get_running_loop().run_in_executor(None, self.launches.shutdown)
         if self.service is not None and self.service.cost is not None:

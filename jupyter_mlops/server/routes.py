@@ -43,6 +43,13 @@ from jupyter_mlops.server.runs_handlers import (
     RunHandler,
     RunsHandler,
 )
+from jupyter_mlops.server.schedule_handlers import (
+    ScheduleHandler,
+    SchedulePauseHandler,
+    ScheduleResumeHandler,
+    ScheduleRunNowHandler,
+    SchedulesHandler,
+)
 
 __all__ = ["API_PREFIX", "ROUTES"]
 
@@ -72,6 +79,11 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (f"{API_PREFIX}/pipelines/runs", LaunchesHandler),
     (f"{API_PREFIX}/pipelines/runs/([^/]+)", LaunchHandler),
     (f"{API_PREFIX}/pipelines/runs/([^/]+)/cancel", LaunchCancelHandler),
+    (f"{API_PREFIX}/pipelines/schedules", SchedulesHandler),
+    (f"{API_PREFIX}/pipelines/schedules/([^/]+)", ScheduleHandler),
+    (f"{API_PREFIX}/pipelines/schedules/([^/]+)/pause", SchedulePauseHandler),
+    (f"{API_PREFIX}/pipelines/schedules/([^/]+)/resume", ScheduleResumeHandler),
+    (f"{API_PREFIX}/pipelines/schedules/([^/]+)/run-now", ScheduleRunNowHandler),
     # artifacts and the MLflow UI
     (f"{API_PREFIX}/runs/([^/]+)/artifacts", ArtifactsHandler),
     (f"{API_PREFIX}/runs/([^/]+)/artifacts/preview", ArtifactPreviewHandler),

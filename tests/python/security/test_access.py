@@ -151,6 +151,8 @@ def post_body(route: Any) -> dict[str, Any]:
         return {"notebooks": ["nb/train.ipynb"], "output": "exported"}
     if route.url.endswith("/pipelines/runs"):
         return {"path": "nb/train.ipynb"}
+    if route.url.endswith("/pipelines/schedules"):
+        return {"path": "nb/train.ipynb", "cron": "0 0 1 1 *"}
     return {}
 
 
@@ -196,6 +198,8 @@ async def test_read_only_authorizer_allows_gets_refuses_writes(
     assert store_state(mlflow_store.client) == store_before
     listing = await fetch("jupyter-mlops/api/pipelines/runs", auth=True)
     assert json.loads(listing.body)["runs"] == []
+    schedules = await fetch("jupyter-mlops/api/pipelines/schedules", auth=True)
+    assert json.loads(schedules.body)["schedules"] == []  # listed (read), none added
 
     # the same export body is a real one: allowed, it writes the pipeline
     authorizer.mode = "all"
@@ -203,6 +207,10 @@ async def test_read_only_authorizer_allows_gets_refuses_writes(
     allowed = await fetch(export.url, method="POST", body=json.dumps(post_body(export)), auth=True)
     assert allowed.code == 201, allowed.body
     assert (root / "exported" / "pipeline.yaml").is_file()
+    schedules_route = next(r for r in routes if r.url.endswith("/pipelines/schedules"))
+    body = json.dumps(post_body(schedules_route))
+    added = await fetch(schedules_route.url, method="POST", body=body, auth=True)
+    assert added.code == 201, added.body
     assert token not in server_log.text()
     record(
         "access",
