@@ -98,9 +98,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write DIR with pipeline.yaml (steps, parameter types, inputs and outputs), params.yaml
     (defaults), dvc.yaml (one papermill stage per notebook, ordered by the inputs and outputs
     each notebook declares in its metadata: "jupyter_mlops": {"inputs": [...], "outputs": [...],
-    "metrics": [...]}), environment.yml, README.md and a copy of each notebook. Nothing is
-    written unless every notebook is inside ROOT and has a cell tagged 'parameters'. Run it with
-    `dvc repro` in DIR. Exit status 2 on such usage problems.
+    "metrics": [...]}), environment.yml and requirements.txt (what the notebooks import, pinned
+    to the versions installed here, plus papermill, ipykernel and jupyter-mlops), a Dockerfile
+    that runs `jupyter mlops run .`, README.md and a copy of each notebook. Imports that no
+    installed distribution provides are warnings (also in README.md). Nothing is written unless
+    every notebook is inside ROOT and has a cell tagged 'parameters'. Run it with `jupyter mlops
+    run DIR` or `dvc repro` in DIR; --target kfp also compiles a Kubeflow pipeline. Exit status
+    2 on such usage problems.
     """
     from jupyter_mlops.core.pipeline import export_pipeline
 
@@ -112,9 +116,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         snapshot = _as_usage(lambda: snapshot_from_file(args.environment))
     result = _as_usage(
         lambda: export_pipeline(
-            args.notebooks, args.output, root=root, name=args.name, snapshot=snapshot
+            args.notebooks,
+            args.output,
+            root=root,
+            name=args.name,
+            snapshot=snapshot,
+            lock=args.lock,
         )
     )
+    if args.target == "kfp":
+        from jupyter_mlops.core.pipeline.kfp import compile_kfp
+
+        result.files.append(_as_usage(lambda: compile_kfp(result.out_dir, image=args.image)))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     steps = ", ".join(step.name for step in result.steps)
@@ -145,8 +158,31 @@ EXPORT = command(
         "--environment",
         metavar="FILE",
         default=None,
-        help="environment.yml to ship with the pipeline (default: a requested-only snapshot "
-        "of the current environment).",
+        help="A hand-written environment.yml to ship instead of the computed one: its pip list "
+        "becomes requirements.txt (jupyter-mlops pinned to this version). Default: what the "
+        "notebooks import, resolved in this environment and pinned to the installed versions.",
+    ),
+    arg(
+        "--lock",
+        action="store_true",
+        help="Also write requirements.lock: every distribution installed here, pinned (pip "
+        "itself and ones installed from a local folder left out, jupyter-mlops pinned by "
+        "version); the Dockerfile installs it instead of requirements.txt.",
+    ),
+    arg(
+        "--target",
+        choices=["dvc", "kfp"],
+        default="dvc",
+        help="dvc: the pipeline folder (dvc.yaml, run with jupyter mlops run or dvc repro); kfp: "
+        "also a Kubeflow Pipelines spec compiled from it (needs the kfp package; default: "
+        "%(default)s).",
+    ),
+    arg(
+        "--image",
+        metavar="NAME",
+        default=None,
+        help="Container image of the Kubeflow steps, for --target kfp (default: "
+        "PIPELINE-NAME:latest, built from the Dockerfile).",
     ),
     uses_store=False,
 )

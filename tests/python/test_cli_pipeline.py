@@ -94,9 +94,18 @@ def test_export_writes_the_pipeline(project: Path, capsys: pytest.CaptureFixture
     )
     assert code == 0, err
     pipe = project / "pipe"
-    for name in ("pipeline.yaml", "params.yaml", "dvc.yaml", "README.md", "environment.yml"):
+    for name in (
+        "pipeline.yaml",
+        "params.yaml",
+        "dvc.yaml",
+        "README.md",
+        "environment.yml",
+        "requirements.txt",
+        "Dockerfile",
+    ):
         assert (pipe / name).is_file(), name
         assert name in out
+    assert not (pipe / "requirements.lock").exists()
     assert "notebooks/prepare.ipynb" in out
     # the non-literal default is reported, and left out of params.yaml
     assert "warning:" in err
@@ -118,6 +127,37 @@ def test_export_writes_the_pipeline(project: Path, capsys: pytest.CaptureFixture
     assert not [p for p in pip if p.startswith("-e")]
     assert "not on PyPI yet" in env_text
     assert "not on PyPI yet" in (pipe / "README.md").read_text()
+
+
+def test_export_lock_and_kfp_target(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--lock adds requirements.lock (the Dockerfile installs it); --target kfp compiles too."""
+    pytest.importorskip("kfp")
+    code, out, err = run_cli(
+        capsys,
+        "export",
+        "prepare.ipynb",
+        "-o",
+        "pipe",
+        "--lock",
+        "--target",
+        "kfp",
+        "--image",
+        "registry.example/prepare:1",
+    )
+    assert code == 0, err
+    pipe = project / "pipe"
+    listed = [line.strip() for line in out.splitlines()[1:]]
+    assert "requirements.lock" in listed
+    assert "-r requirements.lock" in (pipe / "Dockerfile").read_text()
+    (kfp_file,) = [name for name in listed if name.startswith("kfp")]
+    assert "registry.example/prepare:1" in (pipe / kfp_file).read_text()
+
+
+def test_export_unknown_target_exits_2(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "export", "prepare.ipynb", "-o", "pipe", "--target", "airflow")
+    assert code == 2
+    assert "invalid choice: 'airflow'" in err
+    assert not (project / "pipe").exists()
 
 
 def test_export_root_option(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,9 +6,13 @@
       pipeline.yaml      name, steps (notebook, parameter schema, inputs, outputs, depends_on)
       params.yaml        {step: {param: default}}: what ``dvc exp run -S step.param=v`` edits
       dvc.yaml           one papermill stage per notebook (see ``dvc`` for the safe command)
-      environment.yml    the environment snapshot, with ``jupyter-mlops==<this version>``
-      README.md          how to run it
+      environment.yml    conda-style: what the notebooks import, pinned, + papermill, ipykernel,
+                         ``jupyter-mlops==<this version>`` (see ``export_files``)
+      requirements.txt   the same pip list; requirements.lock: every installed pin (``lock``)
+      Dockerfile         python:X.Y-slim running ``jupyter mlops run .``; .dockerignore
+      README.md          how to run it, and the export's warnings
       notebooks/STEP.ipynb
+      wheels/            where the jupyter-mlops wheel goes for ``docker build``
 
 Everything is checked before anything is written: notebooks inside the root,
 a ``parameters`` cell in each, declared paths relative and free of ``${``,
@@ -23,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jupyter_mlops.core.environment.model import python_minor
 from jupyter_mlops.core.pipeline import dvc
 from jupyter_mlops.core.pipeline.model import ExportResult, Step
 from jupyter_mlops.core.pipeline.notebook import declarations, read_notebook
@@ -44,7 +49,19 @@ __all__ = [
 
 Declared = Mapping[str, Sequence[str]]
 _YAML_BREAKS = "\x85\u2028\u2029\ufeff"
-_RESERVED = ("pipeline.yaml", "params.yaml", "dvc.yaml", "dvc.lock", "environment.yml", "README.md")
+_RESERVED = (
+    "pipeline.yaml",
+    "params.yaml",
+    "dvc.yaml",
+    "dvc.lock",
+    "environment.yml",
+    "requirements.txt",
+    "requirements.lock",
+    "Dockerfile",
+    ".dockerignore",
+    "README.md",
+)
+_RESERVED_DIRS = ("notebooks", "wheels")
 
 
 def dump_yaml(document: object) -> str:
@@ -133,10 +150,10 @@ def _build_steps(
         for key in ("inputs", "outputs", "metrics"):
             paths = [declared_path(p, f"{rel}: {key} entry") for p in decl[key]]
             for path in paths:
-                if path in _RESERVED or path.split("/", 1)[0] == "notebooks":
+                if path in _RESERVED or path.split("/", 1)[0] in _RESERVED_DIRS:
                     raise UsageError(
                         f"{rel}: {key} entry {path!r} is a file the export writes itself",
-                        hint="declare data files outside notebooks/ and the pipeline files",
+                        hint="declare data files outside notebooks/, wheels/ and the pipeline files",
                     )
             setattr(step, key, list(dict.fromkeys(paths)))
         steps.append(step)
@@ -182,76 +199,19 @@ def _sort(steps: list[Step]) -> None:
     steps.sort(key=lambda s: order.index(s.name))
 
 
-_SELF = "jupyter-mlops"
-
-
-def _environment_yml(snapshot: EnvironmentSnapshot) -> str:
-    """``environment.yml`` for the export: ``snapshot`` with ``jupyter-mlops`` pinned to this version.
-
-    Every stage runs ``python -m jupyter_mlops.core.pipeline.step``, so the pin
-    is there even when the snapshot lacks it, and it replaces an editable path
-    or a bare name (a path means nothing on another machine). Comment lines
-    above it say where the wheel comes from while it is not on PyPI.
-    """
-    from jupyter_mlops.core.environment import PipPackage, render_environment_yml
-    from jupyter_mlops.core.version import __version__
-
-    pin = PipPackage(_SELF, __version__, requested=True)
-    others = [p for p in snapshot.pip_packages if p.name != _SELF]
-    pinned = snapshot._replace(pip_packages=tuple(sorted([*others, pin], key=lambda p: p.name)))
-    lines = render_environment_yml(pinned).splitlines()
-    at = next(i for i, text in enumerate(lines) if text.strip() == f"- {_SELF}=={__version__}")
-    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
-    notes = [
-        "jupyter-mlops is not on PyPI yet: build its wheel in a clone (python -m build), then",
-        "PIP_FIND_LINKS=/path/to/dist conda env create -f environment.yml, or",
-        f"pip install --find-links /path/to/dist {_SELF}=={__version__}, or copy it into the image",
-    ]
-    return "\n".join([*lines[:at], *(f"{indent}# {n}" for n in notes), *lines[at:]]) + "\n"
-
-
-def _readme(name: str, steps: list[Step]) -> str:
-    from jupyter_mlops.core.version import __version__
-
-    lines = [
-        f"# Pipeline: {name}",
-        "",
-        "Exported by jupyter-mlops. Steps, in order:",
-        "",
-    ]
-    for step in steps:
-        after = f" (after {', '.join(step.depends_on)})" if step.depends_on else ""
-        params = ", ".join(p.name for p in step.parameters) or "none"
-        lines.append(f"- `{step.name}`: `{step.notebook}`{after}; parameters: {params}")
-    lines += [
-        "",
-        "## Run",
-        "",
-        "```bash",
-        "conda env create -f environment.yml   # or install the pip packages it lists",
-        "git init && dvc init                  # once, if this folder is not in a DVC repo yet",
-        "dvc repro                             # run every step that is out of date",
-        f"dvc exp run -S {steps[0].name}.PARAM=VALUE   # one experiment with a changed parameter",
-        "```",
-        "",
-        f"`environment.yml` pins `{_SELF}=={__version__}`, which is not on PyPI yet: build",
-        "its wheel in a clone of jupyter-mlops (`python -m build`), then let pip find it",
-        "(`PIP_FIND_LINKS=/path/to/dist conda env create -f environment.yml`, or",
-        f"`pip install --find-links /path/to/dist {_SELF}=={__version__}`), or copy the wheel",
-        "into the image.",
-        "",
-        "Defaults live in `params.yaml`; the parameter types and declared inputs and",
-        "outputs are in `pipeline.yaml`. Each stage runs",
-        "`python -m jupyter_mlops.core.pipeline.step STEP NOTEBOOK OUTPUT`, which reads",
-        "`params.yaml`, checks the values against the notebook's `parameters` cell and",
-        "executes it with papermill into `outputs/`.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-EXPORT_FILES = ("pipeline.yaml", "params.yaml", "dvc.yaml", "environment.yml", "README.md")
-"""The files :func:`export_pipeline` writes at the top of the pipeline folder."""
+EXPORT_FILES = (
+    "pipeline.yaml",
+    "params.yaml",
+    "dvc.yaml",
+    "environment.yml",
+    "requirements.txt",
+    "Dockerfile",
+    ".dockerignore",
+    "README.md",
+)
+"""The files :func:`export_pipeline` writes at the top of the pipeline folder (and
+``requirements.lock`` with ``lock=True``; ``wheels/`` holds a note)."""
+LOCK_FILE = "requirements.lock"
 
 
 def _check_destinations(target: Path, names: Sequence[str]) -> None:
@@ -279,14 +239,21 @@ def export_pipeline(
     metrics: Declared | None = None,
     depends_on: Declared | None = None,
     snapshot: EnvironmentSnapshot | None = None,
+    lock: bool = False,
 ) -> ExportResult:
     """Write the pipeline folder ``out_dir`` for ``notebooks`` (all inside ``root``).
 
     ``inputs``/``outputs``/``metrics``/``depends_on`` map step names to paths
     (or step names) and add to what the notebooks declare in their metadata
-    (``jupyter_mlops: {inputs: [...], ...}``). ``snapshot`` defaults to the
-    requested-only snapshot of this interpreter.
+    (``jupyter_mlops: {inputs: [...], ...}``). The pip list of ``environment.yml``
+    and ``requirements.txt`` is what the notebooks import, resolved and pinned in
+    this interpreter (:mod:`.export_files`); a ``snapshot`` (a user-given
+    ``environment.yml``) replaces it. ``lock`` also writes ``requirements.lock``
+    (every distribution installed here), which the ``Dockerfile`` then installs;
+    without it a ``requirements.lock`` left by an earlier export is removed.
     """
+    from jupyter_mlops.core.pipeline import export_files as files_
+
     root_path = Path(root)
     target = confine(out_dir, root_path)
     declared = {
@@ -306,13 +273,24 @@ def export_pipeline(
         for p in s.parameters
         if not p.literal
     ]
+    notebook_paths = [sources[s.name] for s in steps]
     if snapshot is None:
-        from jupyter_mlops.core.environment import take_snapshot
-
-        snapshot = take_snapshot(requested_only=True)
+        pip_lines, needs = files_.pip_requirements(notebook_paths)
+        env_text = files_.environment_yml(pipeline_name, pip_lines, files_.python_version())
+        warnings += needs
+    else:
+        env_text, pip_lines = files_.snapshot_environment(snapshot)
+        warnings += files_.missing_from(pip_lines, notebook_paths)
+    python = python_minor(snapshot.python_version) if snapshot else ""
+    python = python or files_.python_version()
+    lock_text = None
+    if lock:
+        lock_text, lock_warnings = files_.lock_file()
+        warnings += lock_warnings
     by_name = {s.name: s for s in steps}
 
-    _check_destinations(target, ["notebooks", *(s.notebook for s in steps), *EXPORT_FILES])
+    written = ["notebooks", *(s.notebook for s in steps), *EXPORT_FILES, LOCK_FILE, "wheels"]
+    _check_destinations(target, written)
     (target / "notebooks").mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     for step in steps:
@@ -320,22 +298,27 @@ def export_pipeline(
         shutil.copyfile(sources[step.name], copy)
         files.append(copy)
 
-    def dump(filename: str, document: object) -> None:
+    def write(filename: str, text: str) -> None:
         path = target / filename
-        path.write_text(dump_yaml(document), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         files.append(path)
 
-    dump("pipeline.yaml", {"name": pipeline_name, "steps": [s.to_dict() for s in steps]})
-    dump(
-        "params.yaml",
-        {s.name: {p.name: p.default for p in s.parameters if p.literal} for s in steps},
+    write(
+        "pipeline.yaml", dump_yaml({"name": pipeline_name, "steps": [s.to_dict() for s in steps]})
     )
+    params = {s.name: {p.name: p.default for p in s.parameters if p.literal} for s in steps}
+    write("params.yaml", dump_yaml(params))
     stages = {s.name: dvc.stage(s, [by_name[d].output for d in s.depends_on]) for s in steps}
-    dump("dvc.yaml", {"stages": stages})
-    environment = target / "environment.yml"
-    environment.write_text(_environment_yml(snapshot), encoding="utf-8")
-    files.append(environment)
-    readme = target / "README.md"
-    readme.write_text(_readme(pipeline_name, steps), encoding="utf-8")
-    files.append(readme)
+    write("dvc.yaml", dump_yaml({"stages": stages}))
+    write("environment.yml", env_text)
+    write("requirements.txt", files_.requirements_txt(pip_lines))
+    if lock_text is not None:
+        write(LOCK_FILE, lock_text)
+    elif (target / LOCK_FILE).is_file():
+        (target / LOCK_FILE).unlink()  # from an earlier --lock export: stale now
+    write("Dockerfile", files_.dockerfile(python, lock=lock_text is not None))
+    write(".dockerignore", files_.dockerignore())
+    (target / "wheels").mkdir(exist_ok=True)
+    write("wheels/README.md", files_.WHEELS_NOTE)
+    write("README.md", files_.readme(pipeline_name, steps, warnings, lock=lock_text is not None))
     return ExportResult(target, pipeline_name, steps, files, warnings)

@@ -6,6 +6,7 @@
     needs.pins          # {"scikit-learn": "1.7.2", "pandas": "2.3.3", ...}: what ran here
     needs.unresolved    # ["mylib"]: imported, but no installed distribution provides it
     needs.local         # ["helpers"]: a module beside the notebook (copied, not installed)
+    needs.from_path     # ["mylib"]: pinned, but installed from a local folder (no index has it)
 
 Imports are read with :mod:`ast` from the code cells (IPython magics, shell
 escapes and cell magics are skipped, a cell that does not parse is skipped
@@ -16,6 +17,9 @@ interpreter (else a distribution of the module's own name: editable installs
 list no modules) and pinned to the installed version (``sklearn`` ->
 ``scikit-learn==1.7.2``); a module several distributions provide pins them all.
 Nothing here runs the notebook or imports what it imports.
+
+:func:`installed_requirements` pins every distribution of this interpreter
+instead (the ``pip freeze`` of ``jupyter mlops export --lock``).
 """
 
 from __future__ import annotations
@@ -27,20 +31,34 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jupyter_mlops.core.environment.model import normalize_name
 from jupyter_mlops.core.pipeline.notebook import cell_source, read_notebook
 
-__all__ = ["Requirements", "imported_modules", "notebook_requirements", "resolve_modules"]
+__all__ = [
+    "Requirements",
+    "imported_modules",
+    "installed_from_path",
+    "installed_requirements",
+    "notebook_requirements",
+    "resolve_modules",
+]
 
 _SKIP_LINE = ("%", "!")
 
 
 @dataclass(frozen=True)
 class Requirements:
-    """Distributions to install (name -> version that ran), and what could not be resolved."""
+    """Distributions to install (name -> version that ran), and what could not be resolved.
+
+    ``from_path`` names the pinned distributions that were installed from a local
+    folder or file (``pip install -e .``, ``pip install ./dist/x.whl``): a package
+    index may not have them.
+    """
 
     pins: Mapping[str, str] = field(default_factory=dict)
     unresolved: tuple[str, ...] = ()
     local: tuple[str, ...] = ()
+    from_path: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """``name==version`` lines, sorted by name (a pip requirements file's body)."""
@@ -113,7 +131,57 @@ def resolve_modules(
                 pins[dist] = metadata.version(dist)
             except metadata.PackageNotFoundError:
                 unresolved.append(module)
-    return Requirements(pins, tuple(dict.fromkeys(unresolved)), tuple(local))
+    from_path = tuple(sorted(name for name in pins if installed_from_path(name)))
+    return Requirements(pins, tuple(dict.fromkeys(unresolved)), tuple(local), from_path)
+
+
+def _is_path_install(dist: metadata.Distribution) -> bool:
+    try:
+        text = dist.read_text("direct_url.json")
+    except OSError:
+        return False
+    if not text:
+        return False
+    import json
+
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return False
+    url = record.get("url", "") if isinstance(record, dict) else ""
+    return isinstance(url, str) and url.startswith("file:") and "vcs_info" not in record
+
+
+def installed_from_path(name: str) -> bool:
+    """Whether distribution ``name`` was installed from a local folder or file (PEP 610
+    ``direct_url.json`` with a ``file:`` URL: editable, a folder, a wheel on disk)."""
+    try:
+        return _is_path_install(metadata.distribution(name))
+    except metadata.PackageNotFoundError:
+        return False
+
+
+def installed_requirements(*, exclude: Iterable[str] = ("pip",)) -> Requirements:
+    """Every distribution this interpreter sees, pinned (the first of a name on ``sys.path``).
+
+    Names in ``exclude`` (compared PEP 503-normalized) are left out; ``from_path``
+    names those installed from a local folder or file.
+    """
+    skip = {normalize_name(name) for name in exclude}
+    pins: dict[str, str] = {}
+    seen: set[str] = set()
+    from_path: list[str] = []
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name or normalize_name(name) in seen:
+            continue
+        seen.add(normalize_name(name))
+        if normalize_name(name) in skip:
+            continue
+        pins[str(name)] = dist.version
+        if _is_path_install(dist):
+            from_path.append(str(name))
+    return Requirements(dict(sorted(pins.items(), key=_lower)), from_path=tuple(sorted(from_path)))
 
 
 def _same_name(module: str) -> list[str]:

@@ -56,7 +56,7 @@ def _two_notebooks(root: Path) -> None:
     )
 
 
-def test_export_two_notebooks(tmp_path: Path, snapshot: EnvironmentSnapshot) -> None:
+def test_export_two_notebooks(tmp_path: Path) -> None:
     _two_notebooks(tmp_path)
     result = export_pipeline(
         ["nbs/train.ipynb", "nbs/Prepare Data.ipynb"],  # out of order on purpose
@@ -64,7 +64,6 @@ def test_export_two_notebooks(tmp_path: Path, snapshot: EnvironmentSnapshot) -> 
         tmp_path,
         name="demo",
         outputs={"train": ["model.pkl"]},
-        snapshot=snapshot,
     )
     out = tmp_path / "pipe"
     assert result.out_dir == out.resolve()
@@ -74,6 +73,10 @@ def test_export_two_notebooks(tmp_path: Path, snapshot: EnvironmentSnapshot) -> 
         "params.yaml",
         "dvc.yaml",
         "environment.yml",
+        "requirements.txt",
+        "Dockerfile",
+        ".dockerignore",
+        "wheels/README.md",
         "README.md",
         "notebooks/prepare_data.ipynb",
         "notebooks/train.ipynb",
@@ -130,10 +133,13 @@ def test_export_two_notebooks(tmp_path: Path, snapshot: EnvironmentSnapshot) -> 
     env = _load(out / "environment.yml")
     assert "dependencies" in env
     assert not (out / "platform.yml").exists()
+    assert not (out / "requirements.lock").exists()
     readme = (out / "README.md").read_text()
     assert "dvc repro" in readme
     assert "python -m jupyter_mlops.core.pipeline.step" in readme
-    assert "jupyter mlops run" not in readme  # not a command yet: no advertising it
+    assert "jupyter mlops run ." in readme
+    assert "## Warnings" in readme
+    assert "parameter 'seed' (line 3)" in readme
     copied = json.loads((out / "notebooks" / "train.ipynb").read_text())
     assert copied == json.loads((tmp_path / "nbs" / "train.ipynb").read_text())
 
@@ -173,8 +179,10 @@ def test_export_pins_jupyter_mlops_and_says_where_to_get_it(tmp_path: Path) -> N
         assert "papermill==2.7.0" in pip, case
         lines = text.splitlines()
         at = lines.index(f"      - {pin}")
-        assert lines[at - 3].strip().startswith("# jupyter-mlops is not on PyPI yet"), text
-        assert f"pip install --find-links /path/to/dist {pin}" in lines[at - 1], text
+        assert lines[at - 4].strip().startswith("# jupyter-mlops is not on PyPI yet"), text
+        assert "pip install --find-links /path/to/dist" in lines[at - 3], text
+        requirements = (out / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        assert [r for r in requirements if not r.startswith("#")] == pip, case
         readme = (out / "README.md").read_text(encoding="utf-8")
         assert f"`{pin}`, which is not on PyPI yet" in readme
         assert "python -m build" in readme
@@ -219,7 +227,11 @@ def test_export_errors_write_nothing(tmp_path: Path, snapshot: EnvironmentSnapsh
         (["b.ipynb", "./b.ipynb"], UsageError, "listed twice"),
         (["res.ipynb"], UsageError, "'params.yaml' is a file the export writes"),
         (["res2.ipynb"], UsageError, "'notebooks/x.ipynb' is a file the export writes"),
+        (["res3.ipynb"], UsageError, "'Dockerfile' is a file the export writes"),
+        (["res4.ipynb"], UsageError, "'wheels/a.whl' is a file the export writes"),
     ]
+    write_notebook(tmp_path / "res3.ipynb", notebook("n = 1", mlops={"outputs": ["Dockerfile"]}))
+    write_notebook(tmp_path / "res4.ipynb", notebook("n = 1", mlops={"inputs": ["wheels/a.whl"]}))
     write_notebook(tmp_path / "res.ipynb", notebook("n = 1", mlops={"outputs": ["params.yaml"]}))
     write_notebook(
         tmp_path / "res2.ipynb", notebook("n = 1", mlops={"inputs": ["notebooks/x.ipynb"]})
