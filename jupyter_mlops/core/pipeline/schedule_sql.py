@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from jupyter_mlops.core.cost.ledger_schema import busy
 from jupyter_mlops.exceptions import ConfigError, StoreError
 
 __all__ = ["SqlTables"]
@@ -54,11 +55,6 @@ def _tables(sa: Any) -> tuple[Any, Any, Any]:
         sa.Index("ix_schedule_firings_status", "status", "schedule_id"),
     )
     return meta, schedules, firings
-
-
-def _busy(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text or "deadlock" in text
 
 
 class SqlTables:
@@ -120,7 +116,7 @@ class SqlTables:
                 return action()
             except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
                 again = "already exists" in str(exc) or (
-                    isinstance(exc, sa.exc.OperationalError) and _busy(exc)
+                    isinstance(exc, sa.exc.OperationalError) and busy(exc)
                 )
                 if not again or attempt == attempts - 1:
                     raise StoreError(
