@@ -104,6 +104,8 @@ def test_registered_with_help() -> None:
         (["missing.ipynb"], "cannot read notebook"),
         (["pipe", "-f", "nope.yaml"], "cannot read nope.yaml"),
         (["pipe", "--workers", "0"], "must be an integer from 1"),
+        (["pipe", "--retries", "-1"], "must be an integer from 0 to 10"),
+        (["pipe", "--retries", "11"], "must be an integer from 0 to 10"),
     ],
 )
 def test_usage_errors_run_nothing(
@@ -275,3 +277,93 @@ def test_interrupt_marks_runs_killed(root: Path) -> None:
         assert not alive
     runs = store_runs(root)
     assert {r.info.status for r in runs.values()} == {"KILLED"}
+
+
+def pipeline_runs(root: Path) -> list[Any]:
+    """The pipeline (parent) runs in the project's store, oldest first."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(ids, f"tags.`{tags.RUN_TYPE}` = 'pipeline'")
+    return sorted(runs, key=lambda r: r.info.start_time)
+
+
+@pytest.mark.slow
+def test_cache_force_and_resume(root: Path) -> None:
+    first = run_cli(root, "pipe", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    sources = [r["run_id"] for r in json.loads(first.stdout)["executions"]]
+    again = run_cli(root, "pipe")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("FINISHED (cached)") == 2
+    assert f"prep t0: FINISHED (cached: run {sources[0]})" in again.stderr
+    assert "cell " not in again.stderr  # no live lines without a terminal
+    forced = run_cli(root, "pipe", "--force", "--format", "json")
+    assert [r["reason"] for r in json.loads(forced.stdout)["results"]] == [None, None]
+
+    parents = pipeline_runs(root)
+    assert len(parents) == 3
+    for bad, message in ((sources[0], "is not a pipeline run"), ("f" * 32, "no run")):
+        done = run_cli(root, "pipe", "--resume", bad)
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr
+        assert "the parent of the step runs" in done.stderr
+    assert len(pipeline_runs(root)) == 3  # nothing stored
+    resumed = run_cli(root, "pipe", "--resume", parents[0].info.run_id, "--force")
+    assert resumed.returncode == 0, resumed.stderr
+    last = pipeline_runs(root)[-1]
+    assert last.data.tags[tags.PIPELINE_RESUMED_FROM] == parents[0].info.run_id
+
+
+@pytest.mark.slow
+def test_retries_and_live_lines_on_a_terminal(root: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    body = (
+        "import pathlib, time\n"
+        "p = pathlib.Path('count')\n"
+        "p.write_text(str(int(p.read_text() if p.exists() else 0) + 1))\n"
+        "for i in range(4):\n"
+        "    print(f'tick {i}', flush=True)\n"
+        "    time.sleep(0.8)\n"
+        "if p.read_text() == '1':\n"
+        "    raise RuntimeError('first attempt fails')\n"
+    )
+    write_notebook(root / "flaky.ipynb", "n = 1\n", [body, "time.sleep(2)"], {MLOPS: {}})
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    argv = [sys.executable, "-m", "jupyter_mlops.cli.main", "run", "flaky.ipynb"]
+    argv += ["--retries", "1", "--retry-on-error"]
+    proc = subprocess.Popen(
+        argv, cwd=root, env=cli_env(root), stdout=subprocess.PIPE, stderr=secondary
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal's other end closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    out = proc.communicate(timeout=240)[0].decode()
+    os.close(primary)
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, terminal[-3000:]
+    assert "FINISHED (attempt 2)" in out
+    assert "attempt 1 FAILED (cell_error: RuntimeError: first attempt fails)" in terminal
+    assert "retrying as attempt 2" in terminal
+    assert "flaky  cell 2/3  tick" in terminal  # the running execution's status line
+    assert "flaky  cell 3/3  tick 3" in terminal
+
+
+def test_cli_retry_limit_is_the_launch_limit() -> None:
+    from jupyter_mlops.cli import run
+    from jupyter_mlops.core.pipeline.model import MAX_RETRIES
+
+    assert run.MAX_RETRIES == MAX_RETRIES
