@@ -131,14 +131,15 @@ export class HttpClient {
   readonly serverSettings: ServerConnection.ISettings;
 
   /**
-   * `GET` one route (or `POST` a JSON `body` with `init.method`). Each
+   * `GET` one route (or `POST` a JSON `body`, or `DELETE`, with
+   * `init.method`; a 204 resolves to `undefined`). Each
    * segment is URL-encoded on its own, so a metric key such as `val/loss`
    * travels as `val%2Floss`.
    */
   async request<T>(
     segments: string[],
     query: Record<string, string | number | undefined | null> = {},
-    init: { method?: 'GET' | 'POST'; body?: unknown } = {}
+    init: { method?: 'GET' | 'POST' | 'DELETE'; body?: unknown } = {}
   ): Promise<T> {
     const method = init.method ?? 'GET';
     const url =
@@ -154,11 +155,13 @@ export class HttpClient {
         method === 'GET'
           ? // 'no-cache' revalidates instead of adding a cache-busting query parameter.
             { method, cache: 'no-cache' }
-          : {
-              method,
-              body: JSON.stringify(init.body ?? {}),
-              headers: { 'Content-Type': 'application/json' }
-            },
+          : method === 'DELETE'
+            ? { method }
+            : {
+                method,
+                body: JSON.stringify(init.body ?? {}),
+                headers: { 'Content-Type': 'application/json' }
+              },
         this.serverSettings
       );
     } catch (reason) {
@@ -172,6 +175,9 @@ export class HttpClient {
     const text = await response.text();
     if (!response.ok) {
       throw parseErrorResponse(response.status, response.statusText, text);
+    }
+    if (response.status === 204) {
+      return undefined as T;
     }
     try {
       return JSON.parse(text) as T;

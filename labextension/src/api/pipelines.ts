@@ -2,13 +2,15 @@
  * Client of the pipeline routes (`api/openapi.yaml`): `pipelines` (the
  * pipelines under the server root), `pipelines/parameters` (a notebook's
  * parameters cell), `pipelines/export`, and `pipelines/runs` (launches of
- * runs and sweeps, their live progress, cancel).
+ * runs and sweeps, their live progress, cancel); `pipelines/schedules`
+ * through `SchedulesClient` (`schedules.ts`).
  *
  * Built on `MlopsClient.request` (same URL building, auth and error parsing).
  * Paths are relative to the server root, POSIX style. A 404 that is not one
  * of our JSON errors means the server extension has no pipeline routes.
  */
 import { HttpClient, routeMissing } from './client';
+import { type ISchedulesClient, SchedulesClient } from './schedules';
 
 /** The parameter types a pipeline knows; `any` (or `unknown`) for a non-literal default. */
 export type ParamType =
@@ -118,6 +120,18 @@ export function isTerminal(status: string): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);
 }
 
+/** Where a running execution is: its current cell and its last output lines. */
+export interface IExecutionProgress {
+  /** The cell being executed, 1-based. */
+  cell: number;
+  /** Cells in the notebook. */
+  cells: number;
+  /** The last lines of its output (stdout, stderr), oldest first. */
+  lines: string[];
+  /** When the server last saw it move, epoch seconds. */
+  updated: number;
+}
+
 /** One notebook executed once: step `step` of parameter set `trial`. */
 export interface IExecution {
   index: number;
@@ -134,6 +148,12 @@ export interface IExecution {
   output: string | null;
   /** Seconds. */
   duration: number | null;
+  /** Which try this is, 1-based (retries make more). */
+  attempt?: number;
+  /** The run whose result was reused (reason `cached`); null when it ran. */
+  cache_hit?: string | null;
+  /** While it runs: the current cell and its last output lines. */
+  progress?: IExecutionProgress | null;
 }
 
 /** A run or sweep started from this server. */
@@ -164,6 +184,12 @@ export interface IRunRequest {
   executor: 'local' | 'dask';
   /** Seconds per execution; null for none. */
   timeout: number | null;
+  /** Run every step even when a cached result fits. */
+  force?: boolean;
+  /** Tries again after a failure (0 to 10). */
+  retries?: number;
+  /** Retry failures of the notebook's own cells too, not only lost kernels. */
+  retry_on_error?: boolean;
 }
 
 /** An error of a pipeline request, as the views should show it (`isRouteMissing`). */
@@ -181,15 +207,19 @@ export interface IPipelinesClient {
   launches(): Promise<ILaunch[]>;
   getLaunch(id: string): Promise<ILaunch>;
   cancel(id: string): Promise<ILaunch>;
+  /** The schedule routes; absent where the view should not offer schedules. */
+  readonly schedules?: ISchedulesClient;
 }
 
 /** HTTP client of the pipeline routes. */
 export class PipelinesClient implements IPipelinesClient {
   constructor(http?: HttpClient) {
     this.http = http ?? new HttpClient();
+    this.schedules = new SchedulesClient(this.http);
   }
 
   readonly http: HttpClient;
+  readonly schedules: SchedulesClient;
 
   async pipelines(): Promise<IPipelineList> {
     const body = await this._call<Partial<IPipelineList>>(['pipelines']);

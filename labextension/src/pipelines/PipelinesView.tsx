@@ -3,7 +3,8 @@
  * one, a run form generated from its steps' parameter schema (typed inputs,
  * non-literal defaults flagged and left to the notebook, a sweep per
  * parameter); the live executions of the launch being watched, with links
- * to each MLflow run and output notebook; and the recent launches.
+ * to each MLflow run and output notebook, the cell and last output lines
+ * of each running one; the recent launches; and the schedules.
  *
  * Names, paths, parameter values and errors are rendered as text, never as
  * HTML.
@@ -17,6 +18,7 @@ import { Section } from '../common/components';
 import { useSignal } from '../common/hooks';
 import { ErrorList, LaunchList, LaunchView } from './launches';
 import { RunForm } from './RunForm';
+import { SchedulesSection } from './Schedules';
 
 export interface IPipelinesViewProps {
   model: PipelinesModel;
@@ -89,6 +91,9 @@ export function PipelinesView(props: IPipelinesViewProps): JSX.Element {
             watchedId={model.watched?.id ?? null}
             onWatch={id => void model.watch(id).catch(() => undefined)}
           />
+          {model.schedules ? (
+            <SchedulesSection model={model.schedules} />
+          ) : null}
         </>
       )}
     </div>

@@ -1,7 +1,8 @@
 /**
  * The run form of the selected pipeline: one typed input per step parameter
  * (non-literal defaults flagged and left to the notebook), a sweep per
- * parameter, workers, executor and timeout.
+ * parameter, workers, executor and timeout, "force re-run" (the cache skips
+ * unchanged steps otherwise) and retries.
  *
  * Names and values are rendered as text, never as HTML.
  */
@@ -13,6 +14,7 @@ import {
   displayValue,
   type IFormField,
   type IFormState,
+  MAX_RETRIES,
   trialCount
 } from './form';
 import { ErrorList } from './launches';
@@ -89,6 +91,7 @@ export function RunForm(props: {
             />
           </label>
         </div>
+        <RunOptions model={model} />
         {model.formErrors.length ? (
           <div
             className="jp-mlops-error"
@@ -136,6 +139,51 @@ export function RunForm(props: {
   );
 }
 
+/** Force re-run and retries. */
+function RunOptions(props: { model: PipelinesModel }): JSX.Element {
+  const { model } = props;
+  const form = model.form;
+  const retrying = form.retries.trim() !== '' && form.retries.trim() !== '0';
+  return (
+    <div className="jp-mlops-pipeline-options">
+      <label title="Run every step, even those whose notebook, parameters and inputs did not change since a finished run">
+        <input
+          type="checkbox"
+          data-testid="mlops-pipeline-force"
+          checked={form.force}
+          onChange={event => model.setOptions({ force: event.target.checked })}
+        />
+        Force re-run (ignore cache)
+      </label>
+      <label title="Run a failed execution again, up to this many times">
+        {'Retries '}
+        <input
+          className="jp-mod-styled"
+          type="number"
+          min={0}
+          max={MAX_RETRIES}
+          step={1}
+          data-testid="mlops-pipeline-retries"
+          value={form.retries}
+          onChange={event => model.setOptions({ retries: event.target.value })}
+        />
+      </label>
+      <label title="Without this, only lost kernels and timeouts are retried, not errors raised by the notebook's cells">
+        <input
+          type="checkbox"
+          data-testid="mlops-pipeline-retry-on-error"
+          checked={form.retryOnError}
+          disabled={!retrying}
+          onChange={event =>
+            model.setOptions({ retryOnError: event.target.checked })
+          }
+        />
+        retry failed cells too
+      </label>
+    </div>
+  );
+}
+
 /** Trials of the form's sweep (values counted by commas; a guide only). */
 function sweepTrials(fields: readonly IFormField[], form: IFormState): number {
   const grid: Record<string, unknown[]> = {};
@@ -151,9 +199,10 @@ function sweepTrials(fields: readonly IFormField[], form: IFormState): number {
 /** One row per parameter: step, name, type, value input, sweep input. */
 export function ParamTable(props: {
   fields: readonly IFormField[];
-  form: IFormState;
+  form: Pick<IFormState, 'values'> & Partial<Pick<IFormState, 'sweeps'>>;
   onValue: (key: string, value: string | boolean) => void;
-  onSweep: (key: string, text: string) => void;
+  /** Without it, no sweep inputs (a schedule's parameters). */
+  onSweep?: (key: string, text: string) => void;
 }): JSX.Element {
   if (!props.fields.length) {
     return (
@@ -163,19 +212,23 @@ export function ParamTable(props: {
     );
   }
   return (
-    <div className="jp-mlops-param-list">
+    <div
+      className={`jp-mlops-param-list${props.onSweep ? '' : ' jp-mod-values-only'}`}
+    >
       <div className="jp-mlops-param-head" aria-hidden="true">
         <span>Value</span>
-        <span title="Comma-separated values: one trial per combination">
-          Sweep
-        </span>
+        {props.onSweep ? (
+          <span title="Comma-separated values: one trial per combination">
+            Sweep
+          </span>
+        ) : null}
       </div>
       {props.fields.map(field => (
         <ParamRow
           key={field.key}
           field={field}
           value={props.form.values[field.key]}
-          sweep={props.form.sweeps[field.key] ?? ''}
+          sweep={props.form.sweeps?.[field.key] ?? ''}
           onValue={props.onValue}
           onSweep={props.onSweep}
         />
@@ -190,9 +243,9 @@ export function ParamRow(props: {
   value: string | boolean | undefined;
   sweep: string;
   onValue: (key: string, value: string | boolean) => void;
-  onSweep: (key: string, text: string) => void;
+  onSweep?: (key: string, text: string) => void;
 }): JSX.Element {
-  const { field } = props;
+  const { field, onSweep } = props;
   const label = `${field.key} (${field.type})`;
   return (
     <div
@@ -228,19 +281,21 @@ export function ParamRow(props: {
           onValue={props.onValue}
         />
       </div>
-      <div className="jp-mlops-param-value">
-        {field.literal ? (
-          <input
-            className="jp-mod-styled jp-mlops-param-sweep"
-            type="text"
-            data-testid="mlops-param-sweep"
-            aria-label={`Sweep values of ${field.key}`}
-            placeholder={field.kind === 'json' ? '[…, …]' : 'a, b, c'}
-            value={props.sweep}
-            onChange={event => props.onSweep(field.key, event.target.value)}
-          />
-        ) : null}
-      </div>
+      {onSweep ? (
+        <div className="jp-mlops-param-value">
+          {field.literal ? (
+            <input
+              className="jp-mod-styled jp-mlops-param-sweep"
+              type="text"
+              data-testid="mlops-param-sweep"
+              aria-label={`Sweep values of ${field.key}`}
+              placeholder={field.kind === 'json' ? '[…, …]' : 'a, b, c'}
+              value={props.sweep}
+              onChange={event => onSweep(field.key, event.target.value)}
+            />
+          ) : null}
+        </div>
+      ) : null}
     </div>
   );
 }

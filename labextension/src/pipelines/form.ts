@@ -1,17 +1,13 @@
 /**
  * The run form of the Pipelines view, without DOM: one field per step
  * parameter (typed by the pipeline's parameter schema), the text the user
- * typed, and its parsing into a `POST pipelines/runs` request.
+ * typed, and its parsing into values (`request.ts` builds the
+ * `POST pipelines/runs` body from them).
  *
  * Values travel as JSON values (numbers, booleans, strings, lists, dicts),
  * never as code; the server validates them again.
  */
-import type {
-  IParamSpec,
-  IPipeline,
-  IRunRequest,
-  ParamType
-} from '../api/pipelines';
+import type { IParamSpec, IPipeline, ParamType } from '../api/pipelines';
 
 /**
  * How a parameter is edited: a number input (integers checked), a checkbox,
@@ -50,7 +46,16 @@ export interface IFormState {
   executor: 'local' | 'dask';
   /** Seconds per execution; empty for none. */
   timeout: string;
+  /** Run every step even when a cached result fits. */
+  force: boolean;
+  /** Tries again after a failure, 0 to `MAX_RETRIES`. */
+  retries: string;
+  /** Retry failures of the notebook's own cells too. */
+  retryOnError: boolean;
 }
+
+/** The most retries the server accepts. */
+export const MAX_RETRIES = 10;
 
 /** A parsed value, or why it is not one. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -122,15 +127,34 @@ export function displayValue(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
-/** The form with every field at its default, one worker, the local executor. */
-export function initialForm(fields: readonly IFormField[]): IFormState {
+/** Every literal field at its default, as the inputs show it. */
+export function initialValues(
+  fields: readonly IFormField[]
+): Record<string, string | boolean> {
   const values: Record<string, string | boolean> = {};
   for (const field of fields) {
     if (field.literal) {
       values[field.key] = inputText(field, field.default);
     }
   }
-  return { values, sweeps: {}, workers: '1', executor: 'local', timeout: '' };
+  return values;
+}
+
+/**
+ * The form with every field at its default, one worker, the local executor,
+ * the cache used, no retries.
+ */
+export function initialForm(fields: readonly IFormField[]): IFormState {
+  return {
+    values: initialValues(fields),
+    sweeps: {},
+    workers: '1',
+    executor: 'local',
+    timeout: '',
+    force: false,
+    retries: '0',
+    retryOnError: false
+  };
 }
 
 const INTEGER = /^[+-]?\d+$/;
@@ -254,71 +278,16 @@ export function parseSweep(
   return { ok: true, value: values };
 }
 
-function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/**
- * The run request for `path` from the form, or every problem with it. Only
- * values that differ from the defaults are sent; a swept parameter goes to
- * `grid` instead of `parameters`.
- */
-export function buildRunRequest(
-  path: string,
-  fields: readonly IFormField[],
-  form: IFormState
-): { ok: true; request: IRunRequest } | { ok: false; errors: string[] } {
-  const errors: string[] = [];
-  const parameters: Record<string, unknown> = {};
-  const grid: Record<string, unknown[]> = {};
-  for (const field of fields) {
-    if (!field.literal) {
-      continue;
-    }
-    const sweep = parseSweep(field, form.sweeps[field.key] ?? '');
-    if (!sweep.ok) {
-      errors.push(sweep.error);
-      continue;
-    }
-    if (sweep.value) {
-      grid[field.key] = sweep.value;
-      continue;
-    }
-    const input = form.values[field.key] ?? inputText(field, field.default);
-    const parsed = parseValue(field, input);
-    if (!parsed.ok) {
-      errors.push(parsed.error);
-    } else if (!sameValue(parsed.value, field.default)) {
-      parameters[field.key] = parsed.value;
-    }
-  }
-  const workers = Number(form.workers.trim());
-  if (!INTEGER.test(form.workers.trim()) || workers < 1) {
-    errors.push(
-      `workers: "${form.workers}" is not a whole number of 1 or more`
-    );
-  }
-  let timeout: number | null = null;
-  if (form.timeout.trim()) {
-    timeout = Number(form.timeout.trim());
-    if (!Number.isFinite(timeout) || timeout <= 0) {
-      errors.push(`timeout: "${form.timeout}" is not a number of seconds`);
-    }
-  }
-  if (errors.length) {
-    return { ok: false, errors };
-  }
-  return {
-    ok: true,
-    request: {
-      path,
-      parameters,
-      grid,
-      workers,
-      executor: form.executor,
-      timeout
-    }
-  };
+/** A whole number from `low` to `high` typed in `text`, or null. */
+export function parseWhole(
+  text: string,
+  low: number,
+  high = Number.MAX_SAFE_INTEGER
+): number | null {
+  const value = Number(text.trim());
+  return INTEGER.test(text.trim()) && value >= low && value <= high
+    ? value
+    : null;
 }
 
 /** How many executions a grid makes per step: the product of its value counts. */

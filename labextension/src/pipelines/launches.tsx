@@ -1,8 +1,9 @@
 /**
  * Pieces of the Pipelines view about launches: a status badge, the watched
  * launch with one row per execution (links to its MLflow run and output
- * notebook), the recent launches, and server errors with their `errors`
- * lines. Text only, never HTML.
+ * notebook, its attempt, a "cached" badge for a reused result), the cell
+ * and last output lines of each running execution, the recent launches,
+ * and server errors with their `errors` lines. Text only, never HTML.
  */
 import React from 'react';
 
@@ -10,7 +11,7 @@ import type { ApiError } from '../api/client';
 import { formatDuration, formatTime } from '../common/format';
 import { displayValue } from './form';
 import { type IExecution, type ILaunch, isTerminal } from '../api/pipelines';
-import { progressText } from './logic';
+import { attemptText, cellText, outputTail, progressText } from './logic';
 import { Section } from '../common/components';
 
 /** A server error with its hint and its `errors` lines. */
@@ -100,6 +101,7 @@ export function LaunchView(props: {
         {props.error ? (
           <ErrorList error={props.error} testId="mlops-launch-watch-error" />
         ) : null}
+        <RunningList executions={launch.executions} />
         <ExecutionTable
           executions={launch.executions}
           onOpenRun={onOpenRun}
@@ -163,7 +165,9 @@ export function ExecutionTable(props: {
                     status={execution.status}
                     testId="mlops-execution-status"
                   />
-                  {execution.error || execution.reason ? (
+                  <ExecutionNotes execution={execution} onOpenRun={onOpenRun} />
+                  {execution.error ||
+                  (execution.reason && !execution.cache_hit) ? (
                     <div
                       className="jp-mlops-execution-error"
                       data-testid="mlops-execution-error"
@@ -214,6 +218,96 @@ export function ExecutionTable(props: {
   );
 }
 
+/** Where each running execution is: `cell 7/23` and its last output lines. */
+export function RunningList(props: {
+  executions: readonly IExecution[];
+}): JSX.Element | null {
+  const running = props.executions.filter(e => cellText(e) !== null);
+  if (!running.length) {
+    return null;
+  }
+  return (
+    <ul className="jp-mlops-running" data-testid="mlops-running">
+      {running.map(execution => {
+        const lines = outputTail(execution.progress);
+        return (
+          <li
+            key={execution.index}
+            data-testid="mlops-running-execution"
+            data-index={execution.index}
+          >
+            <div className="jp-mlops-running-head">
+              <span className="jp-mlops-pipeline-name">{execution.step}</span>
+              <span className="jp-mlops-muted">{` trial ${execution.trial}`}</span>
+              <span
+                className="jp-mlops-running-cell"
+                data-testid="mlops-running-cell"
+              >
+                {cellText(execution)}
+              </span>
+              {attemptText(execution) ? (
+                <span className="jp-mlops-muted">{attemptText(execution)}</span>
+              ) : null}
+            </div>
+            {lines.length ? (
+              <div
+                className="jp-mlops-running-output jp-mlops-mono"
+                data-testid="mlops-running-output"
+              >
+                {lines.map((line, i) => (
+                  <div key={i} title={line}>
+                    {line}
+                  </div>
+                ))}
+              </div>
+            ) : null}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+/** Under an execution's status: its cell, its attempt, and whether its result was reused. */
+export function ExecutionNotes(props: {
+  execution: IExecution;
+  onOpenRun?: (runId: string) => void;
+}): JSX.Element | null {
+  const { execution, onOpenRun } = props;
+  const cell = cellText(execution);
+  const attempt = attemptText(execution);
+  const source = execution.cache_hit;
+  if (!cell && !attempt && !source) {
+    return null;
+  }
+  return (
+    <div className="jp-mlops-execution-notes">
+      {cell ? <span data-testid="mlops-execution-cell">{cell}</span> : null}
+      {attempt ? (
+        <span data-testid="mlops-execution-attempt">{attempt}</span>
+      ) : null}
+      {source ? (
+        <button
+          className="jp-mlops-cached"
+          data-testid="mlops-execution-cached"
+          data-source={source}
+          title={`Unchanged: the result of run ${source} was reused`}
+          disabled={!onOpenRun}
+          onClick={() => onOpenRun?.(source)}
+        >
+          cached
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+/** `cell 7/23` of a launch's first running execution, for the recent list. */
+function launchCell(launch: ILaunch): string {
+  const cell = launch.executions.map(cellText).find(text => text !== null);
+  return cell ? ` \u00B7 ${cell}` : '';
+}
+
 /** The recent launches of this server, newest first; one is watched. */
 export function LaunchList(props: {
   launches: readonly ILaunch[];
@@ -240,7 +334,7 @@ export function LaunchList(props: {
               />
               <span className="jp-mlops-pipeline-name">{` ${launch.name}`}</span>
               <span className="jp-mlops-muted">
-                {` ${formatTime(launch.started * 1000)} \u00B7 ${progressText(launch)}`}
+                {` ${formatTime(launch.started * 1000)} \u00B7 ${progressText(launch)}${launchCell(launch)}`}
               </span>
             </button>
           </li>

@@ -1,15 +1,44 @@
 /**
- * Pure logic of the Pipelines view's launches: the recent list, progress.
+ * Pure logic of the Pipelines view's launches: the recent list, progress of
+ * a launch and of each running execution (its cell, its last output lines),
+ * retries and cache hits.
  *
  * Nothing here touches the DOM or the network, so it is unit-tested directly.
  */
-import { type ILaunch, isTerminal } from '../api/pipelines';
+import {
+  type IExecution,
+  type IExecutionProgress,
+  type ILaunch,
+  isTerminal
+} from '../api/pipelines';
+import type { ISchedule } from '../api/schedules';
+
+/** A Lumino `Poll`'s part used here (`stop` clears its pending timer; `dispose` alone does not). */
+interface IStoppable {
+  stop(): Promise<void>;
+  dispose(): void;
+}
+
+/** Stop and dispose `poll` (its pending timer too); returns null for the field that held it. */
+export function endPoll(poll: IStoppable | null): null {
+  if (poll) {
+    void poll.stop();
+    poll.dispose();
+  }
+  return null;
+}
 
 /** At most this many recent launches are listed. */
 export const MAX_LAUNCHES = 20;
 
 /** How often the watched launch is read, in ms (backs off on errors). */
 export const LAUNCH_POLL = { interval: 1000, backoff: true, max: 15_000 };
+
+/** How often the recent list is read while one of its launches runs, in ms. */
+export const LIST_POLL = { interval: 2000, backoff: true, max: 15_000 };
+
+/** At most this many output lines are shown per running execution. */
+export const TAIL_LINES = 4;
 
 /** `launch` first, then `launches` without it (newest first), at most `MAX_LAUNCHES`. */
 export function upsertLaunch(
@@ -34,8 +63,86 @@ export function progressCounts(launch: ILaunch): Record<string, number> {
   return counts;
 }
 
-/** `2/3 done` (finished, failed or killed of all). */
+/** `2/3 done` (finished, failed or killed of all), `2/3 done, 1 cached`. */
 export function progressText(launch: ILaunch): string {
   const done = launch.executions.filter(e => isTerminal(e.status)).length;
-  return `${done}/${launch.executions.length} done`;
+  const cached = launch.executions.filter(isCached).length;
+  const text = `${done}/${launch.executions.length} done`;
+  return cached ? `${text}, ${cached} cached` : text;
+}
+
+/** The launches that schedules fired (`last_run_id`) which `launches` lacks. */
+export function unseenRuns(
+  schedules: readonly Pick<ISchedule, 'last_run_id'>[],
+  launches: readonly ILaunch[]
+): string[] {
+  const known = new Set(launches.map(launch => launch.id));
+  return schedules
+    .map(schedule => schedule.last_run_id)
+    .filter((id): id is string => !!id && !known.has(id));
+}
+
+/** True when some launch of `launches` (other than `except`) is not over. */
+export function anyRunning(
+  launches: readonly ILaunch[],
+  except: string | null = null
+): boolean {
+  return launches.some(
+    launch => launch.id !== except && !isTerminal(launch.status)
+  );
+}
+
+/** `cell 7/23` while an execution runs with a known position, else null. */
+export function cellText(execution: IExecution): string | null {
+  const progress = execution.progress;
+  if (!progress || isTerminal(execution.status) || !progress.cells) {
+    return null;
+  }
+  return `cell ${progress.cell}/${progress.cells}`;
+}
+
+// Terminal escapes (colours of tracebacks, cursor moves): CSI and OSC sequences.
+const ESC = String.fromCharCode(27);
+const BEL = String.fromCharCode(7);
+const ESCAPES = new RegExp(
+  `${ESC}(?:\\[[0-?]*[ -/]*[@-~]|\\][^${BEL}${ESC}]*(?:${BEL}|${ESC}\\\\)?)`,
+  'g'
+);
+
+/** One output line as a terminal would leave it: escapes gone, the text after its last `\r`. */
+export function cleanLine(line: string): string {
+  const plain = line.replace(ESCAPES, '').replace(/[\r\n]+$/, '');
+  const parts = plain.split('\r');
+  return parts[parts.length - 1].trimEnd();
+}
+
+/** The last `max` non-empty output lines of a running execution, oldest first. */
+export function outputTail(
+  progress: IExecutionProgress | null | undefined,
+  max = TAIL_LINES
+): string[] {
+  if (!progress || max <= 0) {
+    return [];
+  }
+  const lines: string[] = [];
+  for (const raw of progress.lines ?? []) {
+    for (const piece of String(raw).split('\n')) {
+      const line = cleanLine(piece);
+      if (line) {
+        lines.push(line);
+      }
+    }
+  }
+  return lines.slice(-max);
+}
+
+/** `attempt 2` from the second try on, else null. */
+export function attemptText(execution: IExecution): string | null {
+  const attempt = execution.attempt ?? 1;
+  return attempt > 1 ? `attempt ${attempt}` : null;
+}
+
+/** True when the execution's result came from the cache (run `cache_hit`). */
+export function isCached(execution: IExecution): boolean {
+  return !!execution.cache_hit;
 }

@@ -1,8 +1,10 @@
 /**
  * The state of the Pipelines view and the requests that change it: the
  * pipelines under the server root, the run form of the selected one, the
- * recent launches, and the launch being watched (kept current by a Lumino
- * `Poll` that stops once the launch is over).
+ * recent launches, the launch being watched (kept current by a Lumino
+ * `Poll` that stops once the launch is over; another reads the recent list
+ * while one of its other launches runs), and the schedules
+ * (`SchedulesModel`, when the client has the schedule routes).
  *
  * No DOM: the widgets render this model and call its methods; tests drive it
  * with a fake `IPipelinesClient`.
@@ -12,12 +14,12 @@ import { Poll } from '@lumino/polling';
 import type { ApiError } from '../api/client';
 import { Model } from '../common/model';
 import {
-  buildRunRequest,
   formFields,
   type IFormField,
   type IFormState,
   initialForm
 } from './form';
+import { buildRunRequest } from './request';
 import {
   type ILaunch,
   type IPipeline,
@@ -25,17 +27,46 @@ import {
   isTerminal,
   pipelinesError
 } from '../api/pipelines';
-import { LAUNCH_POLL, MAX_LAUNCHES, upsertLaunch } from './logic';
+import {
+  anyRunning,
+  endPoll,
+  LAUNCH_POLL,
+  LIST_POLL,
+  MAX_LAUNCHES,
+  unseenRuns,
+  upsertLaunch
+} from './logic';
+import { SchedulesModel } from './schedulesModel';
+
+type Frequency = { interval: number; backoff: boolean; max: number };
 
 export class PipelinesModel extends Model {
   constructor(options: {
     client: IPipelinesClient;
-    poll?: { interval: number; backoff: boolean; max: number };
+    /** The watched launch's poll. */
+    poll?: Frequency;
+    /** The recent list's poll (while another launch runs). */
+    listPoll?: Frequency;
+    /** The schedule list's poll. */
+    schedulePoll?: Frequency;
   }) {
     super();
     this._client = options.client;
     this._pollFrequency = options.poll ?? LAUNCH_POLL;
+    this._listFrequency = options.listPoll ?? LIST_POLL;
+    const schedules = options.client.schedules;
+    this.schedules = schedules
+      ? new SchedulesModel({
+          client: schedules,
+          poll: options.schedulePoll,
+          onLaunch: launch => this._launched(launch)
+        })
+      : null;
+    this.schedules?.changed.connect(this._onSchedules, this);
   }
+
+  /** The schedules; null when the client has no schedule routes. */
+  readonly schedules: SchedulesModel | null;
 
   get client(): IPipelinesClient {
     return this._client;
@@ -81,23 +112,26 @@ export class PipelinesModel extends Model {
   }
 
   protected onDispose(): void {
-    this._poll?.dispose();
-    this._poll = null;
+    this._poll = endPoll(this._poll);
+    this._listPoll = endPoll(this._listPoll);
+    this.schedules?.dispose();
   }
 
-  /** Read the pipelines and the recent launches. */
+  /** Read the pipelines, the recent launches and the schedules. */
   async load(): Promise<void> {
     this.loading = true;
     this.emit();
     try {
       const [list, launches] = await Promise.all([
         this._client.pipelines(),
-        this._client.launches().catch(() => null)
+        this._client.launches().catch(() => null),
+        this.schedules?.load()
       ]);
       this.pipelines = list.pipelines;
       this.truncated = list.truncated;
       if (launches) {
         this.launches = launches.slice(0, MAX_LAUNCHES);
+        this._syncListPoll();
       }
       this.error = null;
       // Keep the selection (and what was typed) when the pipeline is still there.
@@ -110,7 +144,7 @@ export class PipelinesModel extends Model {
     } finally {
       this.loading = false;
       this.loaded = true;
-      this.emit();
+      this._onSchedules();
     }
   }
 
@@ -123,6 +157,7 @@ export class PipelinesModel extends Model {
     this.formErrors = [];
     this.runError = null;
     this.notices = [];
+    this.schedules?.setPipeline(pipeline);
     this.emit();
   }
 
@@ -150,9 +185,19 @@ export class PipelinesModel extends Model {
     this.emit();
   }
 
-  /** Set workers, executor or timeout. */
+  /** Set workers, executor, timeout, force, retries or retry on error. */
   setOptions(
-    change: Partial<Pick<IFormState, 'workers' | 'executor' | 'timeout'>>
+    change: Partial<
+      Pick<
+        IFormState,
+        | 'workers'
+        | 'executor'
+        | 'timeout'
+        | 'force'
+        | 'retries'
+        | 'retryOnError'
+      >
+    >
   ): void {
     this._form = { ...this._form, ...change };
     this.emit();
@@ -189,8 +234,7 @@ export class PipelinesModel extends Model {
     this.emit();
     try {
       const launch = await this._client.launch(built.request);
-      this.launches = upsertLaunch(this.launches, launch);
-      this._watch(launch);
+      this._launched(launch);
       return launch;
     } catch (reason) {
       this.runError = pipelinesError(reason);
@@ -212,8 +256,7 @@ export class PipelinesModel extends Model {
 
   /** Stop showing a launch. */
   unwatch(): void {
-    this._poll?.dispose();
-    this._poll = null;
+    this._poll = endPoll(this._poll);
     this.watched = null;
     this.watchError = null;
     this.emit();
@@ -263,19 +306,74 @@ export class PipelinesModel extends Model {
     this.emit();
   }
 
+  /** A launch this view started (a run, a schedule's "Run now"): listed and watched. */
+  private _launched(launch: ILaunch): void {
+    this.launches = upsertLaunch(this.launches, launch);
+    this._watch(launch);
+    this.emit();
+  }
+
+  /** Read the recent list again (one tick of its poll); rejects on failure. */
+  async refreshList(): Promise<void> {
+    const launches = await this._client.launches();
+    if (this.isDisposed) {
+      return;
+    }
+    let next = launches.slice(0, MAX_LAUNCHES);
+    // The watched launch's own poll is fresher: keep its copy.
+    if (this.watched && next.some(item => item.id === this.watched?.id)) {
+      next = upsertLaunch(next, this.watched);
+    }
+    this.launches = next;
+    this._syncListPoll();
+    this.emit();
+  }
+
+  /** Poll the recent list while a launch other than the watched one runs. */
+  private _syncListPoll(): void {
+    const needed =
+      !this.isDisposed && anyRunning(this.launches, this.watched?.id ?? null);
+    if (!needed) {
+      this._listPoll = endPoll(this._listPoll);
+    } else if (!this._listPoll) {
+      this._listPoll = new Poll({
+        auto: false,
+        factory: () => this.refreshList(),
+        frequency: this._listFrequency,
+        name: 'jupyter-mlops:pipeline-launches',
+        standby: 'when-hidden'
+      });
+      void this._listPoll.schedule({
+        interval: this._listFrequency.interval,
+        phase: 'started'
+      });
+    }
+  }
+
+  /** A schedule fired a launch this view has not seen: read the list. */
+  private _onSchedules(): void {
+    const fresh = unseenRuns(this.schedules?.schedules ?? [], this.launches);
+    // While loading, `load` lists the launches (and looks again after).
+    if (!this.loading && fresh.some(id => !this._asked.has(id))) {
+      fresh.forEach(id => this._asked.add(id));
+      void this.refreshList().catch(() => undefined);
+    }
+    this.emit();
+  }
+
   /** Watch `launch`: poll while it is not over. */
   private _watch(launch: ILaunch): void {
     const same = this.watched?.id === launch.id;
     this.watched = launch;
+    this._syncListPoll();
     if (isTerminal(launch.status)) {
-      this._poll?.dispose();
-      this._poll = null;
+      this._poll = endPoll(this._poll);
       return;
     }
     if (same && this._poll) {
       return;
     }
-    this._poll?.dispose();
+    endPoll(this._poll);
     const id = launch.id;
     this._poll = new Poll({
       auto: true,
@@ -287,8 +385,12 @@ export class PipelinesModel extends Model {
   }
 
   private _client: IPipelinesClient;
-  private _pollFrequency: { interval: number; backoff: boolean; max: number };
+  private _pollFrequency: Frequency;
+  private _listFrequency: Frequency;
   private _poll: Poll | null = null;
+  private _listPoll: Poll | null = null;
+  /** Launch ids of schedules' firings already looked for in the list. */
+  private _asked = new Set<string>();
   private _selectedPath: string | null = null;
   private _fields: IFormField[] = [];
   private _form: IFormState = initialForm([]);
