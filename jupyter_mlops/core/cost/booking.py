@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENV_BOOKER_PID",
     "ENV_COVERED",
+    "REPORTED_SYSTEM_TAGS",
     "RunBooking",
     "booked_elsewhere",
     "booker_env",
@@ -53,6 +54,9 @@ __all__ = [
 ENV_BOOKER_PID = "JUPYTER_MLOPS_COST_BOOKER_PID"
 ENV_COVERED = "JUPYTER_MLOPS_COST_COVERED"
 _SYSTEM_PREFIXES = ("mlflow.", "mlops.")
+REPORTED_SYSTEM_TAGS = (mlops_tags.SCHEDULE_ID, mlops_tags.PIPELINE_NAME)
+"""Our own tags the ledger keeps beside the user's: ``cost report --by tag:mlops.schedule.id``
+(what a schedule costs) and ``--by tag:mlops.pipeline.name``."""
 _log = logging.getLogger("jupyter_mlops.cost")
 
 
@@ -82,8 +86,13 @@ def booked_elsewhere(environ: Mapping[str, str] | None = None, ppid: int | None 
 
 
 def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
-    """The user's own tags of a run (``epic``, ``ticket``): none of MLflow's or ours."""
-    return {str(k): str(v) for k, v in tags.items() if not str(k).startswith(_SYSTEM_PREFIXES)}
+    """The tags of a run the ledger groups by: the user's own (``epic``, ``ticket``), none of
+    MLflow's, and of ours only :data:`REPORTED_SYSTEM_TAGS`."""
+    return {
+        str(k): str(v)
+        for k, v in tags.items()
+        if not str(k).startswith(_SYSTEM_PREFIXES) or k in REPORTED_SYSTEM_TAGS
+    }
 
 
 def cost_labels(

@@ -271,12 +271,9 @@ def test_a_scheduled_pipeline_run_is_tagged_with_its_schedule(
     )
     assert [c.data.tags[tags.SCHEDULE_ID] for c in children] == [schedule.id]
     assert children[0].data.params["lr"] == "0.5"
-    # its cost is booked under the child run; grouped by the schedule's tag once the
-    # booking keeps that tag for the ledger (cost.booking.user_tags drops every mlops.* tag)
+    # its cost is booked under the child run, and grouped by the schedule's tag
     with Ledger(default_ledger_url(root, mlflow_store.uri)) as ledger:
         by_run = dict(ledger.grouped("run"))
         assert by_run[children[0].info.run_id].cost_allocated > 0
         by_schedule = dict(ledger.grouped(f"tag:{tags.SCHEDULE_ID}"))
-    if schedule.id not in by_schedule:
-        pytest.xfail("cost.booking.user_tags does not keep mlops.schedule.id for the ledger")
     assert by_schedule[schedule.id].cost_allocated == by_run[children[0].info.run_id].cost_allocated
