@@ -20,6 +20,9 @@ from jupyter_mlops.core.cost.limits import usable_cores
 from jupyter_mlops.core.cost.pricing import machine_instance
 from jupyter_mlops.core.cost.totals import Totals
 
+# a known workload's CPU peaks are measured: alone on the machine, not beside other tests
+pytestmark = pytest.mark.serial
+
 WORKLOAD = textwrap.dedent(
     """
     import json, subprocess, sys, threading, time
