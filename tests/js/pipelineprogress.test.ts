@@ -29,9 +29,9 @@ import {
   attemptText,
   cellText,
   cleanLine,
+  firingKeys,
   outputTail,
-  progressText,
-  unseenRuns
+  progressText
 } from '../../labextension/src/pipelines/logic';
 import { PipelinesModel } from '../../labextension/src/pipelines/model';
 import { buildRunRequest } from '../../labextension/src/pipelines/request';
@@ -88,16 +88,16 @@ describe('progress of a running execution', () => {
     expect(progressText(cached)).toBe('1/2 done, 1 cached');
   });
 
-  it('knows which launches still run and which fired launches are unseen', () => {
+  it('knows which launches still run and which schedules fired', () => {
     const list = [launch('a', 'FINISHED'), launch('b', 'RUNNING')];
     expect(anyRunning(list)).toBe(true);
     expect(anyRunning(list, 'b')).toBe(false);
     expect(
-      unseenRuns(
-        [{ last_run_id: 'a' }, { last_run_id: 'c' }, { last_run_id: null }],
-        list
-      )
-    ).toEqual(['c']);
+      firingKeys([
+        { id: 's1', last_fire: 1_700_000_000 },
+        { id: 's2', last_fire: null }
+      ])
+    ).toEqual(['s1@1700000000']);
   });
 
   it('shows the cell and the output lines as text, the attempt and the cached source', () => {

@@ -358,6 +358,20 @@ describe('the Add schedule form', () => {
         'prepare.seed: "x" is not an integer'
       ]);
     }
+    const many = buildScheduleRequest(PIPELINE.path, fields, {
+      ...initialScheduleForm(fields, 'UTC'),
+      cron: '@hourly',
+      maxConcurrent: '101'
+    });
+    expect(many).toEqual({
+      ok: false,
+      errors: {
+        fields: {
+          max_concurrent: '"101" is not a whole number from 1 to 100.'
+        },
+        general: []
+      }
+    });
   });
 
   it('reads which input a server error is about', () => {
@@ -443,6 +457,18 @@ describe('SchedulesModel', () => {
     expect(model.formErrors.fields.cron).toBe(
       'Bad cron expression "0 25 * * *": hour is 0-23'
     );
+    client.fail = new ApiError({
+      kind: 'http',
+      status: 400,
+      error: 'InvalidValueError',
+      message: "unknown time zone 'Mars/Base'",
+      hint: 'use an IANA name such as UTC'
+    });
+    await model.add();
+    expect(model.formErrors.fields).toEqual({
+      timezone:
+        "unknown time zone 'Mars/Base' \u2014 use an IANA name such as UTC"
+    });
     expect(model.submitError).toBeNull();
     expect(model.form.cron).toBe('0 25 * * *');
     expect(model.formOpen).toBe(true);
@@ -511,23 +537,27 @@ describe('SchedulesModel', () => {
     model.dispose();
   });
 
-  it('reads the recent list when a schedule fired a launch it has not seen', async () => {
-    const client = fakeSchedules([schedule('a', { last_run_id: 'bg' })]);
+  it('reads the recent list again when a schedule fired since', async () => {
+    const client = fakeSchedules([schedule('a')]);
     const pipelines = fakeClient({ schedules: client });
     let reads = 0;
     pipelines.launches = async () => {
       reads++;
-      return reads > 1 ? [launch('bg', 'FINISHED')] : [];
+      return reads > 1 ? [launch('fired-bg', 'FINISHED')] : [];
     };
     const model = track(
-      new PipelinesModel({
-        client: pipelines,
-        schedulePoll: slow
-      })
+      new PipelinesModel({ client: pipelines, schedulePoll: slow })
     );
     await model.load();
+    expect(reads).toBe(1);
+    // The same list again: nothing fired, the launches are not read.
+    await model.schedules!.pause('a');
+    expect(reads).toBe(1);
+    // The scheduler fired it: the next read of the schedules shows it.
+    client.items[0] = { ...client.items[0], last_fire: NOW / 1000 };
+    await model.schedules!.resume('a');
     await new Promise(resolve => setTimeout(resolve, 0));
-    expect(model.launches.map(l => l.id)).toEqual(['bg']);
-    model.dispose();
+    expect(reads).toBe(2);
+    expect(model.launches.map(l => l.id)).toEqual(['fired-bg']);
   });
 });

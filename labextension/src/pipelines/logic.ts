@@ -71,15 +71,13 @@ export function progressText(launch: ILaunch): string {
   return cached ? `${text}, ${cached} cached` : text;
 }
 
-/** The launches that schedules fired (`last_run_id`) which `launches` lacks. */
-export function unseenRuns(
-  schedules: readonly Pick<ISchedule, 'last_run_id'>[],
-  launches: readonly ILaunch[]
+/** One key per schedule that fired (`id@last_fire`): a new key is a new firing. */
+export function firingKeys(
+  schedules: readonly Pick<ISchedule, 'id' | 'last_fire'>[]
 ): string[] {
-  const known = new Set(launches.map(launch => launch.id));
   return schedules
-    .map(schedule => schedule.last_run_id)
-    .filter((id): id is string => !!id && !known.has(id));
+    .filter(schedule => schedule.last_fire !== null)
+    .map(schedule => `${schedule.id}@${schedule.last_fire}`);
 }
 
 /** True when some launch of `launches` (other than `except`) is not over. */

@@ -30,10 +30,10 @@ import {
 import {
   anyRunning,
   endPoll,
+  firingKeys,
   LAUNCH_POLL,
   LIST_POLL,
   MAX_LAUNCHES,
-  unseenRuns,
   upsertLaunch
 } from './logic';
 import { SchedulesModel } from './schedulesModel';
@@ -350,12 +350,13 @@ export class PipelinesModel extends Model {
     }
   }
 
-  /** A schedule fired a launch this view has not seen: read the list. */
+  /** A schedule fired since the list was read: read it again (its launch is new). */
   private _onSchedules(): void {
-    const fresh = unseenRuns(this.schedules?.schedules ?? [], this.launches);
-    // While loading, `load` lists the launches (and looks again after).
-    if (!this.loading && fresh.some(id => !this._asked.has(id))) {
-      fresh.forEach(id => this._asked.add(id));
+    const keys = firingKeys(this.schedules?.schedules ?? []);
+    const fresh = keys.filter(key => !this._firings.has(key));
+    keys.forEach(key => this._firings.add(key));
+    // While loading, `load` reads the list itself.
+    if (fresh.length && this.loaded && !this.loading) {
       void this.refreshList().catch(() => undefined);
     }
     this.emit();
@@ -389,8 +390,8 @@ export class PipelinesModel extends Model {
   private _listFrequency: Frequency;
   private _poll: Poll | null = null;
   private _listPoll: Poll | null = null;
-  /** Launch ids of schedules' firings already looked for in the list. */
-  private _asked = new Set<string>();
+  /** The schedules' firings (`firingKeys`) seen so far. */
+  private _firings = new Set<string>();
   private _selectedPath: string | null = null;
   private _fields: IFormField[] = [];
   private _form: IFormState = initialForm([]);

@@ -15,6 +15,9 @@ import { buildParameters } from './request';
 /** The inputs of the "Add schedule" form a message can be about. */
 export type ScheduleField = 'name' | 'cron' | 'timezone' | 'max_concurrent';
 
+/** The most launches of one schedule the server lets run at once. */
+export const MAX_CONCURRENT = 100;
+
 /** What the user typed in the "Add schedule" form. */
 export interface IScheduleForm {
   name: string;
@@ -120,9 +123,9 @@ export function buildScheduleRequest(
   if (!isTimezone(form.timezone)) {
     errors.fields.timezone = `"${form.timezone}" is not a time zone; use an IANA name such as UTC or Europe/Paris.`;
   }
-  const maxConcurrent = parseWhole(form.maxConcurrent, 1);
+  const maxConcurrent = parseWhole(form.maxConcurrent, 1, MAX_CONCURRENT);
   if (maxConcurrent === null) {
-    errors.fields.max_concurrent = `"${form.maxConcurrent}" is not a whole number of 1 or more.`;
+    errors.fields.max_concurrent = `"${form.maxConcurrent}" is not a whole number from 1 to ${MAX_CONCURRENT}.`;
   }
   const { parameters, errors: problems } = buildParameters(fields, form.values);
   errors.general.push(...problems);

@@ -36,6 +36,12 @@ export const SCHEDULE_POLL = { interval: 30_000, backoff: true, max: 300_000 };
 
 const NO_ERRORS: IScheduleErrors = { fields: {}, general: [] };
 
+/** A server error as its input shows it: the message, its lines, the hint. */
+function fieldMessage(error: ApiError): string {
+  const text = [error.message, ...error.errors].join(' ');
+  return error.hint ? `${text} \u2014 ${error.hint}` : text;
+}
+
 export class SchedulesModel extends Model {
   constructor(options: {
     client: ISchedulesClient;
@@ -174,7 +180,7 @@ export class SchedulesModel extends Model {
       this.readOnly = this.readOnly || isForbidden(error);
       if (field) {
         this.formErrors = {
-          fields: { [field]: [error.message, ...error.errors].join(' ') },
+          fields: { [field]: fieldMessage(error) },
           general: []
         };
       } else {
