@@ -6,89 +6,36 @@ newest JupyterLab 4 from the package index. Both halves must then be listed
 ``enabled OK``: the prebuilt lab extension (its declared ``@jupyterlab/*``
 ranges must admit that JupyterLab) and the server extension.
 
-The wheel is built without build isolation from a copy of the working tree
-(tracked and untracked-but-not-ignored files, plus the already built
-``jupyter_mlops/labextension``), with ``SKIP_JUPYTER_BUILDER=1``: the frontend
-is not rebuilt here (``make install`` builds it), but the wheel must contain it.
-Skipped, with the reason, only when the package index cannot be reached.
+The wheel is built once per session by :func:`wheel_build.built_wheel` (shared
+with tests/python/test_export_rebuild.py). Skipped, with the reason, only when
+the package index cannot be reached.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from wheel_build import (
+    REPO,
+    built_wheel,  # noqa: F401 (the session fixture: one build per session)
+    make_venv,
+    run,
+    skip_without_index,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-LABEXTENSION = REPO / "jupyter_mlops" / "labextension"
 LAB_NAME = "jupyter-mlops"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
-pytestmark = [pytest.mark.wheel, pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def _run(
-    argv: list[str],
-    *,
-    timeout: float = 600,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd, env=env
-    )
-
-
-def _index_unreachable() -> str | None:
-    """Why the package index cannot be reached, or None when pip can see JupyterLab 4 there."""
-    done = _run([sys.executable, "-m", "pip", "index", "versions", "jupyterlab"], timeout=120)
-    if done.returncode != 0 or "Available versions" not in done.stdout:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        return f"the package index cannot be reached (pip index versions jupyterlab: {tail[0]})"
-    return None
-
-
-def _copy_checkout(dest: Path) -> None:
-    """The working tree's files (as ``git`` sees them) and the built labextension, into ``dest``."""
-    listed = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO)
-    assert listed.returncode == 0, listed.stderr
-    for name in filter(None, listed.stdout.split("\0")):
-        source = REPO / name
-        if source.is_file() and not name.startswith(("tests/", "examples/", "bench/")):
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    # what `npm run build:prod` wrote; install.json is shipped from the top level
-    shutil.copytree(
-        LABEXTENSION,
-        dest / "jupyter_mlops" / "labextension",
-        ignore=shutil.ignore_patterns("install.json"),
-    )
-
-
-def _build_wheel(source: Path, out: Path) -> Path:
-    env = {**_environ(), "SKIP_JUPYTER_BUILDER": "1"}
-    done = _run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), "."],
-        cwd=source,
-        env=env,
-    )
-    assert done.returncode == 0, (
-        f"python -m build failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
-    )
-    (wheel,) = out.glob("jupyter_mlops-*.whl")
-    return wheel
-
-
-def _environ() -> dict[str, str]:
-    """This environment, minus what would let the new venv see this one."""
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+pytestmark = [
+    pytest.mark.wheel,
+    pytest.mark.slow,
+    pytest.mark.serial,  # a fresh venv; and the session's one wheel build is shared
+    pytest.mark.timeout(900),
+]
 
 
 def _check_wheel_contents(wheel: Path) -> None:
@@ -109,25 +56,16 @@ def _check_wheel_contents(wheel: Path) -> None:
     )
 
 
-def test_wheel_installs_next_to_the_newest_jupyterlab_4(tmp_path: Path) -> None:
-    if not (LABEXTENSION / "package.json").is_file():
-        pytest.fail("jupyter_mlops/labextension is not built: run `make install` first")
-    reason = _index_unreachable()
-    if reason:
-        pytest.skip(reason)
-
-    source = tmp_path / "src"
-    _copy_checkout(source)
-    wheel = _build_wheel(source, tmp_path / "dist")
+def test_wheel_installs_next_to_the_newest_jupyterlab_4(
+    tmp_path: Path,
+    built_wheel: Path,  # noqa: F811 (the fixture imported above)
+) -> None:
+    skip_without_index()
+    wheel = built_wheel
     _check_wheel_contents(wheel)
 
-    venv = tmp_path / "venv"
-    made = _run([sys.executable, "-m", "venv", str(venv)])
-    assert made.returncode == 0, made.stderr
-    bin_dir = venv / "bin"
-    env = _environ()
-    env["PATH"] = f"{bin_dir}:{env.get('PATH', '')}"
-    installed = _run(
+    bin_dir, env = make_venv(tmp_path / "venv")
+    installed = run(
         [
             str(bin_dir / "python"),
             "-m",
@@ -145,10 +83,10 @@ def test_wheel_installs_next_to_the_newest_jupyterlab_4(tmp_path: Path) -> None:
         pytest.skip(f"the package index cannot be reached: {installed.stderr[-500:]}")
     assert installed.returncode == 0, installed.stderr[-3000:]
 
-    version = _run(
+    version = run(
         [str(bin_dir / "python"), "-c", "import jupyterlab; print(jupyterlab.__version__)"], env=env
     ).stdout.strip()
-    lab = _run([str(bin_dir / "jupyter"), "labextension", "list"], env=env)
+    lab = run([str(bin_dir / "jupyter"), "labextension", "list"], env=env)
     lab_out = ANSI.sub("", lab.stdout + lab.stderr)
     npm_version = json.loads((REPO / "package.json").read_text(encoding="utf-8"))["version"]
     expected = f"{LAB_NAME} v{npm_version} enabled OK"
@@ -159,7 +97,7 @@ def test_wheel_installs_next_to_the_newest_jupyterlab_4(tmp_path: Path) -> None:
     )
     assert "not compatible" not in lab_out, f"JupyterLab {version}: {lab_out}"
 
-    server = _run([str(bin_dir / "jupyter"), "server", "extension", "list"], env=env)
+    server = run([str(bin_dir / "jupyter"), "server", "extension", "list"], env=env)
     server_out = ANSI.sub("", server.stdout + server.stderr)
     assert re.search(r"^\s*jupyter_mlops enabled\s*$", server_out, re.M), (
         f"JupyterLab {version}: `jupyter server extension list` says {server_out!r}"

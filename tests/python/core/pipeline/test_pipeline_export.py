@@ -20,7 +20,12 @@ from pipeline_helpers import notebook, write_notebook
 from jupyter_mlops.core.environment import EnvironmentSnapshot, take_snapshot
 from jupyter_mlops.core.pipeline import export_pipeline, infer_parameters, validate_overrides
 from jupyter_mlops.core.pipeline.dvc import step_argv
-from jupyter_mlops.core.pipeline.export import dump_yaml, step_names, topological_order
+from jupyter_mlops.core.pipeline.export import (
+    EXPORT_FILES,
+    dump_yaml,
+    step_names,
+    topological_order,
+)
 from jupyter_mlops.core.pipeline.model import Step
 from jupyter_mlops.core.pipeline.step import load_step_values, resolve_step_parameters
 from jupyter_mlops.exceptions import InvalidValueError, PathError, UsageError
@@ -68,19 +73,13 @@ def test_export_two_notebooks(tmp_path: Path) -> None:
     out = tmp_path / "pipe"
     assert result.out_dir == out.resolve()
     assert [s.name for s in result.steps] == ["prepare_data", "train"]
-    assert {p.relative_to(result.out_dir).as_posix() for p in result.files} >= {
-        "pipeline.yaml",
-        "params.yaml",
-        "dvc.yaml",
-        "environment.yml",
-        "requirements.txt",
-        "Dockerfile",
-        ".dockerignore",
+    assert {p.relative_to(result.out_dir).as_posix() for p in result.files} == {
+        *EXPORT_FILES,
         "wheels/README.md",
-        "README.md",
         "notebooks/prepare_data.ipynb",
         "notebooks/train.ipynb",
     }
+    assert {"environment.yml", "requirements.txt", "Dockerfile"} <= set(EXPORT_FILES)
     assert result.warnings == [
         "prepare_data: parameter 'seed' (line 3) has a default that is not a JSON-like "
         "literal; it is left out of params.yaml"
