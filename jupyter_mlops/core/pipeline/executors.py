@@ -14,6 +14,10 @@ parent poller watches ``JPY_PARENT_PID``). Local workers call ``os.setpgrp()``
 so a terminal's Ctrl-C reaches only the runner, which then cancels cleanly.
 A remote Dask scheduler's workers cannot be killed from here: their tasks are
 cancelled and the runs marked KILLED.
+
+Each worker starts a kernel fork server (:mod:`.forkserver`): its kernels are
+forked with ipykernel and the notebook's imports already loaded, and are still
+the worker's children (a kill of the worker's tree reaches them).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import contextlib
 import importlib
 import logging
 import os
+import sys
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -41,19 +46,42 @@ def _failed(execution: Execution, error: str) -> ExecutionResult:
 
 
 def run_execution(execution: Execution) -> ExecutionResult:
-    """Run one execution in this (worker) process; never raises."""
+    """Run one execution in this (worker) process; never raises.
+
+    The worker's kernel fork server (:mod:`.forkserver`) imports what the
+    notebook imports first, so this execution's kernel and the next ones are
+    forked with those modules loaded.
+    """
     try:
+        from jupyter_mlops.core.pipeline import forkserver
         from jupyter_mlops.core.pipeline.execute import execute
 
-        return execute(execution)
+        server = forkserver.ensure()
+        if server is not None and execution.kernel_name in (None, "", "python3"):
+            server.preload(forkserver.notebook_modules(execution.notebook, [execution.cwd]))
+        result = execute(execution)
+        if server is not None:
+            forkserver.reap_orphans()  # what a kernel left behind, adopted by this worker
+        return result
     except BaseException as exc:  # the worker must always answer
         return _failed(execution, f"{type(exc).__name__}: {exc}")
 
 
 def _worker_init() -> None:  # pragma: no cover - runs in the pool's workers
-    """Leave the terminal's process group: Ctrl-C goes to the runner only."""
+    """Leave the terminal's process group (Ctrl-C goes to the runner only); start the
+    worker's kernel fork server, which imports ipykernel meanwhile.
+
+    jsonschema (under nbformat) compiles the grammar of ``rfc3987_syntax`` when
+    imported, about 1.4 s of CPU, only to check the ``iri`` string formats;
+    nothing in a worker checks formats (nbformat validates without a format
+    checker), so a worker leaves that optional module out.
+    """
     if hasattr(os, "setpgrp"):
         os.setpgrp()
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    from jupyter_mlops.core.pipeline import forkserver
+
+    forkserver.ensure()
 
 
 def warm_up(tracking_uri: str | None) -> int:  # pragma: no cover - runs in the pool's workers
@@ -66,6 +94,9 @@ def warm_up(tracking_uri: str | None) -> int:  # pragma: no cover - runs in the 
     Best effort: a failure here shows up again in the execution.
     """
     with contextlib.suppress(Exception):
+        from jupyter_mlops.core.pipeline import forkserver
+
+        forkserver.ensure()
         importlib.import_module("jupyter_mlops.core.pipeline.execute")
         importlib.import_module("papermill")
         importlib.import_module("nbclient")
@@ -80,22 +111,30 @@ def warm_up(tracking_uri: str | None) -> int:  # pragma: no cover - runs in the 
     return os.getpid()
 
 
-def kill_trees(pids: Iterable[int]) -> None:
-    """SIGKILL each process in ``pids`` and all of its descendants (kernels included)."""
+def kill_trees(pids: Iterable[int], reap_wait: float = 1.0) -> None:
+    """SIGKILL each process in ``pids`` and all of its descendants (kernels included).
+
+    Deepest first, each level given up to ``reap_wait`` seconds to be reaped by
+    its parent (still alive then) before the parents go: a process whose parent
+    died first is reaped by init, and its CPU time is lost to the runner's count.
+    """
     import psutil
 
-    victims: list[psutil.Process] = []
+    levels: list[list[psutil.Process]] = [[]]
     for pid in pids:
-        try:
-            process = psutil.Process(pid)
-            victims += process.children(recursive=True)
-            victims.append(process)
-        except psutil.Error:
-            continue
-    for process in victims:
         with contextlib.suppress(psutil.Error):
-            process.kill()
-    psutil.wait_procs(victims, timeout=5)
+            levels[0].append(psutil.Process(pid))
+    while levels[-1]:
+        below: list[psutil.Process] = []
+        for process in levels[-1]:
+            with contextlib.suppress(psutil.Error):
+                below += process.children()
+        levels.append(below)
+    for depth, level in reversed(list(enumerate(levels))):
+        for process in level:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(level, timeout=reap_wait if depth else 5)
 
 
 def _lost(execution: Execution, detail: str) -> ExecutionResult:

@@ -9,6 +9,10 @@ papermill (through nbclient) builds the kernel manager from the class given as
   sockets) is removed by :meth:`KernelSession.close`.
 * **Its environment.** ``env`` is added to the kernel's environment at launch
   (the worker's own ``os.environ`` is never changed).
+* **A forked kernel where possible.** In a pipeline worker, the default
+  python3 kernel is forked by the worker's fork server (:mod:`.forkserver`),
+  which has ipykernel and the notebooks' imports loaded already; any other
+  kernel, or a fork server that fails, is launched normally (logged).
 * **A wall-clock deadline.** :class:`KernelSession` runs a watchdog timer that
   kills the kernel's process tree (SIGKILL) when the execution's time is up;
   papermill then raises and the execution ends KILLED (timeout).
@@ -88,6 +92,32 @@ def _private_dir() -> str:
         _sweep(base)
         return tempfile.mkdtemp(prefix=prefix, dir=base)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _launch_forked(manager: Any, argv: list[str], kw: dict[str, Any]) -> bool:
+    """Fork ``manager``'s kernel from this process's fork server; False: launch it normally."""
+    from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+
+    from jupyter_mlops.core.pipeline import forkserver
+
+    server = forkserver.current()
+    if server is None or not isinstance(manager.provisioner, LocalProvisioner):
+        return False
+    if not forkserver.forkable(manager.kernel_name, argv):
+        _log.info("jupyter-mlops: kernel %r is launched, not forked", manager.kernel_name)
+        return False
+    cwd = str(kw.get("cwd") or os.getcwd())
+    try:
+        process = server.fork_kernel(argv, env=kw.get("env") or os.environ, cwd=cwd)
+    except forkserver.ForkServerError as exc:
+        _log.info("jupyter-mlops: the kernel fork server failed (%s); launching normally", exc)
+        return False
+    provisioner: Any = manager.provisioner  # a Popen look-alike in place of a Popen
+    provisioner.process = process
+    provisioner.pid = provisioner.pgid = process.pid
+    provisioner.cwd = cwd
+    manager._reconcile_connection_info(provisioner.connection_info)
+    return True
 
 
 class KernelSession:
@@ -184,6 +214,10 @@ class KernelSession:
                 provisioner = self.provisioner
                 pid = getattr(provisioner, "pid", None) if provisioner is not None else None
                 session._started(pid if isinstance(pid, int) else None)
+
+            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+                if not _launch_forked(self, kernel_cmd, kw):
+                    await super()._async_launch_kernel(kernel_cmd, **kw)
 
         return ExecutionKernelManager
 
