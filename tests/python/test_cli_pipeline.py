@@ -153,6 +153,21 @@ def test_export_lock_and_kfp_target(project: Path, capsys: pytest.CaptureFixture
     assert "registry.example/prepare:1" in (pipe / kfp_file).read_text()
 
 
+def test_kfp_steps_run_the_image_the_readme_builds(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("kfp")
+    code, _, err = run_cli(
+        capsys, "export", "prepare.ipynb", "-o", "pipe", "--name", "Demo Pipe", "--target", "kfp"
+    )
+    assert code == 0, err
+    readme = (project / "pipe" / "README.md").read_text()
+    (build,) = [line for line in readme.splitlines() if line.startswith("docker build -t ")]
+    image = build.split()[3]
+    assert image == "demo-pipe"
+    assert f"image: {image}:latest" in (project / "pipe" / "kfp-pipeline.yaml").read_text()
+
+
 def test_export_unknown_target_exits_2(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "export", "prepare.ipynb", "-o", "pipe", "--target", "airflow")
     assert code == 2

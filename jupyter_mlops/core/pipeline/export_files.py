@@ -193,8 +193,9 @@ def lock_file() -> tuple[str, list[str]]:
 
 
 def image_name(name: str) -> str:
-    """A Docker image name made from the pipeline's name (``[a-z0-9][a-z0-9_.-]*``)."""
-    return re.sub(r"[^a-z0-9_.-]+", "-", name.lower()).strip("-_.") or "pipeline"
+    """The Docker image name for pipeline ``name`` (``[a-z0-9-]``, at most 63 characters): the
+    tag ``kfp.default_image`` gives the Kubeflow steps, without ``:latest``."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].strip("-") or "pipeline"
 
 
 def dockerfile(python: str, *, lock: bool) -> str:
