@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RUNNERS",
     "SELF",
+    "WHEELS_NOTE",
     "dockerfile",
     "dockerignore",
     "environment_yml",
@@ -49,6 +50,7 @@ __all__ = [
     "lock_file",
     "missing_from",
     "pip_requirements",
+    "python_version",
     "readme",
     "requirements_txt",
     "snapshot_environment",
