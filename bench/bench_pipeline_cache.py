@@ -37,7 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline_notebook import REPO_ROOT, children_cpu, fresh_store, quiet
+from bench_pipeline import _script, _subprocess_env
+from pipeline_notebook import children_cpu, fresh_store, quiet
 from verdict import verdict
 
 TARGET_S = 2.0
@@ -51,27 +52,17 @@ TRAIN_BODY = (
 )
 
 
-def _notebook(params: str, body: str, declared: dict[str, list[str]]) -> dict[str, Any]:
-    def cell(source: str, tags: list[str] | None = None) -> dict[str, Any]:
-        return {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": f"c{len(source)}",
-            "metadata": {"tags": tags} if tags else {},
-            "outputs": [],
-            "source": source,
-        }
+def _write_notebook(path: Path, params: str, body: str, declared: dict[str, list[str]]) -> None:
+    import nbformat
 
-    return {
-        "cells": [cell(params, ["parameters"]), cell(body)],
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-            "language_info": {"name": "python"},
-            "jupyter_mlops": declared,
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+    cells = [
+        nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body),
+    ]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    metadata = {"kernelspec": kernel, "jupyter_mlops": declared}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=metadata), path)
 
 
 def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
@@ -90,16 +81,9 @@ def _project(root: Path, env: dict[str, str]) -> None:
     from jupyter_mlops.core.environment import take_snapshot
     from jupyter_mlops.core.pipeline import export_pipeline
 
-    root.mkdir(parents=True)
-    for name, nb in (
-        ("prep", _notebook(PREP, PREP_BODY, {"outputs": ["data/rows.txt"]})),
-        (
-            "train",
-            _notebook(TRAIN, TRAIN_BODY, {"inputs": ["data/rows.txt"], "outputs": ["model.txt"]}),
-        ),
-    ):
-        (root / "src").mkdir(exist_ok=True)
-        (root / "src" / f"{name}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    _write_notebook(root / "src" / "prep.ipynb", PREP, PREP_BODY, {"outputs": ["data/rows.txt"]})
+    declared = {"inputs": ["data/rows.txt"], "outputs": ["model.txt"]}
+    _write_notebook(root / "src" / "train.ipynb", TRAIN, TRAIN_BODY, declared)
     snapshot = take_snapshot(requested_only=True)
     export_pipeline(["src/prep.ipynb", "src/train.ipynb"], "ours", root=root, snapshot=snapshot)
     shutil.copytree(root / "ours", root / "dvc")
@@ -107,22 +91,11 @@ def _project(root: Path, env: dict[str, str]) -> None:
     _run([_script("dvc"), "init", "-q"], root, env)
 
 
-def _script(name: str) -> str:
-    path = Path(sys.executable).parent / name
-    if not path.exists():
-        raise RuntimeError(f"{path} not found: run the benchmark with the project's venv python")
-    return str(path)
-
-
 def _env(tmp: Path, uri: str) -> dict[str, str]:
-    env = dict(os.environ)
+    """bench_pipeline's subprocess environment, with the venv on PATH (DVC's stage commands
+    run ``python``) and a git identity."""
+    env = _subprocess_env(tmp, uri)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["MLFLOW_TRACKING_URI"] = uri
-    env["JUPYTER_MLOPS_SPOOL_DIR"] = str(tmp / "spool")
-    env["JUPYTER_MLOPS_COST_LEDGER"] = f"sqlite:///{tmp / 'cost.db'}"
     env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "bench"
     env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "bench@example.invalid"
     return env
