@@ -13,7 +13,7 @@
 
 Modules, one subject each:
 
-=============  ===============================================================
+============== ===============================================================
 ``model``      value types: :class:`Step`, executions, results, progress events, launch requests
 ``paths``      :func:`confine` (root confinement, symlinks included), declared paths,
                request paths (``resolve``) and root-relative text (``strip_root``)
@@ -24,10 +24,14 @@ Modules, one subject each:
 ``step``       ``python -m jupyter_mlops.core.pipeline.step``: runs one stage
 ``sweep``      overrides, grids and parameter sets resolved against the steps
 ``plan``       :func:`plan_run`: what executes where, all checked first; the file layout
-``runner``     :func:`run_plan`: MLflow parent/child runs, the DAG scheduler
+``runner``     :func:`run_plan`: a pipeline run from start to end (force, retries, resume)
+``dag``        the DAG scheduler: dependencies, cache hits, retries, progress events
+``child_runs`` the MLflow parent run and one child run per attempt; ``--resume`` checks
+``cache``      cache keys, outputs digests, what a rerun may reuse
+``progress``   live "cell k of n" and the last output lines, worker to runner
 ``executors``  local process pool or Dask distributed
 ``launches``   :class:`~.launches.LaunchRegistry`: runs planned, then run on threads of their own
-=============  ===============================================================
+============== ===============================================================
 
 Nothing here imports nbformat or papermill at import time (papermill is
 imported by :func:`~jupyter_mlops.core.pipeline.step.run_step` only).
