@@ -50,7 +50,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +204,7 @@ def run_plan(
         run_id=run.parent,
         experiment_id=experiment_id,
         status=status,
-        executions=run.executions,
+        executions=[replace(e, progress_file=None) for e in run.executions],  # removed
         results=results,
         name=plan.name,
     )

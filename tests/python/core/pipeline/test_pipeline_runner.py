@@ -276,9 +276,7 @@ def test_run_plan_parent_and_children(pipe: Path, mlflow_store: Any) -> None:
     result = run_plan(plan, tracking_uri=mlflow_store.uri, on_event=events.append)
     assert result.status == "FINISHED", [r.error for r in result.results]
     kinds = [(e.kind, e.execution.step if e.execution else None) for e in events]
-    kinds = [
-        kind for kind in kinds if kind[0] != "progress"
-    ]  # live output: see test_pipeline_progress
+    kinds = [kind for kind in kinds if kind[0] != "progress"]  # see test_pipeline_progress
     assert kinds == [
         ("planned", None),
         ("started", "prep"),
