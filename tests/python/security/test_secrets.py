@@ -26,6 +26,7 @@ records, and the argv samples are searched: no canary may appear anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -81,6 +82,9 @@ class Sampler:
         self.argvs: set[str] = set()
         self.samples = 0
         self.processes: set[int] = set()
+        # kernels forked by a pipeline worker's fork server keep the server's argv; each is
+        # its own session's leader (the server is not)
+        self.forked_kernels: set[int] = set()
         self.spool_files: set[str] = set()
         self.spool_hits: set[str] = set()
         self._stop = threading.Event()
@@ -100,6 +104,10 @@ class Sampler:
             if ancestor == self.root:
                 self.processes.add(pid)
                 self.argvs.add("\0".join(argv[pid]))
+                if any("forkchild import serve" in part for part in argv[pid]):
+                    with contextlib.suppress(OSError):
+                        if os.getsid(pid) == pid:
+                            self.forked_kernels.add(pid)
         for path in _files(self.spool) if self.spool.is_dir() else ():
             try:
                 data = path.read_bytes()
@@ -302,7 +310,8 @@ def test_no_canary_anywhere(
     )
     assert not hits, "\n".join(hits)
     assert len(outputs) >= 2, files
-    kernels = [argv for argv in sampler.argvs if "ipykernel_launcher" in argv]
-    assert len(kernels) >= 3, sampler.argvs  # the tracked run's kernel and both trials' kernels
+    launched = [argv for argv in sampler.argvs if "ipykernel_launcher" in argv]
+    # the tracked run's kernel and both trials' kernels (launched, or forked by a worker)
+    assert len(launched) + len(sampler.forked_kernels) >= 3, sampler.argvs
     # the runs' spool files were seen (and searched) while they existed
     assert any(name != ".recover.lock" for name in sampler.spool_files), sampler.spool_files
