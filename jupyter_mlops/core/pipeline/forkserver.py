@@ -177,6 +177,9 @@ class ForkServer:
                 [sys.executable, "-c", code],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
+                # pydevd's "frozen modules" warning, printed when it is imported: no debugger
+                # attaches to a pipeline kernel (a kernel's own environment is the execution's)
+                env={**self._env, "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
             )
         finally:
             theirs.close()
