@@ -13,21 +13,6 @@ import {
 } from '../api/pipelines';
 import type { ISchedule } from '../api/schedules';
 
-/** A Lumino `Poll`'s part used here (`stop` clears its pending timer; `dispose` alone does not). */
-interface IStoppable {
-  stop(): Promise<void>;
-  dispose(): void;
-}
-
-/** Stop and dispose `poll` (its pending timer too); returns null for the field that held it. */
-export function endPoll(poll: IStoppable | null): null {
-  if (poll) {
-    void poll.stop();
-    poll.dispose();
-  }
-  return null;
-}
-
 /** At most this many recent launches are listed. */
 export const MAX_LAUNCHES = 20;
 
@@ -45,13 +30,24 @@ export function upsertLaunch(
   launches: readonly ILaunch[],
   launch: ILaunch
 ): ILaunch[] {
-  const index = launches.findIndex(item => item.id === launch.id);
-  if (index >= 0) {
-    const next = [...launches];
-    next[index] = launch;
-    return next;
+  return (
+    replaceById(launches, launch) ??
+    [launch, ...launches].slice(0, MAX_LAUNCHES)
+  );
+}
+
+/** `items` with the one of `item`'s id replaced by it; null when none has it. */
+export function replaceById<T extends { id: string }>(
+  items: readonly T[],
+  item: T
+): T[] | null {
+  const index = items.findIndex(other => other.id === item.id);
+  if (index < 0) {
+    return null;
   }
-  return [launch, ...launches].slice(0, MAX_LAUNCHES);
+  const next = [...items];
+  next[index] = item;
+  return next;
 }
 
 /** Counts of a launch's executions by status: `{FINISHED: 2, RUNNING: 1}`. */

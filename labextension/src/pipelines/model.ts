@@ -29,16 +29,14 @@ import {
 } from '../api/pipelines';
 import {
   anyRunning,
-  endPoll,
   firingKeys,
   LAUNCH_POLL,
   LIST_POLL,
   MAX_LAUNCHES,
   upsertLaunch
 } from './logic';
+import { endPoll, type Frequency, pollAfter } from './polls';
 import { SchedulesModel } from './schedulesModel';
-
-type Frequency = { interval: number; backoff: boolean; max: number };
 
 export class PipelinesModel extends Model {
   constructor(options: {
@@ -336,17 +334,11 @@ export class PipelinesModel extends Model {
     if (!needed) {
       this._listPoll = endPoll(this._listPoll);
     } else if (!this._listPoll) {
-      this._listPoll = new Poll({
-        auto: false,
-        factory: () => this.refreshList(),
-        frequency: this._listFrequency,
-        name: 'jupyter-mlops:pipeline-launches',
-        standby: 'when-hidden'
-      });
-      void this._listPoll.schedule({
-        interval: this._listFrequency.interval,
-        phase: 'started'
-      });
+      this._listPoll = pollAfter(
+        'jupyter-mlops:pipeline-launches',
+        () => this.refreshList(),
+        this._listFrequency
+      );
     }
   }
 

@@ -10,6 +10,7 @@ import type { ApiError } from '../api/client';
 import type { IScheduleRequest, ISchedule } from '../api/schedules';
 import { clockTime } from '../common/format';
 import { type IFormField, initialValues, parseWhole } from './form';
+import { replaceById } from './logic';
 import { buildParameters } from './request';
 
 /** The inputs of the "Add schedule" form a message can be about. */
@@ -295,13 +296,9 @@ export function upsertSchedule(
   schedules: readonly ISchedule[],
   schedule: ISchedule
 ): ISchedule[] {
-  const index = schedules.findIndex(item => item.id === schedule.id);
-  if (index >= 0) {
-    const next = [...schedules];
-    next[index] = schedule;
-    return next;
-  }
-  return sortSchedules([...schedules, schedule]);
+  return (
+    replaceById(schedules, schedule) ?? sortSchedules([...schedules, schedule])
+  );
 }
 
 /** Schedules by name, then id. */

@@ -8,7 +8,7 @@
  * (`READ_ONLY_MESSAGE`); a bad cron or time zone goes next to its input.
  * No DOM; tests drive it with a fake `ISchedulesClient`.
  */
-import { Poll } from '@lumino/polling';
+import type { Poll } from '@lumino/polling';
 
 import type { ApiError } from '../api/client';
 import type { ILaunch, IPipeline } from '../api/pipelines';
@@ -19,7 +19,7 @@ import {
 } from '../api/schedules';
 import { Model } from '../common/model';
 import { formFields, type IFormField } from './form';
-import { endPoll } from './logic';
+import { endPoll, type Frequency, pollAfter } from './polls';
 import {
   buildScheduleRequest,
   errorField,
@@ -47,7 +47,7 @@ export class SchedulesModel extends Model {
     client: ISchedulesClient;
     /** A launch started by "Run now": the view watches it. */
     onLaunch?: (launch: ILaunch) => void;
-    poll?: { interval: number; backoff: boolean; max: number };
+    poll?: Frequency;
   }) {
     super();
     this._client = options.client;
@@ -95,18 +95,11 @@ export class SchedulesModel extends Model {
   async load(): Promise<void> {
     await this._read().catch(() => undefined);
     if (!this._poll && !this.isDisposed) {
-      this._poll = new Poll({
-        auto: false,
-        factory: () => this._read(),
-        frequency: this._pollFrequency,
-        name: 'jupyter-mlops:pipeline-schedules',
-        standby: 'when-hidden'
-      });
-      // The list was just read: the first tick comes one interval later.
-      void this._poll.schedule({
-        interval: this._pollFrequency.interval,
-        phase: 'started'
-      });
+      this._poll = pollAfter(
+        'jupyter-mlops:pipeline-schedules',
+        () => this._read(),
+        this._pollFrequency
+      );
     }
   }
 
@@ -268,7 +261,7 @@ export class SchedulesModel extends Model {
 
   private _client: ISchedulesClient;
   private _onLaunch: ((launch: ILaunch) => void) | null;
-  private _pollFrequency: { interval: number; backoff: boolean; max: number };
+  private _pollFrequency: Frequency;
   private _poll: Poll | null = null;
   private _pipeline: IPipeline | null = null;
   private _fields: IFormField[] = [];

@@ -13,7 +13,8 @@ import {
   openNotebook,
   openPanel,
   PANEL_ID,
-  switchTo
+  switchTo,
+  useDarkTheme
 } from './helpers';
 
 test.use(FAST_REFRESH);
@@ -335,16 +336,7 @@ test.describe('MLOps cost', () => {
       });
     const light = await colors();
     expect(light).toEqual(await themeColors());
-    await page.evaluate(async () => {
-      const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
-      await app.commands.execute('apputils:change-theme', {
-        theme: 'JupyterLab Dark'
-      });
-    });
-    await expect(page.locator('body')).toHaveAttribute(
-      'data-jp-theme-light',
-      'false'
-    );
+    await useDarkTheme(page);
     const dark = await themeColors();
     expect(dark.text).not.toBe(light.text);
     expect(dark.grid).not.toBe(light.grid);

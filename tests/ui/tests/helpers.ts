@@ -1,7 +1,8 @@
 /**
  * What the Galata specs share: the panel id, the part of `window.jupyterapp`
  * they use, fast-refresh settings, opening the panel and switching its view,
- * writing + opening a notebook, and the current notebook's kernel.
+ * writing + opening a notebook, the current notebook's kernel, and the dark
+ * theme.
  */
 import { expect, galata } from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
@@ -102,4 +103,18 @@ export async function openNotebook(
   }, file);
   await expect.poll(() => page.notebook.isOpen(name)).toBe(true);
   await page.notebook.activate(name);
+}
+
+/** Switch JupyterLab to its dark theme; resolves once the page shows it. */
+export async function useDarkTheme(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
+    await app.commands.execute('apputils:change-theme', {
+      theme: 'JupyterLab Dark'
+    });
+  });
+  await expect(page.locator('body')).toHaveAttribute(
+    'data-jp-theme-light',
+    'false'
+  );
 }

@@ -14,7 +14,13 @@ import { expect, test } from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
 import * as path from 'path';
 
-import { FAST_REFRESH, type IApp, openPanel, switchTo } from './helpers';
+import {
+  FAST_REFRESH,
+  notebook,
+  openPanel,
+  switchTo,
+  useDarkTheme
+} from './helpers';
 
 const SHOTS = process.env.MLOPS_SHOTS ?? '';
 
@@ -22,45 +28,27 @@ test.use(FAST_REFRESH);
 
 /** A notebook with a tagged parameters cell and `cells` cells that print, then sleep. */
 function slowNotebook(cells: number): string {
-  const code = (source: string, tags: string[] = []) => ({
-    cell_type: 'code',
-    execution_count: null,
-    metadata: { tags },
-    outputs: [],
-    source
-  });
   const body = Array.from({ length: cells }, (_, i) =>
-    code(
-      [
-        'import time',
-        `print("tick ${i + 1} of ${cells}", flush=True)`,
-        'time.sleep(pause)'
-      ].join('\n')
-    )
+    [
+      'import time',
+      `print("tick ${i + 1} of ${cells}", flush=True)`,
+      'time.sleep(pause)'
+    ].join('\n')
   );
-  return JSON.stringify({
-    cells: [code('pause = 1.5', ['parameters']), ...body],
-    metadata: {
-      kernelspec: {
-        display_name: 'Python 3 (ipykernel)',
-        language: 'python',
-        name: 'python3'
-      }
-    },
-    nbformat: 4,
-    nbformat_minor: 5
-  });
+  const json = JSON.parse(notebook(['pause = 1.5', ...body]));
+  json.cells[0].metadata.tags = ['parameters'];
+  return JSON.stringify(json);
 }
 
-/** Export `notebook` to the pipeline folder `output` through the REST API. */
+/** Export the notebook `file` to the pipeline folder `output` through the REST API. */
 async function exportPipeline(
   page: Page,
-  notebook: string,
+  file: string,
   output: string
 ): Promise<void> {
   const response = await page.request.post(
     '/jupyter-mlops/api/pipelines/export',
-    { data: { notebooks: [notebook], output } }
+    { data: { notebooks: [file], output } }
   );
   expect(response.status()).toBe(201);
 }
@@ -141,21 +129,12 @@ for (const theme of ['light', 'dark'] as const) {
     tmpPath
   }) => {
     if (theme === 'dark') {
-      await page.evaluate(async () => {
-        const app = (window as unknown as { jupyterapp: IApp }).jupyterapp;
-        await app.commands.execute('apputils:change-theme', {
-          theme: 'JupyterLab Dark'
-        });
-      });
-      await expect(page.locator('body')).toHaveAttribute(
-        'data-jp-theme-light',
-        'false'
-      );
+      await useDarkTheme(page);
     }
-    const notebook = `${tmpPath}/slow.ipynb`;
+    const file = `${tmpPath}/slow.ipynb`;
     const output = `${tmpPath}/pipelines/slow`;
-    await page.contents.uploadContent(slowNotebook(4), 'text', notebook);
-    await exportPipeline(page, notebook, output);
+    await page.contents.uploadContent(slowNotebook(4), 'text', file);
+    await exportPipeline(page, file, output);
 
     const panel = await openPanel(page);
     await switchTo(panel, 'pipelines');

@@ -133,7 +133,10 @@ test.describe('MLOps pipelines', () => {
     ).toContainText('shapes.epochs: "2.5" is not an integer');
     await expect(view.getByTestId('mlops-launch')).toHaveCount(0);
 
-    // Change a parameter and run.
+    // Change a parameter and run. (Launches of earlier tests on this
+    // server are listed too.)
+    const launchItems = view.getByTestId('mlops-launch-item');
+    const earlier = await launchItems.count();
     await epochs.fill('3');
     await lr.fill('0.5');
     await pipelineForm.getByTestId('mlops-pipeline-run').click();
@@ -152,7 +155,7 @@ test.describe('MLOps pipelines', () => {
       'FINISHED'
     );
     await expect(row).toContainText('lr=0.5');
-    await expect(view.getByTestId('mlops-launch-item')).toHaveCount(1);
+    await expect(launchItems).toHaveCount(earlier + 1);
 
     // The output notebook: it opens, and it ran with the new values.
     const outputLink = row.getByTestId('mlops-execution-output');
@@ -185,7 +188,7 @@ test.describe('MLOps pipelines', () => {
       '2 trials'
     );
     await pipelineForm.getByTestId('mlops-pipeline-run').click();
-    await expect(view.getByTestId('mlops-launch-item')).toHaveCount(2);
+    await expect(launchItems).toHaveCount(earlier + 2);
     const rows = view
       .getByTestId('mlops-launch')
       .getByTestId('mlops-execution');
