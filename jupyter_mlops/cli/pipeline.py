@@ -109,6 +109,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from jupyter_mlops.core.pipeline import export_pipeline
 
     root = args.root or os.getcwd()
+    if args.target == "kfp":  # before anything is written
+        from jupyter_mlops.core.pipeline.kfp import DEFAULT_WORKSPACE_SIZE, check_kfp_options
+
+        size = args.workspace_size or DEFAULT_WORKSPACE_SIZE
+        check_kfp_options(image=args.image, workspace_size=size)
+    elif args.image is not None or args.workspace_size is not None:
+        raise UsageError(
+            "--image and --workspace-size are options of the Kubeflow target",
+            hint="add --target kfp, or leave them out",
+        )
     snapshot = None
     if args.environment:
         from jupyter_mlops.core.environment import snapshot_from_file
@@ -127,7 +137,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.target == "kfp":
         from jupyter_mlops.core.pipeline.kfp import compile_kfp
 
-        result.files.append(_as_usage(lambda: compile_kfp(result.out_dir, image=args.image)))
+        result.files.append(
+            _as_usage(lambda: compile_kfp(result.out_dir, image=args.image, workspace_size=size))
+        )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     steps = ", ".join(step.name for step in result.steps)
@@ -183,6 +195,13 @@ EXPORT = command(
         default=None,
         help="Container image of the Kubeflow steps, for --target kfp (default: "
         "PIPELINE-NAME:latest, built from the Dockerfile).",
+    ),
+    arg(
+        "--workspace-size",
+        metavar="SIZE",
+        default=None,
+        help="Size of the volume the Kubeflow steps share files through, a Kubernetes quantity "
+        "such as 20Gi, for --target kfp (default: 10Gi).",
     ),
     uses_store=False,
 )

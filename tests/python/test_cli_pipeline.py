@@ -143,6 +143,8 @@ def test_export_lock_and_kfp_target(project: Path, capsys: pytest.CaptureFixture
         "kfp",
         "--image",
         "registry.example/prepare:1",
+        "--workspace-size",
+        "20Gi",
     )
     assert code == 0, err
     pipe = project / "pipe"
@@ -150,7 +152,28 @@ def test_export_lock_and_kfp_target(project: Path, capsys: pytest.CaptureFixture
     assert "requirements.lock" in listed
     assert "-r requirements.lock" in (pipe / "Dockerfile").read_text()
     (kfp_file,) = [name for name in listed if name.startswith("kfp")]
-    assert "registry.example/prepare:1" in (pipe / kfp_file).read_text()
+    spec = yaml.safe_load_all((pipe / kfp_file).read_text())
+    text = (pipe / kfp_file).read_text()
+    assert "registry.example/prepare:1" in text
+    assert any("20Gi" in json.dumps(doc) for doc in spec)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--target", "kfp", "--image", "bad image"], "is not a container image reference"),
+        (["--target", "kfp", "--workspace-size", "lots"], "workspace_size must be"),
+        (["--image", "registry.example/p:1"], "options of the Kubeflow target"),
+        (["--workspace-size", "20Gi"], "options of the Kubeflow target"),
+    ],
+)
+def test_export_bad_kfp_options_write_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    code, _, err = run_cli(capsys, "export", "prepare.ipynb", "-o", "pipe", *options)
+    assert code == 2, err
+    assert message in err
+    assert not (project / "pipe").exists()
 
 
 def test_kfp_steps_run_the_image_the_readme_builds(

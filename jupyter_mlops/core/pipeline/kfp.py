@@ -53,6 +53,7 @@ __all__ = [
     "RESOURCE_KEYS",
     "STEP_MODULE",
     "WORKSPACE_INPUT",
+    "check_kfp_options",
     "compile_kfp",
     "default_image",
 ]
@@ -109,6 +110,22 @@ def default_image(name: str) -> str:
     return f"{slug or 'pipeline'}:latest"
 
 
+def check_kfp_options(
+    *, image: str | None = None, workspace_size: str | int = DEFAULT_WORKSPACE_SIZE
+) -> str:
+    """Check :func:`compile_kfp`'s ``image`` and ``workspace_size`` before anything is written;
+    returns the size as the spec holds it. Raises :class:`InvalidValueError`, or
+    :class:`UsageError` when ``kfp`` is not installed."""
+    if image is not None and (not _IMAGE.match(image) or len(image) > 255):
+        raise InvalidValueError(
+            f"image {image!r} is not a container image reference",
+            hint="for example registry.example.com/team/pipeline:1.0",
+        )
+    size, _ = _memory("workspace_size", workspace_size)
+    _import_kfp()
+    return size
+
+
 def compile_kfp(
     pipeline_dir: Path,
     *,
@@ -130,12 +147,7 @@ def compile_kfp(
             hint="give a pipeline folder made by `jupyter mlops export`",
         )
     target = confine(folder / KFP_FILE, folder)  # a symlink there must not lead out
-    if image is not None and (not _IMAGE.match(image) or len(image) > 255):
-        raise InvalidValueError(
-            f"image {image!r} is not a container image reference",
-            hint="for example registry.example.com/team/pipeline:1.0",
-        )
-    size, _ = _memory("workspace_size", workspace_size)
+    size = check_kfp_options(image=image, workspace_size=workspace_size)
     name, steps = _read(folder)
     kfp = _import_kfp()
     try:
