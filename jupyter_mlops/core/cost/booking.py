@@ -30,7 +30,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING
 
 from jupyter_mlops.core import tags as mlops_tags
@@ -47,6 +47,7 @@ __all__ = [
     "booked_elsewhere",
     "booker_env",
     "cost_labels",
+    "leave_parent_booker",
     "open_booking",
     "user_tags",
 ]
@@ -83,6 +84,24 @@ def booked_elsewhere(environ: Mapping[str, str] | None = None, ppid: int | None 
     if covered and environ is None:
         os.environ[ENV_COVERED] = "1"
     return covered
+
+
+def leave_parent_booker(
+    environ: MutableMapping[str, str] | None = None, ppid: int | None = None
+) -> bool:
+    """Forget a booker that is this process's parent, unless this process is covered.
+
+    For a worker of a process pool: a booker (the Jupyter server) meters its kernels,
+    not the pools it starts, so the worker's executions must book their own cost. A
+    pool started inside a covered process (``JUPYTER_MLOPS_COST_COVERED=1``: a kernel's
+    ``!jupyter mlops run``) stays covered. Returns whether the booker was forgotten.
+    """
+    env = os.environ if environ is None else environ
+    parent = os.getppid() if ppid is None else ppid
+    if env.get(ENV_COVERED) == "1" or env.get(ENV_BOOKER_PID) != str(parent):
+        return False
+    del env[ENV_BOOKER_PID]
+    return True
 
 
 def user_tags(tags: Mapping[str, str]) -> dict[str, str]:

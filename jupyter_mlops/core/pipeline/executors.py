@@ -75,9 +75,18 @@ def _worker_init() -> None:  # pragma: no cover - runs in the pool's workers
     imported, about 1.4 s of CPU, only to check the ``iri`` string formats;
     nothing in a worker checks formats (nbformat validates without a format
     checker), so a worker leaves that optional module out.
+
+    A pool started by a cost booker (the Jupyter server, which meters the kernels
+    of its kernel manager only) is not covered by it: the worker forgets the
+    booker, so its executions book their own cost (``cost.booking``). A pool in a
+    process that is itself covered (a kernel's ``!jupyter mlops run``) stays
+    covered.
     """
     if hasattr(os, "setpgrp"):
         os.setpgrp()
+    from jupyter_mlops.core.cost.booking import leave_parent_booker
+
+    leave_parent_booker()
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     from jupyter_mlops.core.pipeline import forkserver
 

@@ -18,7 +18,12 @@ from pathlib import Path
 import pytest
 from child_python import project_env
 
-from jupyter_mlops.core.cost.booking import booked_elsewhere, cost_labels, user_tags
+from jupyter_mlops.core.cost.booking import (
+    booked_elsewhere,
+    cost_labels,
+    leave_parent_booker,
+    user_tags,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -117,13 +122,34 @@ def test_papermill_run_books_its_cost(tmp_path: Path) -> None:
     _assert_booked(tmp_path, env, _cpu_in_run(text))
 
 
-def test_pipeline_execution_is_booked_once_by_the_runner(tmp_path: Path) -> None:
-    """``jupyter mlops run``: the runner books the kernel; the notebook's run does not again."""
+# the runner as the Jupyter server is: a cost booker (of its own kernels only) that starts
+# the pool of pipeline workers
+AS_BOOKER = (
+    "import os, sys; from jupyter_mlops.cli.main import main; "
+    "os.environ['JUPYTER_MLOPS_COST_BOOKER_PID'] = str(os.getpid()); "
+    "sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize("runner", ["cli", "booker"])
+def test_pipeline_execution_is_booked_once_by_the_runner(tmp_path: Path, runner: str) -> None:
+    """``jupyter mlops run``: the runner books the kernel; the notebook's run does not again.
+
+    ``booker``: the runner is itself a booker, as the Jupyter server is when it starts a
+    pipeline run or fires a schedule; its pool's worker still books the execution.
+    """
     env = project_env(tmp_path)
     env["JUPYTER_MLOPS_NOTEBOOK_REPORT"] = "0"
     env["JUPYTER_MLOPS_PROJECT"] = "retention"
     nb = _notebook(tmp_path / "train.ipynb")
-    _run(tmp_path, env, "jupyter_mlops.cli", "run", str(nb))
+    if runner == "cli":
+        _run(tmp_path, env, "jupyter_mlops.cli", "run", str(nb))
+    else:
+        proc = subprocess.run(
+            [sys.executable, "-c", AS_BOOKER, "run", str(nb)], capture_output=True, text=True,
+            env=env, cwd=tmp_path, timeout=180,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
     by_project = _report(tmp_path, env, "project")
     row = _row(by_project, "project", "retention")
     # the whole execution (kernel start, imports, the burn) is booked once: at least the
@@ -141,6 +167,19 @@ def test_a_child_of_the_booker_is_covered_and_covers_its_children() -> None:
     assert not booked_elsewhere({"JUPYTER_MLOPS_COST_BOOKER_PID": "1"}, ppid=os.getpid() + 1)
     assert not booked_elsewhere({})
     assert booked_elsewhere({"JUPYTER_MLOPS_COST_COVERED": "1"})
+
+
+def test_a_pool_worker_of_a_booker_books_its_own_work() -> None:
+    worker = {"JUPYTER_MLOPS_COST_BOOKER_PID": "41"}
+    assert leave_parent_booker(worker, ppid=41)
+    assert worker == {}
+    assert not booked_elsewhere(worker, ppid=41)
+    covered = {"JUPYTER_MLOPS_COST_BOOKER_PID": "41", "JUPYTER_MLOPS_COST_COVERED": "1"}
+    assert not leave_parent_booker(covered, ppid=41)  # a pool inside a covered kernel
+    assert booked_elsewhere(covered, ppid=41)
+    other = {"JUPYTER_MLOPS_COST_BOOKER_PID": "7"}  # a booker further up is not forgotten
+    assert not leave_parent_booker(other, ppid=41)
+    assert other == {"JUPYTER_MLOPS_COST_BOOKER_PID": "7"}
 
 
 def test_cost_labels_come_from_the_run_tags() -> None:
