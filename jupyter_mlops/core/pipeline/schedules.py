@@ -41,6 +41,7 @@ from jupyter_mlops.core.pipeline.schedule_sql import SqlTables
 from jupyter_mlops.exceptions import InvalidValueError, NotFoundError
 
 __all__ = [
+    "FIRINGS_KEPT",
     "MISSED_SHOWN",
     "STATUSES",
     "Schedule",
@@ -57,6 +58,9 @@ __all__ = [
 STATUSES = ("started", "finished", "failed", "killed", "skipped", "missed", "error", "lost")
 MISSED_SHOWN = 20
 """Missed firings a schedule lists (the newest)."""
+FIRINGS_KEPT = 1000
+"""Firings kept per schedule (the newest; a running one is never removed): a schedule every
+minute would otherwise add half a million rows a year. Its runs stay in MLflow."""
 _MAX_CONCURRENT = 100
 _NAME_MAX = 200
 
@@ -317,7 +321,30 @@ class ScheduleStore(SqlTables):
             self.retry(lambda: self.execute(self.firings.insert().values(row)))
         except self.sa.exc.IntegrityError:
             return False
+        if status != "started":
+            self.prune(schedule_id)
         return True
+
+    def prune(self, schedule_id: str, keep: int | None = None) -> int:
+        """Remove a schedule's firings older than its newest ``keep`` (default
+        :data:`FIRINGS_KEPT`; none that is still ``started``); returns how many went."""
+        keep = FIRINGS_KEPT if keep is None else keep
+        sa, f = self.sa, self.firings
+        cutoff = self.fetch(
+            sa.select(f.c.fire_time)
+            .where(f.c.schedule_id == schedule_id)
+            .order_by(f.c.fire_time.desc())
+            .offset(keep)
+            .limit(1)
+        )
+        if not cutoff:
+            return 0
+        stmt = f.delete().where(
+            f.c.schedule_id == schedule_id,
+            f.c.fire_time <= cutoff[0].fire_time,
+            f.c.status != "started",
+        )
+        return self.retry(lambda: self.execute(stmt))
 
     def finish(
         self,
@@ -335,6 +362,7 @@ class ScheduleStore(SqlTables):
         if run_id:
             values["run_id"] = run_id
         self.retry(lambda: self.execute(stmt.values(values)))
+        self.prune(schedule_id)
 
     def history(
         self, schedule_id: str, *, status: str | None = None, limit: int = 50

@@ -20,6 +20,7 @@ from pipeline_helpers import notebook, write_notebook
 
 from jupyter_mlops.core import tags
 from jupyter_mlops.core.cost.ledger import Ledger, default_ledger_url
+from jupyter_mlops.core.pipeline import schedules
 from jupyter_mlops.core.pipeline.scheduler import (
     Firing,
     Scheduler,
@@ -212,6 +213,28 @@ def test_fire_now_and_lost_firings(root: Path, store: ScheduleStore) -> None:
     assert store.claim(schedule.id, T0 + 50, "started", owner)
     scheduler.tick(now=T0 + 60)
     assert store.history(schedule.id)[0]["status"] == "lost"
+
+
+def test_old_firings_are_pruned_but_never_a_running_one(
+    root: Path, store: ScheduleStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schedule = store.add(root, "nb/train.ipynb", "* * * * *", now=T0)
+    other = store.add(root, "nb/train.ipynb", "* * * * *", now=T0)
+    assert store.claim(schedule.id, T0, "started", "host:1")  # still running, the oldest
+    assert store.claim(other.id, T0, "missed", "host:1")
+    for i in range(1, 8):
+        assert store.claim(schedule.id, T0 + 60 * i, "missed", "host:1")
+    assert store.prune(schedule.id, keep=3) == 4  # of 8: the running one and the newest 3 stay
+    times = [row["fire_time"] for row in store.history(schedule.id)]
+    assert times == [T0 + 60 * i for i in (7, 6, 5)] + [T0]
+    assert len(store.history(other.id)) == 1  # another schedule's firings are its own
+    # a firing that ends prunes to FIRINGS_KEPT by itself
+    monkeypatch.setattr(schedules, "FIRINGS_KEPT", 2)
+    assert store.claim(schedule.id, T0 + 600, "started", "host:1")
+    assert len(store.history(schedule.id)) == 5
+    store.finish(schedule.id, T0 + 600, "finished", run_id="r")
+    times = [row["fire_time"] for row in store.history(schedule.id)]
+    assert times == [T0 + 600, T0 + 420, T0]
 
 
 _TEXT: dict[str, Any] = {"capture_output": True, "text": True, "check": True, "timeout": 120}
