@@ -32,7 +32,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_mlops.core.cost.ledger_read import LedgerReads
@@ -44,12 +43,13 @@ from jupyter_mlops.core.cost.ledger_schema import (
     Schema,
     busy,
     default_ledger_url,
+    open_engine,
     row_key,
     upsert,
 )
 from jupyter_mlops.core.cost.records import LABELS
 from jupyter_mlops.core.cost.totals import MEASURES, PEAKS, Totals
-from jupyter_mlops.exceptions import ConfigError, StoreError
+from jupyter_mlops.exceptions import StoreError
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -94,28 +94,9 @@ class Ledger(LedgerReads):
         self.retention_days = retention_days
         self.clock = clock
         self._sa = sa
-        try:
-            parsed = sa.engine.make_url(self.url)
-        except Exception as exc:
-            raise ConfigError(
-                "the cost ledger URL is not a valid SQLAlchemy URL",
-                hint="use sqlite:///path/mlops-cost.db or postgresql://host/db",
-            ) from exc
-        self.dialect = parsed.get_backend_name()
-        database = parsed.database or ""
-        if self.dialect == "sqlite" and database and not database.startswith(("file:", ":memory:")):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self.engine: sa.engine.Engine = sa.create_engine(parsed)
-        if self.dialect == "sqlite":
-            timeout_ms = int(busy_timeout_s * 1000)
-
-            @sa.event.listens_for(self.engine, "connect")
-            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-                cur = dbapi_conn.cursor()
-                cur.execute(f"PRAGMA busy_timeout={timeout_ms}")
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
-                cur.close()
+        self.engine: sa.engine.Engine
+        self.engine, _ = open_engine(self.url, "cost ledger", busy_timeout_s)
+        self.dialect = self.engine.dialect.name
 
         self.schema = Schema.build(sa)
         self.minutes, self.marks = self.schema.minutes, self.schema.marks

@@ -33,6 +33,7 @@ __all__ = [
     "Schema",
     "busy",
     "default_ledger_url",
+    "open_engine",
     "row_key",
     "upsert",
 ]
@@ -101,6 +102,47 @@ REPLACE: dict[str, Callable[[Any, Any], Any]] = {"value": _newer, "updated": _ne
 def busy(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text or "deadlock" in text
+
+
+def open_engine(url: str, what: str, busy_timeout_s: float) -> tuple[Any, Path | None]:
+    """A SQLAlchemy engine for ``url`` and, for a SQLite file, its path (folder created).
+
+    SQLite connections wait ``busy_timeout_s`` on a lock and use WAL, so several
+    processes share the file. ``what`` names the database in the error of a bad URL.
+    """
+    import sqlalchemy as sa
+
+    from jupyter_mlops.exceptions import ConfigError
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception as exc:
+        raise ConfigError(
+            f"the {what} URL is not a valid SQLAlchemy URL",
+            hint="use sqlite:///path/mlops-cost.db or postgresql://host/db",
+        ) from exc
+    database = parsed.database or ""
+    db_file: Path | None = None
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database
+        and not database.startswith(("file:", ":memory:"))
+    ):
+        db_file = Path(database).expanduser().absolute()
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(parsed)
+    if parsed.get_backend_name() == "sqlite":
+        timeout_ms = int(busy_timeout_s * 1000)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={timeout_ms}")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    return engine, db_file
 
 
 def _cost_table(sa: Any, meta: Any, name: str, time_column: str) -> Any:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
-from jupyter_mlops.core.cost.ledger_schema import busy
-from jupyter_mlops.exceptions import ConfigError, StoreError
+from jupyter_mlops.core.cost.ledger_schema import busy, open_engine
+from jupyter_mlops.exceptions import StoreError
 
 __all__ = ["SqlTables"]
 
@@ -65,31 +64,8 @@ class SqlTables:
 
         self.sa = sa
         self.url = url
-        try:
-            parsed = sa.engine.make_url(url)
-        except Exception as exc:
-            raise ConfigError(
-                "the schedule database URL is not a valid SQLAlchemy URL",
-                hint="use sqlite:///path/mlops-cost.db or postgresql://host/db",
-            ) from exc
-        self.dialect = parsed.get_backend_name()
-        database = parsed.database or ""
-        db_file: Path | None = None
-        if self.dialect == "sqlite" and database and not database.startswith(("file:", ":memory:")):
-            db_file = Path(database).expanduser().absolute()
-            db_file.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(parsed)
-        if self.dialect == "sqlite":
-            timeout_ms = int(busy_timeout_s * 1000)
-
-            @sa.event.listens_for(self.engine, "connect")
-            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-                cur = dbapi_conn.cursor()
-                cur.execute(f"PRAGMA busy_timeout={timeout_ms}")
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
-                cur.close()
-
+        self.engine, db_file = open_engine(url, "schedule database", busy_timeout_s)
+        self.dialect = self.engine.dialect.name
         self.meta, self.schedules, self.firings = _tables(sa)
         if db_file is None:
             self.retry(lambda: self.meta.create_all(self.engine))
