@@ -254,3 +254,104 @@ export function uniqueSuffixes(paths: readonly string[]): Map<string, string> {
   }
   return out;
 }
+
+// -- numbers on axes and in metric tables ---------------------------------------
+
+const SI_PREFIXES = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
+
+/** `digits` significant digits of `value`, without trailing zeros (`1.5`, `120`). */
+function significant(value: number, digits: number): string {
+  return String(Number(value.toPrecision(digits)));
+}
+
+/**
+ * THE number format of metric axes and tables, one rule: up to `digits`
+ * significant digits, trailing zeros dropped;
+ * - from 0.001 to below 1000 in fixed notation: `0.5`, `0.9123`, `123.5`;
+ * - from 1000 up with an SI suffix: `1.5k`, `1.235M` (`1.23M` at 3 digits),
+ *   `2G`, up to `E` (1e18), scientific beyond;
+ * - below 0.001 in short scientific notation: `2.2e-5`, `1.23e-7`.
+ * `0` is `0`; an em dash for unknown; NaN and infinities as JavaScript
+ * writes them.
+ */
+export function formatNumber(
+  value: number | null | undefined,
+  digits = 4
+): string {
+  if (value === null || value === undefined) {
+    return '\u2014';
+  }
+  if (!Number.isFinite(value)) {
+    return String(value);
+  }
+  const abs = Math.abs(Number(value.toPrecision(digits)));
+  if (abs === 0) {
+    return '0';
+  }
+  if (abs < 1e-3) {
+    const [mantissa, exponent] = value.toExponential(digits - 1).split('e');
+    return `${Number(mantissa)}e${Number(exponent)}`;
+  }
+  if (abs < 1000) {
+    return significant(value, digits);
+  }
+  let scaled = value;
+  let prefix = 0;
+  while (
+    Math.abs(Number(scaled.toPrecision(digits))) >= 1000 &&
+    prefix < SI_PREFIXES.length - 1
+  ) {
+    scaled /= 1000;
+    prefix++;
+  }
+  if (Math.abs(Number(scaled.toPrecision(digits))) >= 1000) {
+    const [mantissa, exponent] = value.toExponential(digits - 1).split('e');
+    return `${Number(mantissa)}e${Number(exponent)}`;
+  }
+  return `${significant(scaled, digits)}${SI_PREFIXES[prefix]}`;
+}
+
+/**
+ * The labels of an axis' tick values in `formatNumber`'s rule, with the
+ * fewest significant digits (2 to 8) that tell every tick apart. On a log
+ * axis only ticks whose leading digit is 1, 2 or 5 are labelled (the others
+ * are blank) unless that leaves fewer than two labels.
+ */
+export function formatTicks(values: readonly number[], log = false): string[] {
+  let shown = values.map(() => true);
+  if (log) {
+    const leading = values.map(value => {
+      const abs = Math.abs(value);
+      return abs > 0 ? Math.round(abs / 10 ** Math.floor(Math.log10(abs))) : 0;
+    });
+    const round = leading.map(digit => [1, 2, 5].includes(digit));
+    if (round.filter(Boolean).length >= 2) {
+      shown = round;
+    }
+  }
+  const labelled = values.filter((_, index) => shown[index]);
+  let digits = 2;
+  while (
+    digits < 8 &&
+    new Set(labelled.map(value => formatNumber(value, digits))).size <
+      new Set(labelled).size
+  ) {
+    digits++;
+  }
+  return values.map((value, index) =>
+    shown[index] ? formatNumber(value, digits) : ''
+  );
+}
+
+/** Time since a start on an axis: `0s`, `45s`, `2m 05s`, `1h 05m`, `2d 03h`. */
+export function formatElapsed(seconds: number): string {
+  if (!Number.isFinite(seconds)) {
+    return '\u2014';
+  }
+  const sign = seconds < 0 ? '-' : '';
+  const abs = Math.abs(seconds);
+  if (abs < 60) {
+    return `${sign}${significant(abs, abs < 10 ? 2 : 3)}s`;
+  }
+  return `${sign}${formatDuration(abs * 1000)}`;
+}
