@@ -36,6 +36,14 @@ from jupyter_mlops.server.pipeline_handlers import (
     PipelineParametersHandler,
     PipelinesHandler,
 )
+from jupyter_mlops.server.run_edit_handlers import (
+    DeletedRunsHandler,
+    RunDeleteHandler,
+    RunNoteHandler,
+    RunRenameHandler,
+    RunRestoreHandler,
+    RunTagsHandler,
+)
 from jupyter_mlops.server.runs_handlers import (
     ExperimentsHandler,
     HealthHandler,
@@ -62,6 +70,13 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (f"{API_PREFIX}/runs", RunsHandler),
     (f"{API_PREFIX}/runs/([^/]+)", RunHandler),
     (f"{API_PREFIX}/runs/([^/]+)/metrics/(.+)", MetricHistoryHandler),
+    # run edits (write)
+    (f"{API_PREFIX}/runs/([^/]+)/rename", RunRenameHandler),
+    (f"{API_PREFIX}/runs/([^/]+)/tags", RunTagsHandler),
+    (f"{API_PREFIX}/runs/([^/]+)/note", RunNoteHandler),
+    (f"{API_PREFIX}/runs/([^/]+)/delete", RunDeleteHandler),
+    (f"{API_PREFIX}/runs/([^/]+)/restore", RunRestoreHandler),
+    (f"{API_PREFIX}/deleted-runs", DeletedRunsHandler),
     # environment snapshots
     (f"{API_PREFIX}/runs/([^/]+)/environment", RunEnvironmentHandler),
     (f"{API_PREFIX}/environment/current", CurrentEnvironmentHandler),

@@ -143,6 +143,7 @@ def run_summary(run: Run, *, now_ms: int | None = None) -> dict[str, Any]:
         "run_name": info.run_name or tags.get("mlflow.runName") or "",
         "experiment_id": str(info.experiment_id),
         "status": info.status,
+        "lifecycle_stage": info.lifecycle_stage,
         "start_time": info.start_time,
         "end_time": info.end_time,
         "duration_ms": _duration_ms(info.start_time, info.end_time, info.status, now),
