@@ -1,4 +1,5 @@
 import type { IMetricPoint } from '../../labextension/src/api/types';
+import { diffMetrics } from '../../labextension/src/runs/logic';
 import {
   formatElapsed,
   formatNumber,
@@ -6,6 +7,7 @@ import {
 } from '../../labextension/src/common/format';
 import {
   defaultXAxis,
+  flagUserDifferences,
   isCostMetric,
   isOurMetric,
   isSystemMetric,
@@ -60,6 +62,23 @@ describe('what a metric is', () => {
     for (const key of ['loss', 'cost', 'cost_function', 'val/cost_usd', 'lr']) {
       expect(isOurMetric(key)).toBe(false);
     }
+  });
+});
+
+describe('flagUserDifferences', () => {
+  it('flags only the user metrics; ours follow, shown but not flagged', () => {
+    const rows = diffMetrics([
+      { metrics: { cost_usd: 0.01, loss: 0.5, 'system/rss_gb': 1, acc: 0.9 } },
+      { metrics: { cost_usd: 0.02, loss: 0.4, 'system/rss_gb': 2, acc: 0.9 } }
+    ]);
+    expect(
+      flagUserDifferences(rows).map(row => [row.key, row.differs, row.values])
+    ).toEqual([
+      ['acc', false, [0.9, 0.9]],
+      ['loss', true, [0.5, 0.4]],
+      ['cost_usd', false, [0.01, 0.02]],
+      ['system/rss_gb', false, [1, 2]]
+    ]);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   Legend,
   LinearScale,
   LineController,
+  LogarithmicScale,
   LineElement,
   PointElement,
   Tooltip
@@ -20,13 +21,14 @@ import {
 import { type RefObject, useEffect, useRef } from 'react';
 
 import { onThemeChange, themeColor } from './colors';
-import { formatMoney } from './format';
+import { clockTime, formatElapsed, formatMoney, formatTicks } from './format';
 
 Chart.register(
   LineController,
   LineElement,
   PointElement,
   LinearScale,
+  LogarithmicScale,
   Tooltip,
   Legend,
   Filler,
@@ -46,6 +48,17 @@ export type LineChart = Chart<'line', Point[]>;
 const THEME_MARK = {
   id: 'jp-mlops-theme-mark',
   afterUpdate: (chart: LineChart) => markTheme(chart)
+};
+
+/**
+ * After each update, write what the chart shows onto the canvas, for UI
+ * tests to read: `data-y-scale` (`linear`, `logarithmic`), `data-x-ticks` and
+ * `data-y-ticks` (the tick labels, `|`-separated) and `data-lines` (JSON: per
+ * drawn dataset its label, point count and first and last points).
+ */
+const DATA_MARK = {
+  id: 'jp-mlops-data-mark',
+  afterUpdate: (chart: LineChart) => markData(chart)
 };
 
 /**
@@ -71,7 +84,7 @@ export function useChart(
       type: 'line',
       data: { datasets: [] },
       options: options(),
-      plugins: [THEME_MARK]
+      plugins: [THEME_MARK, DATA_MARK]
     });
     chartRef.current = chart;
     const stop = onThemeChange(() => {
@@ -215,4 +228,51 @@ export function moneyTicks(
     const before = index > 0 ? ticks[index - 1] : undefined;
     return before && formatMoney(before.value, currency) === label ? '' : label;
   };
+}
+
+function markData(chart: LineChart): void {
+  const canvas = chart.canvas;
+  if (!canvas) {
+    return;
+  }
+  const labels = (id: string): string =>
+    (chart.scales?.[id]?.ticks ?? []).map(tick => String(tick.label)).join('|');
+  canvas.dataset.yScale = chart.scales?.y?.type ?? '';
+  canvas.dataset.xTicks = labels('x');
+  canvas.dataset.yTicks = labels('y');
+  canvas.dataset.lines = JSON.stringify(
+    chart.data.datasets.map(dataset => ({
+      label: dataset.label ?? '',
+      points: dataset.data.length,
+      first: dataset.data[0] ?? null,
+      last: dataset.data[dataset.data.length - 1] ?? null
+    }))
+  );
+}
+
+/** A tick callback of chart.js: the label of the tick at `index` of `ticks`. */
+export type TickLabels = (
+  value: number | string,
+  index: number,
+  ticks: { value: number }[]
+) => string;
+
+/**
+ * Tick labels of a numeric axis (`formatTicks`: `0.25`, `1.5k`, `2.2e-5`, as
+ * few digits as tell the ticks apart; on a log axis 1, 2 and 5 only).
+ */
+export function numberTicks(log = false): TickLabels {
+  return (_value, index, ticks) =>
+    formatTicks(
+      ticks.map(tick => tick.value),
+      log
+    )[index] ?? '';
+}
+
+/** Tick labels of a time axis: clock time of epoch ms (`wall`) or elapsed seconds (`relative`). */
+export function timeTicks(kind: 'wall' | 'relative'): TickLabels {
+  return value =>
+    kind === 'wall'
+      ? clockTime(Number(value) / 1000, true)
+      : formatElapsed(Number(value));
 }

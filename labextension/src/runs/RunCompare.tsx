@@ -1,18 +1,21 @@
 /**
- * Side-by-side comparison of several runs: params (differing rows
- * highlighted), latest metrics, what changed between the runs' environments,
- * cost against a chosen metric, and each metric's curves overlaid.
+ * Side-by-side comparison of several runs: params and the user's latest
+ * metrics (differing rows highlighted; jupyter-mlops' cost and system values
+ * shown, never flagged), what changed between the runs' environments, cost
+ * against a chosen metric, the user's curves overlaid, and the system series
+ * (on time since each run started) in a collapsed section.
  */
 import React, { useMemo, useState } from 'react';
 
-import { formatMetric } from '../common/format';
+import { formatNumber } from '../common/format';
+import { diffMetrics, diffParams, type IDiffRow } from './logic';
+import { CollapsibleSection, useSeries } from './detailsParts';
 import {
-  diffMetrics,
-  diffParams,
-  type IDiffRow,
-  mergeHistories,
-  metricKeys
-} from './logic';
+  defaultXAxis,
+  flagUserDifferences,
+  isOurMetric,
+  layoutMetrics
+} from './metricsView';
 import type { EnvCompareModel } from '../env/model';
 import type { IRunDetail } from './model';
 import { Section } from '../common/components';
@@ -20,6 +23,7 @@ import { seriesColor } from '../common/colors';
 import { EnvDiffSection } from '../env/EnvDiff';
 import { CostScatterSection } from './CostScatter';
 import { MetricChart } from './MetricChart';
+import { SweepSection } from './SweepView';
 
 export interface IRunCompareProps {
   details: IRunDetail[];
@@ -39,8 +43,11 @@ export function RunCompare(props: IRunCompareProps): JSX.Element {
   );
   const params = diffParams(runs, onlyDifferent);
   const differing = diffParams(runs, true).length;
-  const metrics = diffMetrics(runs);
-  const keys = metricKeys(runs);
+  const metrics = flagUserDifferences(diffMetrics(runs));
+  const layout = layoutMetrics(
+    details.map(d => ({ metrics: d.run.metrics, histories: d.histories }))
+  );
+  const systemCount = layout.systemCurves.length;
 
   return (
     <div className="jp-mlops-compare" data-testid="mlops-compare">
@@ -86,23 +93,28 @@ export function RunCompare(props: IRunCompareProps): JSX.Element {
           format={value => value}
         />
       </Section>
-      <Section title="Latest metrics" count={metrics.length}>
+      <Section
+        title="Latest metrics"
+        count={`${metrics.filter(row => row.differs).length} differ`}
+      >
         <DiffTable
           rows={metrics}
           runs={runs.map(run => run.run_name || run.run_id)}
           colors={colors}
           testId="mlops-compare-metrics"
           rowTestId="mlops-compare-metric-row"
-          format={formatMetric}
+          format={formatNumber}
+          ours={isOurMetric}
         />
       </Section>
       {props.env ? (
         <EnvDiffSection model={props.env} runs={runs} colors={colors} />
       ) : null}
       <CostScatterSection runs={runs} colors={colors} />
-      <Section title="Metric curves" count={keys.length}>
-        <div className="jp-mlops-charts">
-          {keys.map(key => (
+      <SweepSection runs={runs} />
+      <Section title="Metric curves" count={layout.curves.length}>
+        <div className="jp-mlops-charts" data-testid="mlops-compare-curves">
+          {layout.curves.map(key => (
             <OverlayChart
               key={key}
               metric={key}
@@ -112,6 +124,24 @@ export function RunCompare(props: IRunCompareProps): JSX.Element {
           ))}
         </div>
       </Section>
+      {systemCount ? (
+        <CollapsibleSection
+          title="System and cost curves"
+          count={systemCount}
+          testId="mlops-compare-system-section"
+        >
+          <div className="jp-mlops-charts">
+            {layout.systemCurves.map(key => (
+              <OverlayChart
+                key={key}
+                metric={key}
+                details={details}
+                colors={colors}
+              />
+            ))}
+          </div>
+        </CollapsibleSection>
+      ) : null}
     </div>
   );
 }
@@ -122,28 +152,25 @@ function OverlayChart(props: {
   colors: string[];
 }): JSX.Element {
   const { metric, details } = props;
-  const histories = details.map(d => d.histories.get(metric));
-  const overlay = useMemo(
-    () =>
-      mergeHistories(
-        details.map((d, index) => ({
-          runId: d.run.run_id,
-          label: d.run.run_name || d.run.run_id,
-          points: histories[index] ?? []
-        }))
-      ),
-    // Recompute when any run's history array is replaced.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [metric, ...histories, ...details.map(d => d.run.run_name)]
+  const series = useSeries(
+    metric,
+    details.map(d => ({
+      metrics: d.run.metrics,
+      histories: d.histories,
+      label: d.run.run_name || d.run.run_id,
+      start: d.run.start_time
+    }))
   );
+  const histories = details.map(d => d.histories.get(metric));
   const loading = histories.some(
     (h, index) => h === undefined && metric in details[index].run.metrics
   );
   return (
     <MetricChart
       metric={metric}
-      overlay={overlay}
+      series={series}
       colors={props.colors}
+      xAxis={defaultXAxis(metric, histories)}
       legend
       note={loading ? 'loading\u2026' : undefined}
       testId="mlops-compare-chart"
@@ -158,6 +185,8 @@ function DiffTable<T>(props: {
   testId: string;
   rowTestId: string;
   format: (value: T) => string;
+  /** Rows logged by jupyter-mlops (never flagged; marked and explained). */
+  ours?: (key: string) => boolean;
 }): JSX.Element {
   if (!props.rows.length) {
     return <div className="jp-mlops-muted">none</div>;
@@ -183,12 +212,25 @@ function DiffTable<T>(props: {
           {props.rows.map(row => (
             <tr
               key={row.key}
-              className={row.differs ? 'jp-mlops-differs' : undefined}
+              className={
+                row.differs
+                  ? 'jp-mlops-differs'
+                  : props.ours?.(row.key)
+                    ? 'jp-mlops-ours'
+                    : undefined
+              }
               data-testid={props.rowTestId}
               data-key={row.key}
               data-differs={row.differs ? 'true' : 'false'}
             >
-              <th scope="row" title={row.key}>
+              <th
+                scope="row"
+                title={
+                  props.ours?.(row.key)
+                    ? `${row.key}: logged by jupyter-mlops, not flagged as a difference`
+                    : row.key
+                }
+              >
                 {row.key}
               </th>
               {row.values.map((value, index) =>

@@ -2,18 +2,11 @@
  * The bottom half of the panel: one selected run's details, or the comparison
  * of several. Text from runs is rendered as text, never as HTML.
  */
-import React, { useMemo } from 'react';
+import React from 'react';
 
-import {
-  formatDuration,
-  formatMetric,
-  formatTime,
-  runDuration
-} from '../common/format';
+import { formatDuration, formatTime, runDuration } from '../common/format';
 import type { EnvCompareModel } from '../env/model';
-import { mergeHistories } from './logic';
 import type { IRunDetail, RunsModel } from './model';
-import type { IMetricPoint } from '../api/types';
 import type { IArtifactsClient } from '../api/artifacts';
 import { ArtifactsSection } from '../artifacts/ArtifactsSection';
 import { RunCompare } from './RunCompare';
@@ -24,9 +17,8 @@ import {
   StatusBadge
 } from '../common/components';
 import { RunEnvironmentSection } from '../env/EnvDiff';
-import { seriesColor } from '../common/colors';
 import { useSignal } from '../common/hooks';
-import { MetricChart } from './MetricChart';
+import { RunMetrics } from './detailsParts';
 
 export interface ISelectionViewProps {
   model: RunsModel;
@@ -82,7 +74,10 @@ export function SelectionView(props: ISelectionViewProps): JSX.Element {
   );
 }
 
-/** One run: summary, a chart per metric, params, tags, environment, artifacts. */
+/**
+ * One run: summary, metrics (the user's curves, single values, then system
+ * and cost collapsed), params, tags, environment, artifacts.
+ */
 export function RunDetails(props: {
   detail: IRunDetail;
   env?: EnvCompareModel;
@@ -145,9 +140,7 @@ export function RunDetails(props: {
           </>
         ) : null}
       </dl>
-      <Section title="Metrics" count={Object.keys(run.metrics).length}>
-        <MetricCharts detail={props.detail} />
-      </Section>
+      <RunMetrics detail={props.detail} />
       <Section title="Params" count={Object.keys(run.params).length}>
         <KeyValueTable record={run.params} testId="mlops-params" />
       </Section>
@@ -157,57 +150,5 @@ export function RunDetails(props: {
       {props.env ? <RunEnvironmentSection model={props.env} run={run} /> : null}
       <ArtifactsSection run={run} client={props.artifacts} />
     </div>
-  );
-}
-
-function MetricCharts({ detail }: { detail: IRunDetail }): JSX.Element {
-  const { run, histories, historyErrors } = detail;
-  const keys = Object.keys(run.metrics).sort();
-  const label = run.run_name || run.run_id;
-  const colors = useMemo(() => [seriesColor(0)], []);
-  return (
-    <div className="jp-mlops-charts">
-      {keys.map(key => (
-        <SingleRunChart
-          key={key}
-          metric={key}
-          label={label}
-          runId={run.run_id}
-          points={histories.get(key)}
-          error={historyErrors.get(key)}
-          latest={run.metrics[key]}
-          colors={colors}
-        />
-      ))}
-    </div>
-  );
-}
-
-function SingleRunChart(props: {
-  metric: string;
-  label: string;
-  runId: string;
-  points: readonly IMetricPoint[] | undefined;
-  error?: string;
-  latest: number | null;
-  colors: string[];
-}): JSX.Element {
-  const { points, runId, label } = props;
-  const overlay = useMemo(
-    () => mergeHistories([{ runId, label, points: points ?? [] }]),
-    [points, runId, label]
-  );
-  const note = props.error
-    ? props.error
-    : points === undefined
-      ? 'loading\u2026'
-      : `latest ${formatMetric(props.latest)}`;
-  return (
-    <MetricChart
-      metric={props.metric}
-      overlay={overlay}
-      colors={props.colors}
-      note={note}
-    />
   );
 }

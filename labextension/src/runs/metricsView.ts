@@ -9,7 +9,7 @@
  */
 import type { IMetricPoint } from '../api/types';
 import { formatNumber } from '../common/format';
-import { normalizeHistory } from './logic';
+import { type IDiffRow, normalizeHistory } from './logic';
 
 // ---------------------------------------------------------------- what a metric is
 
@@ -49,6 +49,23 @@ export function isOurMetric(key: string): boolean {
 /** Metric names in display order: case-insensitive, numbers by value (`epoch2` before `epoch10`). */
 export function compareMetricKeys(a: string, b: string): number {
   return a.localeCompare(b, undefined, { numeric: true, sensitivity: 'base' });
+}
+
+/**
+ * Latest-metric rows of a comparison: the user's metrics first, flagged where
+ * the runs differ; then the `system/...` and cost metrics jupyter-mlops
+ * logged, kept but never flagged (they differ between any two runs; that is
+ * not what the user compared).
+ */
+export function flagUserDifferences<T>(
+  rows: readonly IDiffRow<T>[]
+): IDiffRow<T>[] {
+  return [
+    ...rows.filter(row => !isOurMetric(row.key)),
+    ...rows
+      .filter(row => isOurMetric(row.key))
+      .map(row => ({ ...row, differs: false }))
+  ];
 }
 
 // ---------------------------------------------------------------- layout
