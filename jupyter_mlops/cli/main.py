@@ -35,6 +35,7 @@ COMMANDS: dict[str, Command] = {
         runs.RUNS,
         runs.EXPERIMENTS,
         runs.UI,
+        runs.RUN_EDIT,
         env.ENV,
         cost.COST,
         pipeline.PARAMS,

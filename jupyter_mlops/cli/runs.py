@@ -1,4 +1,7 @@
-"""``jupyter mlops runs|experiments|ui``: the tracking store on the command line.
+"""``jupyter mlops runs|experiments|ui|run-edit``: the tracking store on the command line.
+
+``run-edit`` is the panel's run actions (:mod:`jupyter_mlops.core.tracking.run_edit`):
+rename, tag, note, delete, restore, and the list of deleted runs.
 
 Only the standard library is imported here; MLflow loads inside the commands,
 so ``--help`` stays fast.
@@ -13,10 +16,10 @@ import subprocess
 import sys
 import time
 
-from jupyter_mlops.cli.command import FORMAT, arg, command
+from jupyter_mlops.cli.command import FORMAT, arg, command, group
 from jupyter_mlops.cli.output import bounded_int, client, print_json, print_table, tracking_uri
 
-__all__ = ["EXPERIMENTS", "RUNS", "UI", "cmd_experiments", "cmd_runs", "cmd_ui"]
+__all__ = ["EXPERIMENTS", "RUNS", "RUN_EDIT", "UI", "cmd_experiments", "cmd_runs", "cmd_ui"]
 
 
 def _when(ms: int | None) -> str:
@@ -155,4 +158,132 @@ UI = command(
     arg("--host", default="127.0.0.1", help="Address to listen on (default: %(default)s)."),
     arg("--port", type=bounded_int(1, 65535), default=5000, help="Port (default: %(default)s)."),
     arg("--print", action="store_true", dest="print_only", help="Only print the command."),
+)
+
+
+# -- run-edit: the panel's run actions ----------------------------------------------------------
+
+
+def _edited(args: argparse.Namespace, summary: dict[str, object], done: str) -> int:
+    if args.format == "json":
+        print_json(summary)
+    else:
+        print(f"{done} run {summary['run_id']} ({summary['run_name']}).")
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    """Give a run a new name (1 to 250 characters, one line)."""
+    from jupyter_mlops.core.tracking import run_edit
+
+    return _edited(args, run_edit.rename_run(client(args), args.run_id, args.name), "Renamed")
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    """Set (NAME=VALUE) and remove (--delete NAME) tags of a run in one edit. Tags under
+    mlops. and mlflow. are the system's and cannot be changed here.
+    """
+    from jupyter_mlops.core.tracking import run_edit
+    from jupyter_mlops.exceptions import UsageError
+
+    updates: dict[str, object] = {}
+    for item in args.tags:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"Expected NAME=VALUE, got {item!r}.", hint="For example team=ds.")
+        updates[name] = value
+    summary = run_edit.edit_tags(client(args), args.run_id, updates, args.delete or [])
+    return _edited(args, summary, "Tagged")
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    """Set a run's Markdown note (MLflow's run description, mlflow.note.content) from TEXT,
+    --file PATH or --file - (stdin); an empty note removes it.
+    """
+    from jupyter_mlops.core.tracking import run_edit
+    from jupyter_mlops.exceptions import UsageError
+
+    if (args.text is None) == (args.file is None):
+        raise UsageError("Give the note as TEXT or --file PATH (one of the two).")
+    if args.file == "-":
+        text = sys.stdin.read()
+    elif args.file is not None:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"Cannot read the note from {args.file}: {exc}") from exc
+    else:
+        text = args.text
+    return _edited(args, run_edit.set_note(client(args), args.run_id, text), "Noted")
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Delete a run (MLflow's lifecycle: hidden, restorable until `mlflow gc`)."""
+    from jupyter_mlops.core.tracking import run_edit
+
+    return _edited(args, run_edit.delete_run(client(args), args.run_id), "Deleted")
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a deleted run."""
+    from jupyter_mlops.core.tracking import run_edit
+
+    return _edited(args, run_edit.restore_run(client(args), args.run_id), "Restored")
+
+
+def cmd_deleted(args: argparse.Namespace) -> int:
+    """List deleted runs (restorable), newest first."""
+    from jupyter_mlops.core.tracking import query, run_edit
+
+    store = client(args)
+    ids = (
+        [query.find_experiment(store, args.experiment)["experiment_id"]]
+        if args.experiment
+        else None
+    )
+    result = run_edit.deleted_runs(store, ids, args.max)
+    if args.format == "json":
+        print_json(result)
+        return 0
+    rows = [
+        (r["run_id"], r["run_name"], r["status"], _when(r["start_time"])) for r in result["runs"]
+    ]
+    print_table(["RUN ID", "NAME", "STATUS", "STARTED"], rows)
+    return 0
+
+
+_RUN_ID = arg("run_id", metavar="RUN_ID", help="The run's id.")
+RUN_EDIT = group(
+    "run-edit",
+    "Rename, tag, annotate, delete or restore a run.",
+    command("rename", "Rename a run.", cmd_rename, _RUN_ID, arg("name", metavar="NAME"), FORMAT),
+    command(
+        "tag",
+        "Set or remove tags of a run.",
+        cmd_tag,
+        _RUN_ID,
+        arg("tags", nargs="*", metavar="NAME=VALUE", help="Tags to set."),
+        arg("--delete", action="append", metavar="NAME", help="A tag to remove (repeatable)."),
+        FORMAT,
+    ),
+    command(
+        "note",
+        "Set or clear the Markdown note of a run.",
+        cmd_note,
+        _RUN_ID,
+        arg("text", nargs="?", metavar="TEXT", help="The note ('' removes it)."),
+        arg("--file", metavar="PATH", help="Read the note from PATH (- for stdin)."),
+        FORMAT,
+    ),
+    command("delete", "Delete a run (restorable).", cmd_delete, _RUN_ID, FORMAT),
+    command("restore", "Restore a deleted run.", cmd_restore, _RUN_ID, FORMAT),
+    command(
+        "deleted",
+        "List deleted runs.",
+        cmd_deleted,
+        arg("--experiment", metavar="NAME", help="Only runs of this experiment (default: all)."),
+        arg("--max", metavar="N", type=bounded_int(1, 1000), default=100, help="At most N runs."),
+        FORMAT,
+    ),
 )

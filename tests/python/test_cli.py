@@ -88,6 +88,7 @@ def test_nothing_registers_itself_on_import() -> None:
         "runs",
         "experiments",
         "ui",
+        "run-edit",
         "env",
         "cost",
         "params",
