@@ -14,7 +14,8 @@ from __future__ import annotations
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from jupyter_mlops.core.tracking import query
+from jupyter_mlops.core.tracking import query, run_listing
+from jupyter_mlops.exceptions import UsageError
 from jupyter_mlops.server.base import MlopsHandler
 
 __all__ = [
@@ -49,7 +50,12 @@ class ExperimentsHandler(MlopsHandler):
 
 
 class RunsHandler(MlopsHandler):
-    """``GET /runs``: one page of runs, filtered and sorted by the store."""
+    """``GET /runs``: one page of runs, filtered and sorted by the store.
+
+    ``q`` is the search box (MLflow's filter syntax or the shorthand),
+    ``top_level=true`` lists runs without a parent (with their children's
+    summaries), ``parent=<run id>`` the children of one run.
+    """
 
     auth_resource = "mlops:runs"
 
@@ -62,9 +68,16 @@ class RunsHandler(MlopsHandler):
             for part in raw.split(",")
             if part.strip()
         ]
+        top_level = (self.optional_arg("top_level") or "false").lower()
+        if top_level not in {"true", "false", "1", "0"}:
+            raise UsageError("top_level must be true or false.")
         result = await self.service.call(
-            query.search_runs,
+            run_listing.list_runs,
             experiment_ids=experiment_ids or None,
+            q=self.optional_arg("q"),
+            top_level=top_level in {"true", "1"},
+            parent=self.optional_arg("parent"),
+            best=self.optional_arg("best"),
             status=self.optional_arg("status"),
             search=self.optional_arg("search"),
             filter=self.optional_arg("filter"),

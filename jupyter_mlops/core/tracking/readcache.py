@@ -171,6 +171,10 @@ def _same(answer: Any) -> Any:
 
 def _reusable() -> dict[Callable[..., Any], Callable[[Any], Any]]:
     """The read-only queries the panel polls, and how a reused answer is brought up to date."""
-    from jupyter_mlops.core.tracking import query
+    from jupyter_mlops.core.tracking import query, run_listing
 
-    return {query.list_experiments: _same, query.search_runs: with_current_durations}
+    return {
+        query.list_experiments: _same,
+        query.search_runs: with_current_durations,
+        run_listing.list_runs: with_current_durations,
+    }
