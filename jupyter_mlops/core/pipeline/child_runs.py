@@ -4,7 +4,9 @@ Used by :mod:`.runner`. Children are created SCHEDULED (run name ``STEP``,
 ``STEP-tN`` in a sweep, ``STEP (attempt N)`` for a retry; tags
 ``mlflow.parentRunId``, ``mlops.runType=pipeline-step``, the step, trial and
 attempt) with the environment their kernel gets (``JUPYTER_MLOPS_RUN_ID``,
-``MLFLOW_RUN_ID``, ...). A FINISHED execution records its cache key and the
+``MLFLOW_RUN_ID``, ``JUPYTER_MLOPS_PROJECT``, ...). The parent and every child
+carry ``mlflow.user`` and ``mlops.project`` as a notebook's own run does
+(:func:`owner_tags`). A FINISHED execution records its cache key and the
 digest of what it wrote (:mod:`.cache`); a cache hit is a child that ends
 FINISHED at once with ``mlops.pipeline.cacheHit`` = the run that executed,
 that run's parameters and metrics (not its cost), and nothing else.
@@ -14,10 +16,12 @@ that run's parameters and metrics (not its cost), and nothing else.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.core import tags
@@ -26,7 +30,9 @@ from jupyter_mlops.core.pipeline.model import FINISHED, KILLED, Execution, Execu
 from jupyter_mlops.core.pipeline.plan import RunPlan
 from jupyter_mlops.exceptions import UsageError
 
-__all__ = ["PipelineRuns", "cache_sources", "resume_sources"]
+__all__ = ["ENV_PROJECT", "PipelineRuns", "cache_sources", "owner_tags", "resume_sources"]
+
+ENV_PROJECT = "JUPYTER_MLOPS_PROJECT"  # as config.ENV_PROJECT (core does not import config)
 
 _PARAM_MAX = 6000
 _KEY_UNSAFE = re.compile(r"[^\w.\-/ ]")
@@ -48,6 +54,20 @@ def _sweep_params(plan: RunPlan) -> list[tuple[str, str]]:
     return [(_KEY_UNSAFE.sub("_", k)[:250], v) for k, v in params]
 
 
+def owner_tags(root: Path) -> dict[str, str]:
+    """``mlflow.user`` and ``mlops.project`` from the sources a notebook's run reads them from.
+
+    The user is the OS account (:func:`~jupyter_mlops.core.tracking.context.current_user`,
+    as in a kernel, whether the CLI or the Jupyter server started the run); the
+    project is ``$JUPYTER_MLOPS_PROJECT`` (the server exports its resolved one),
+    else the git repository or folder name of ``root``.
+    """
+    from jupyter_mlops.core.tracking.context import current_user, default_project
+
+    project = os.environ.get(ENV_PROJECT) or default_project(root)
+    return {"mlflow.user": current_user(), tags.PROJECT: project}
+
+
 class PipelineRuns:
     """The runs of one pipeline run in the store ``client`` (experiment ``experiment_id``)."""
 
@@ -63,7 +83,7 @@ class PipelineRuns:
         self.plan = plan
         self.experiment_id = experiment_id
         self.tracking_uri = tracking_uri
-        self.extra_tags = dict(extra_tags or {})
+        self.extra_tags = {**owner_tags(plan.root), **(extra_tags or {})}
         self.parent = ""
 
     def create_parent(self, resumed_from: str | None = None) -> str:
@@ -115,6 +135,7 @@ class PipelineRuns:
             "MLFLOW_RUN_ID": run_id,
             "MLFLOW_TRACKING_URI": self.tracking_uri,
             "MLFLOW_EXPERIMENT_ID": self.experiment_id,
+            ENV_PROJECT: self.extra_tags[tags.PROJECT],
         }
         self.client.update_run(run_id, status="SCHEDULED")
         return replace(

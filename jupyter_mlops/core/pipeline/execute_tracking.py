@@ -248,7 +248,9 @@ class ExecutionTracking:
             return
         self._tags = {
             NOTEBOOK: notebook_tag(self.execution),
-            PROJECT: os.environ.get("JUPYTER_MLOPS_PROJECT") or default_project(Path.cwd()),
+            PROJECT: self.execution.env.get("JUPYTER_MLOPS_PROJECT")  # the run's own tag
+            or os.environ.get("JUPYTER_MLOPS_PROJECT")
+            or default_project(Path.cwd()),
             "mlflow.user": current_user(),
         }
         self._booking = booking

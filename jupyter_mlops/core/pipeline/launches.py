@@ -17,7 +17,8 @@ confined to the root; bad input raises and nothing runs), then
 ``run_plan`` runs on a thread of its own, never on the tornado event loop nor
 in the extension's small store pool. Its progress events update the
 :class:`Launch` record, which the REST routes read: each execution's status, attempt, cache
-hit and live progress (cell k of n, the last lines of output). Launches live in memory:
+hit, live progress (cell k of n, the last lines of output) and, once it ended,
+its run's own metrics (``metrics``: not cost, not ``system/*``). Launches live in memory:
 those still running, and the last :data:`KEEP_FINISHED` that ended. On server
 stop (:meth:`LaunchRegistry.shutdown`) every running launch is cancelled and waited for, so no MLflow run is
 left RUNNING.
@@ -26,6 +27,7 @@ left RUNNING.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -101,7 +103,16 @@ def _execution_entry(execution: Execution) -> dict[str, Any]:
         "attempt": execution.attempt,
         "cache_hit": None,
         "progress": None,
+        "metrics": {},
     }
+
+
+def _user_metrics(metrics: dict[str, float]) -> dict[str, float | None]:
+    """An ended execution's own metrics (its run's latest values, not cost or ``system/*``);
+    a value that is not finite is None (JSON has no NaN)."""
+    from jupyter_mlops.core.pipeline.cache import reusable_metrics
+
+    return {k: v if math.isfinite(v) else None for k, v in reusable_metrics(metrics).items()}
 
 
 class LaunchRegistry:
@@ -298,6 +309,7 @@ class LaunchRegistry:
             output=self._output(result.output, execution),
             attempt=result.attempt,
             cache_hit=result.cache_hit,
+            metrics=_user_metrics(result.metrics),
         )
 
     def _output(self, output: str | None, execution: Execution | None) -> str | None:

@@ -37,7 +37,7 @@ from jupyter_mlops.core.pipeline.model import Execution
 from jupyter_mlops.core.pipeline.notebook import parameters_cell_index, read_notebook
 from jupyter_mlops.core.pipeline.params import Parameter, infer_parameters
 from jupyter_mlops.core.pipeline.paths import confine, declared_path
-from jupyter_mlops.core.pipeline.sweep import Checker, StepValues, expand, flatten_values
+from jupyter_mlops.core.pipeline.sweep import Checker, StepValues, expand, flatten_values, merge
 from jupyter_mlops.exceptions import InvalidValueError, MlopsError, UsageError
 
 __all__ = ["RunPlan", "StepSpec", "plan_run", "prepare"]
@@ -186,6 +186,14 @@ def _stamp(folder: Path) -> str:
     return stamp
 
 
+def _typed(values: StepValues) -> Any:
+    """The one value of a checked ``{step: {param: value}}`` (the first step's when several)."""
+    for params in values.values():
+        for value in params.values():
+            return value
+    return None
+
+
 def _is_pipeline(target: Path) -> bool:
     return target.is_dir() and (target / "pipeline.yaml").is_file()
 
@@ -208,7 +216,8 @@ def plan_run(
     ``grid``: ``{name: [values]}``, one trial per combination; ``param_sets``:
     one trial per mapping (times the grid). ``from_text`` parses the strings of
     ``overrides`` and ``grid`` by the parameter's type (``param_sets`` are
-    typed already). Raises (:class:`UsageError`, :class:`PathError`, ...) with
+    typed already); the plan's ``sweep`` records them typed, so the CLI's
+    ``--grid lr=0.1,0.3`` and a request's ``{"lr": [0.1, 0.3]}`` plan the same. Raises (:class:`UsageError`, :class:`PathError`, ...) with
     every problem at once; nothing is written.
     """
     root_path = confine(root, root)
@@ -247,7 +256,9 @@ def plan_run(
                 {f"{spec.name}.{k}": v for k, v in values.items()}, what="params.yaml "
             ).get(spec.name, {})
     text = Checker(steps, from_text=from_text, untagged=untagged)
-    changed = text.check(flatten_values(overrides or {}, list(steps)))
+    flat = flatten_values(overrides or {}, list(steps))
+    typed_overrides = {name: text.check({name: value}) for name, value in flat.items()}
+    changed = merge(*typed_overrides.values())
     axes = text.check_grid(dict(grid or {}))
     sets = []
     for i, param_set in enumerate(param_sets or []):
@@ -303,11 +314,12 @@ def plan_run(
     excluded = tuple(
         dict.fromkeys([*SKIPPED_IN_WORKSPACE, *(w for s in specs for w in (s.output, *s.writes))])
     )
+    # the values as typed (the CLI's text and the panel's JSON record the same)
     definition: dict[str, Any] = {"trials": len(trials)}
     if overrides:
-        definition["overrides"] = dict(overrides)
+        definition["overrides"] = {k: _typed(v) for k, v in typed_overrides.items()}
     if grid:
-        definition["grid"] = {k: list(v) for k, v in grid.items()}
+        definition["grid"] = {k: [_typed(v) for v in a] for k, a in zip(grid, axes, strict=True)}
     if param_sets:
         definition["param_sets"] = [dict(s) for s in param_sets]
     return RunPlan(
