@@ -1,18 +1,19 @@
 /**
  * The panel's user settings (`labextension/schema/plugin.json`), validated.
  */
-import {
-  COLUMN_IDS,
-  type ColumnId,
-  DEFAULT_COLUMN_IDS,
-  MAX_PAGE_SIZE
-} from './runs/logic';
+import { userColumnIds } from './runs/columns';
+import { COLUMN_IDS, DEFAULT_COLUMN_IDS, MAX_PAGE_SIZE } from './runs/logic';
 
 export interface IPanelSettings {
   /** Seconds between auto-refreshes of the runs list. */
   refreshInterval: number;
-  /** Columns shown in the runs table. */
-  visibleColumns: ColumnId[];
+  /**
+   * Columns shown in the runs table: the chosen built-in ones (`ColumnId`),
+   * then the user columns of `columns` (`metrics.<key>`, `params.<key>`, `tags.<key>`).
+   */
+  visibleColumns: string[];
+  /** One column per metric, param or tag: `metrics.accuracy`, `params.lr`. */
+  columns: string[];
   /** Runs fetched per page ("Load more"). */
   pageSize: number;
 }
@@ -20,6 +21,7 @@ export interface IPanelSettings {
 export const DEFAULT_SETTINGS: IPanelSettings = {
   refreshInterval: 5,
   visibleColumns: [...DEFAULT_COLUMN_IDS],
+  columns: [],
   pageSize: 100
 };
 
@@ -39,13 +41,19 @@ export function parseSettings(composite: unknown): IPanelSettings {
       : DEFAULT_SETTINGS.refreshInterval;
   const columns = raw.visibleColumns;
   const known = new Set<string>(COLUMN_IDS);
-  const visibleColumns = Array.isArray(columns)
+  const builtin: string[] = Array.isArray(columns)
     ? COLUMN_IDS.filter(id => columns.includes(id) && known.has(id))
     : [...DEFAULT_SETTINGS.visibleColumns];
+  const user = Array.isArray(raw.columns)
+    ? userColumnIds(
+        raw.columns.filter((c): c is string => typeof c === 'string')
+      )
+    : [];
+  const visibleColumns = [...builtin, ...user];
   const size = raw.pageSize;
   const pageSize =
     typeof size === 'number' && Number.isFinite(size)
       ? Math.max(10, Math.min(MAX_PAGE_SIZE, Math.floor(size)))
       : DEFAULT_SETTINGS.pageSize;
-  return { refreshInterval, visibleColumns, pageSize };
+  return { refreshInterval, visibleColumns, columns: user, pageSize };
 }

@@ -90,7 +90,7 @@ describe('buildRunsQuery', () => {
     expect(query).toEqual({
       experiment_id: '7',
       status: 'RUNNING',
-      search: 'resnet',
+      q: 'resnet',
       order_by: 'metrics.acc DESC',
       max_results: 50,
       page_token: 'tok-2'
@@ -99,11 +99,11 @@ describe('buildRunsQuery', () => {
 
   it('keeps search and page size within the server limits', () => {
     const query = buildRunsQuery(
-      { ...DEFAULT_FILTER, search: 'x'.repeat(500) },
+      { ...DEFAULT_FILTER, search: 'x'.repeat(1500) },
       DEFAULT_SORT,
       5000
     );
-    expect(query.search).toHaveLength(200);
+    expect(query.q).toHaveLength(1000);
     expect(query.max_results).toBe(1000);
     expect(buildRunsQuery(DEFAULT_FILTER, DEFAULT_SORT, 0).max_results).toBe(1);
   });

@@ -39,7 +39,7 @@ class FakeClient implements IRunsClient {
     const selected = this.runs.filter(
       run =>
         (!query.status || run.status === query.status) &&
-        (!query.search || run.run_name.includes(query.search))
+        (!query.q || run.run_name.includes(query.q))
     );
     if (gate) {
       await gate;
@@ -91,7 +91,8 @@ describe('RunsModel', () => {
     expect(model.nextPageToken).toBe('100');
     expect(client.queries[0]).toEqual({
       order_by: 'start_time DESC',
-      max_results: 100
+      max_results: 100,
+      top_level: 'true'
     });
     expect(changes).toBeGreaterThan(0);
   });
@@ -139,7 +140,7 @@ describe('RunsModel', () => {
     await model.setFilter({ search: 'spec', status: 'RUNNING' });
     expect(model.runs.map(r => r.run_id)).toEqual(['r3']);
     expect(client.queries.at(-1)).toMatchObject({
-      search: 'spec',
+      q: 'spec',
       status: 'RUNNING'
     });
     expect(client.queries.at(-1)?.page_token).toBeUndefined();

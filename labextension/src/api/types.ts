@@ -58,18 +58,40 @@ export interface IRunSummary {
   tags: Record<string, string>;
 }
 
+/** The child runs of one parent run (pipeline steps, sweep trials). */
+export interface IChildrenSummary {
+  count: number;
+  /** Run status -> number of children in it. */
+  statuses: Partial<Record<RunStatus, number>>;
+  /** The best child value of the `best` (or sort) metric. */
+  best: { key: string; value: number; run_id: string } | null;
+}
+
 /** `GET /runs` */
 export interface IRunsPage {
   runs: IRunSummary[];
   next_page_token: string | null;
+  /** With `top_level`: run id on this page -> summary of its children. */
+  children?: Record<string, IChildrenSummary>;
+  /** More children exist than the server scanned; the counts are partial. */
+  children_truncated?: boolean;
 }
 
 /** Query parameters of `GET /runs`. */
 export interface IRunsQuery {
   experiment_id?: string;
   status?: RunStatus;
+  /** Run-name substring. */
   search?: string;
+  /** The search box: MLflow's filter syntax or the shorthand (`lr=0.3 accuracy>0.9`). */
+  q?: string;
   filter?: string;
+  /** `'true'`: only runs without a parent, with `children` summaries. */
+  top_level?: 'true';
+  /** Only the children of this run. */
+  parent?: string;
+  /** The metric parents summarize: `metrics.<key> DESC|ASC`. */
+  best?: string;
   order_by?: string;
   max_results?: number;
   page_token?: string;

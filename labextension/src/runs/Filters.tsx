@@ -1,11 +1,18 @@
 /**
- * The runs list's filters: experiment, run-name search, status, sort.
- * Every filter and sort is applied by the server.
+ * The runs list's filters: experiment, the search box, status, sort.
+ * Every filter and sort is applied by the server; the search box takes
+ * MLflow's filter syntax or the shorthand, and a text the server refuses is
+ * explained under the box while the list stays as it was.
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
 import { shortHash } from '../env/logic';
-import { type ISortState, metricKeys, paramKeys } from './logic';
+import {
+  type ISortState,
+  MAX_SEARCH_LENGTH,
+  metricKeys,
+  paramKeys
+} from './logic';
 import type { RunsModel } from './model';
 import { RUN_STATUSES, type RunStatus } from '../api/types';
 
@@ -14,17 +21,24 @@ const SEARCH_DEBOUNCE_MS = 300;
 
 export function Filters({ model }: { model: RunsModel }): JSX.Element {
   const filter = model.filter;
-  const [search, setSearch] = useState(filter.search);
+  const [search, setSearch] = useState(model.searchInput);
   const timer = useRef<number | undefined>(undefined);
   useEffect(() => () => window.clearTimeout(timer.current), []);
+  // The box follows the model when the search changes elsewhere ("Clear filter").
+  useEffect(() => setSearch(model.searchInput), [model.searchInput]);
 
+  const apply = (value: string): void => {
+    window.clearTimeout(timer.current);
+    if (value !== model.searchInput || model.searchError) {
+      void model.setFilter({ search: value });
+    }
+  };
   const onSearch = (value: string): void => {
     setSearch(value);
     window.clearTimeout(timer.current);
-    timer.current = window.setTimeout(() => {
-      void model.setFilter({ search: value });
-    }, SEARCH_DEBOUNCE_MS);
+    timer.current = window.setTimeout(() => apply(value), SEARCH_DEBOUNCE_MS);
   };
+  const searchError = model.searchError;
 
   return (
     <div className="jp-mlops-filters">
@@ -50,11 +64,21 @@ export function Filters({ model }: { model: RunsModel }): JSX.Element {
           type="search"
           className="jp-mod-styled jp-mlops-search"
           data-testid="mlops-search"
-          aria-label="Search runs by name"
-          placeholder="Search run names"
-          maxLength={200}
+          aria-label="Search runs"
+          aria-invalid={searchError ? true : undefined}
+          aria-describedby={searchError ? 'jp-mlops-search-error' : undefined}
+          placeholder="name, lr=0.3 acc>0.9, or params.lr = '0.3'"
+          title={
+            "A word matches the run name; key=value, key>number a param, metric or tag; or MLflow's filter syntax: params.lr = '0.3' and metrics.accuracy > 0.9"
+          }
+          maxLength={MAX_SEARCH_LENGTH}
           value={search}
           onChange={e => onSearch(e.target.value)}
+          onKeyDown={e => {
+            if (e.key === 'Enter') {
+              apply(search);
+            }
+          }}
         />
         <select
           className="jp-mod-styled jp-mlops-status-filter"
@@ -73,6 +97,19 @@ export function Filters({ model }: { model: RunsModel }): JSX.Element {
           ))}
         </select>
       </div>
+      {searchError ? (
+        <div
+          className="jp-mlops-search-error"
+          id="jp-mlops-search-error"
+          data-testid="mlops-search-error"
+          role="alert"
+        >
+          <div>{searchError.message}</div>
+          {searchError.hint ? (
+            <div className="jp-mlops-error-hint">{searchError.hint}</div>
+          ) : null}
+        </div>
+      ) : null}
       <SortSelect model={model} />
       {filter.envHash ? (
         <div
@@ -101,19 +138,24 @@ export function Filters({ model }: { model: RunsModel }): JSX.Element {
 /** Sort by any column the server can order by, including each metric and param. */
 function SortSelect({ model }: { model: RunsModel }): JSX.Element {
   const { key, direction } = model.sort;
+  const added = model.columns.join('\n');
   const options = useMemo(() => {
     const keys = [
       ['start_time', 'Start time'],
       ['run_name', 'Run name'],
       ['status', 'Status'],
       ...metricKeys(model.runs).map(k => [`metrics.${k}`, `metric: ${k}`]),
-      ...paramKeys(model.runs).map(k => [`params.${k}`, `param: ${k}`])
-    ];
+      ...paramKeys(model.runs).map(k => [`params.${k}`, `param: ${k}`]),
+      ...added
+        .split('\n')
+        .filter(Boolean)
+        .map(k => [k, k])
+    ].filter(([k], i, all) => all.findIndex(([o]) => o === k) === i);
     if (!keys.some(([k]) => k === key)) {
       keys.push([key, key]);
     }
     return keys;
-  }, [model.runs, key]);
+  }, [model.runs, key, added]);
   const change = (next: Partial<ISortState>): void => {
     void model.setSort({ key, direction, ...next });
   };

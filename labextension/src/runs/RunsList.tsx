@@ -5,9 +5,10 @@
  * Every run, param, tag and notebook string is rendered as a React text child
  * or attribute, never as HTML.
  */
-import React, { useMemo } from 'react';
+import React, { useEffect, useMemo } from 'react';
 
 import { SERVER_MISSING_MESSAGE } from '../api/client';
+import { parseUserColumn } from './columns';
 import { visibleColumns } from './logic';
 import type { RunsModel } from './model';
 import { ErrorBox } from '../common/components';
@@ -17,6 +18,7 @@ import { RunsTable } from './RunsTable';
 
 export interface IRunsListProps {
   model: RunsModel;
+  /** Built-in column ids and user columns (`metrics.<key>` ...) from the settings. */
   columns: readonly string[];
   /** Open a notebook (path relative to the server root) in JupyterLab. */
   openNotebook?: (path: string) => void;
@@ -25,7 +27,21 @@ export interface IRunsListProps {
 export function RunsList(props: IRunsListProps): JSX.Element {
   const { model } = props;
   useSignal(model.changed);
-  const columns = useMemo(() => visibleColumns(props.columns), [props.columns]);
+  useEffect(() => model.setBaseColumns(props.columns), [model, props.columns]);
+  // The built-in columns, the user columns, and a metric/param/tag sort column.
+  const user = model.columns;
+  const sortKey = model.sort.key;
+  const userKey = user.join('\n');
+  const columns = useMemo(
+    () =>
+      visibleColumns([
+        ...props.columns.filter(id => !parseUserColumn(id)),
+        ...user,
+        ...(parseUserColumn(sortKey) ? [sortKey] : [])
+      ]),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [props.columns, userKey, sortKey]
+  );
 
   return (
     <div className="jp-mlops-runs" data-testid="mlops-runs">

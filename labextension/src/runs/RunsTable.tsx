@@ -1,44 +1,72 @@
 /**
  * The runs table: sortable headers, one row per run, a checkbox per row for
- * comparing. Run text is rendered as React text, never as HTML.
+ * comparing, a column per chosen metric, param or tag, child runs under
+ * their parent (collapsible). Each cell carries `data-priority`: in a narrow
+ * list, CSS hides columns from the least important (see `columnPriority`).
+ * Run text is rendered as React text, never as HTML.
  */
-import React, { useCallback } from 'react';
+import React, { useCallback, useMemo } from 'react';
 
-import { runEnvHash, shortHash } from '../env/logic';
-import {
-  formatDuration,
-  formatMetric,
-  formatRecord,
-  formatRelativeTime,
-  formatTime,
-  runDuration
-} from '../common/format';
 import { type IColumn, isActive } from './logic';
 import { MAX_COMPARE, type RunsModel } from './model';
-import type { IRunSummary } from '../api/types';
-import { StatusBadge } from '../common/components';
+import type { IChildrenSummary, IRunSummary } from '../api/types';
+import { columnPriority, describeFilter, formatChildStatuses } from './columns';
+import { BuiltinCell, EmptyList, UserCell } from './cells';
+
+/** A column as the table shows it: with its collapse priority. */
+export type ShownColumn = IColumn & { priority: number };
 
 export function RunsTable(props: {
   model: RunsModel;
   columns: IColumn[];
   openNotebook?: (path: string) => void;
 }): JSX.Element {
-  const { model, columns } = props;
+  const { model } = props;
   const selection = model.selection;
   const now = Date.now();
+  const sortKey = model.sort.key;
+  const columns = useMemo(
+    () =>
+      props.columns.map(c => ({ ...c, priority: columnPriority(c, sortKey) })),
+    [props.columns, sortKey]
+  );
   const onEnvHash = useCallback(
     (hash: string) => void model.setFilter({ envHash: hash }),
     [model]
   );
   if (!model.runs.length) {
     return (
-      <div className="jp-mlops-empty" data-testid="mlops-empty">
-        {model.loading
-          ? 'Loading runs\u2026'
-          : 'No runs yet. In a notebook: %load_ext jupyter_mlops, then %mlops start.'}
-      </div>
+      <EmptyList
+        loading={model.loading}
+        filter={describeFilter(model.filter)}
+        onClear={() =>
+          void model.setFilter({ search: '', status: '', envHash: '' })
+        }
+      />
     );
   }
+  const nesting = model.nesting;
+  const row = (run: IRunSummary, depth: number): JSX.Element => (
+    <RunRow
+      key={run.run_id}
+      run={run}
+      columns={columns}
+      now={now}
+      depth={depth}
+      summary={depth ? undefined : nesting.summaries.get(run.run_id)}
+      expanded={nesting.isExpanded(run.run_id)}
+      onToggle={() =>
+        void model.nesting.toggle(
+          run.run_id,
+          `${sortKey} ${model.sort.direction}`
+        )
+      }
+      selected={selection.includes(run.run_id)}
+      onSelect={additive => void model.select(run.run_id, additive)}
+      openNotebook={props.openNotebook}
+      onEnvHash={onEnvHash}
+    />
+  );
   return (
     <div className="jp-mlops-table-wrapper">
       <table
@@ -61,16 +89,17 @@ export function RunsTable(props: {
         </thead>
         <tbody>
           {model.runs.map(run => (
-            <RunRow
-              key={run.run_id}
-              run={run}
-              columns={columns}
-              now={now}
-              selected={selection.includes(run.run_id)}
-              onSelect={additive => void model.select(run.run_id, additive)}
-              openNotebook={props.openNotebook}
-              onEnvHash={onEnvHash}
-            />
+            <React.Fragment key={run.run_id}>
+              {row(run, 0)}
+              {nesting.isExpanded(run.run_id) ? (
+                <ChildRows
+                  parent={run}
+                  model={model}
+                  span={columns.length + 1}
+                  render={child => row(child, 1)}
+                />
+              ) : null}
+            </React.Fragment>
           ))}
         </tbody>
       </table>
@@ -78,17 +107,61 @@ export function RunsTable(props: {
   );
 }
 
-function HeaderCell(props: { column: IColumn; model: RunsModel }): JSX.Element {
+/** The children of an expanded parent: their rows, or why they are missing. */
+function ChildRows(props: {
+  parent: IRunSummary;
+  model: RunsModel;
+  span: number;
+  render: (run: IRunSummary) => JSX.Element;
+}): JSX.Element {
+  const { nesting } = props.model;
+  const id = props.parent.run_id;
+  const error = nesting.errors.get(id);
+  const runs = nesting.runs.get(id);
+  if (runs?.length && !error) {
+    return <>{runs.map(props.render)}</>;
+  }
+  return (
+    <tr className="jp-mlops-child-row" data-testid="mlops-children-note">
+      <td colSpan={props.span} className="jp-mlops-muted">
+        {error
+          ? `Cannot load the child runs: ${error.message}`
+          : runs
+            ? 'No child runs any more.'
+            : 'Loading child runs\u2026'}
+      </td>
+    </tr>
+  );
+}
+
+/** The CSS class of a column: `jp-mlops-col-<id>`, user columns `jp-mlops-col-user`. */
+function columnClass(column: IColumn): string {
+  return column.user
+    ? `jp-mlops-col-user jp-mlops-col-${column.user.kind}-value`
+    : `jp-mlops-col-${column.id}`;
+}
+
+function HeaderCell(props: {
+  column: ShownColumn;
+  model: RunsModel;
+}): JSX.Element {
   const { column, model } = props;
   const sortKey = column.sortKey;
+  const title = column.user ? column.id : column.label.toLowerCase();
   if (!sortKey) {
-    return <th className={`jp-mlops-col-${column.id}`}>{column.label}</th>;
+    return (
+      <th className={columnClass(column)} data-priority={column.priority}>
+        {column.label}
+      </th>
+    );
   }
   const active = model.sort.key === sortKey;
   const direction = model.sort.direction;
   return (
     <th
-      className={`jp-mlops-col-${column.id}`}
+      className={columnClass(column)}
+      data-priority={column.priority}
+      data-column={column.id}
       aria-sort={
         active ? (direction === 'ASC' ? 'ascending' : 'descending') : 'none'
       }
@@ -96,7 +169,7 @@ function HeaderCell(props: { column: IColumn; model: RunsModel }): JSX.Element {
       <button
         className="jp-mlops-sort-button"
         data-testid={`mlops-sort-${column.id}`}
-        title={`Sort by ${column.label.toLowerCase()}`}
+        title={`Sort by ${title}`}
         onClick={() => void model.sortBy(sortKey)}
       >
         {column.label}
@@ -110,8 +183,14 @@ function HeaderCell(props: { column: IColumn; model: RunsModel }): JSX.Element {
 
 interface IRunRowProps {
   run: IRunSummary;
-  columns: IColumn[];
+  columns: ShownColumn[];
   now: number;
+  /** 0 for a listed run, 1 for a child shown under its parent. */
+  depth: number;
+  /** The children of a top-level run, when it has any. */
+  summary?: IChildrenSummary;
+  expanded: boolean;
+  onToggle: () => void;
   selected: boolean;
   onSelect: (additive: boolean) => void;
   openNotebook?: (path: string) => void;
@@ -128,6 +207,8 @@ const RunRow = React.memo(RunRowView, (before, after) => {
   return (
     before.run === after.run &&
     before.selected === after.selected &&
+    before.summary === after.summary &&
+    before.expanded === after.expanded &&
     before.columns === after.columns &&
     before.openNotebook === after.openNotebook &&
     before.onEnvHash === after.onEnvHash &&
@@ -138,11 +219,13 @@ const RunRow = React.memo(RunRowView, (before, after) => {
 
 function RunRowView(props: IRunRowProps): JSX.Element {
   const { run, selected } = props;
+  const child = props.depth > 0;
   return (
     <tr
-      className={`jp-mlops-run-row${selected ? ' jp-mod-selected' : ''}`}
+      className={`jp-mlops-run-row${selected ? ' jp-mod-selected' : ''}${child ? ' jp-mlops-child-row' : ''}`}
       data-testid="mlops-run-row"
       data-run-id={run.run_id}
+      data-parent-id={child ? run.tags['mlflow.parentRunId'] : undefined}
       data-run-name={run.run_name}
       data-status={run.status}
       aria-selected={selected}
@@ -157,7 +240,11 @@ function RunRowView(props: IRunRowProps): JSX.Element {
         }
       }}
     >
-      <td className="jp-mlops-col-select" onClick={e => e.stopPropagation()}>
+      <td
+        className="jp-mlops-col-select"
+        data-priority={1}
+        onClick={e => e.stopPropagation()}
+      >
         <input
           type="checkbox"
           data-testid="mlops-run-checkbox"
@@ -167,117 +254,64 @@ function RunRowView(props: IRunRowProps): JSX.Element {
         />
       </td>
       {props.columns.map(column => (
-        <td key={column.id} className={`jp-mlops-col-${column.id}`}>
-          <Cell
-            column={column}
-            run={run}
-            now={props.now}
-            openNotebook={props.openNotebook}
-            onEnvHash={props.onEnvHash}
-          />
+        <td
+          key={column.id}
+          className={columnClass(column)}
+          data-priority={column.priority}
+        >
+          {column.user ? (
+            <UserCell column={column.user} run={run} summary={props.summary} />
+          ) : column.id === 'run_name' ? (
+            <NameCell {...props} />
+          ) : (
+            <BuiltinCell
+              column={column}
+              run={run}
+              now={props.now}
+              openNotebook={props.openNotebook}
+              onEnvHash={props.onEnvHash}
+            />
+          )}
         </td>
       ))}
     </tr>
   );
 }
 
-function Cell(props: {
-  column: IColumn;
-  run: IRunSummary;
-  now: number;
-  openNotebook?: (path: string) => void;
-  onEnvHash?: (hash: string) => void;
-}): JSX.Element {
-  const { run, openNotebook, onEnvHash } = props;
-  switch (props.column.id) {
-    case 'status':
-      return <StatusBadge status={run.status} />;
-    case 'run_name':
-      return (
-        <span
-          className="jp-mlops-run-name"
-          title={`${run.run_name}\n${run.run_id}`}
-        >
-          {run.run_name || run.run_id}
-        </span>
-      );
-    case 'start_time':
-      return (
-        <span title={formatTime(run.start_time)}>
-          {formatRelativeTime(run.start_time, props.now)}
-        </span>
-      );
-    case 'duration':
-      return <span>{formatDuration(runDuration(run, props.now))}</span>;
-    case 'notebook': {
-      const path = run.notebook;
-      if (!path) {
-        return <span className="jp-mlops-muted">{'\u2014'}</span>;
-      }
-      const name = path.split('/').pop() ?? path;
-      return openNotebook ? (
+/** The run name; a parent's expand toggle and its children's status counts. */
+function NameCell(props: IRunRowProps): JSX.Element {
+  const { run, summary, expanded } = props;
+  return (
+    <span className="jp-mlops-name-cell">
+      {summary ? (
         <button
-          className="jp-mlops-link"
-          data-testid="mlops-open-notebook"
-          title={`Open ${path}`}
+          className="jp-mlops-expand"
+          data-testid="mlops-expand"
+          aria-expanded={expanded}
+          title={`${expanded ? 'Hide' : 'Show'} the ${summary.count} child runs`}
           onClick={e => {
             e.stopPropagation();
-            openNotebook(path);
+            props.onToggle();
           }}
         >
-          {name}
+          {expanded ? '\u25BE' : '\u25B8'}
         </button>
-      ) : (
-        <span title={path}>{name}</span>
-      );
-    }
-    case 'params': {
-      const text = formatRecord(run.params);
-      return (
-        <span className="jp-mlops-ellipsis" title={text}>
-          {text}
-        </span>
-      );
-    }
-    case 'metrics': {
-      const text = formatRecord(run.metrics, formatMetric);
-      return (
-        <span className="jp-mlops-ellipsis" title={text}>
-          {text}
-        </span>
-      );
-    }
-    case 'env_hash': {
-      const hash = runEnvHash(run);
-      if (!hash) {
-        return (
-          <span className="jp-mlops-muted" title="No environment snapshot">
-            {'\u2014'}
-          </span>
-        );
-      }
-      return onEnvHash ? (
-        <button
-          className="jp-mlops-link jp-mlops-mono"
-          data-testid="mlops-env-hash"
-          data-hash={hash}
-          title={`Environment ${hash}\nShow only the runs of this environment`}
-          onClick={e => {
-            e.stopPropagation();
-            onEnvHash(hash);
-          }}
-        >
-          {shortHash(hash)}
-        </button>
-      ) : (
+      ) : null}
+      <span
+        className="jp-mlops-run-name"
+        title={`${run.run_name}\n${run.run_id}`}
+      >
+        {run.run_name || run.run_id}
+      </span>
+      {summary ? (
         <span
-          className="jp-mlops-mono"
-          data-testid="mlops-env-hash"
-          title={hash}
+          className="jp-mlops-children-summary"
+          data-testid="mlops-children-summary"
+          title={`${summary.count} child runs`}
         >
-          {shortHash(hash)}
+          {formatChildStatuses(summary)}
         </span>
-      );
-    }
-  }
+      ) : null}
+    </span>
+  );
 }

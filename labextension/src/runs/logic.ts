@@ -6,6 +6,7 @@
  */
 import { envHashFilter } from '../env/logic';
 import { TAGS } from '../api/tags';
+import { type IUserColumn, userColumn } from './columns';
 import type {
   IMetricPoint,
   IRunSummary,
@@ -30,10 +31,13 @@ export const COLUMN_IDS = [
 export type ColumnId = (typeof COLUMN_IDS)[number];
 
 export interface IColumn {
-  id: ColumnId;
+  /** A `ColumnId`, or a user column's `metrics.<key>` / `params.<key>` / `tags.<key>`. */
+  id: string;
   label: string;
   /** The `order_by` column the server sorts by; absent when not sortable. */
   sortKey?: string;
+  /** Set for a user column (one metric, param or tag). */
+  user?: IUserColumn;
 }
 
 export const COLUMNS: readonly IColumn[] = [
@@ -54,12 +58,21 @@ export const DEFAULT_COLUMN_IDS: readonly ColumnId[] = COLUMN_IDS.filter(
 );
 
 /**
- * The known columns of `ids`, in table order; unknown ids are dropped. The run
- * name is always shown: it is what a row is recognized by.
+ * The known columns of `ids`, in table order, user columns (`metrics.<key>`,
+ * ...) right after the run name; unknown ids are dropped. The run name is
+ * always shown: it is what a row is recognized by.
  */
 export function visibleColumns(ids: readonly string[]): IColumn[] {
   const wanted = new Set<string>([...ids, 'run_name']);
-  return COLUMNS.filter(column => wanted.has(column.id));
+  const user = ids
+    .map(userColumn)
+    .filter(
+      (c, i, all): c is IColumn =>
+        !!c && all.findIndex(o => o?.id === c.id) === i
+    );
+  const builtin = COLUMNS.filter(column => wanted.has(column.id));
+  const at = builtin.findIndex(column => column.id === 'run_name') + 1;
+  return [...builtin.slice(0, at), ...user, ...builtin.slice(at)];
 }
 
 // ---------------------------------------------------------------- sorting
@@ -118,7 +131,7 @@ export function orderByClause(sort: ISortState): string {
 export interface IFilterState {
   /** Experiment id; empty for all active experiments. */
   experimentId: string;
-  /** Free text matched against the run name. */
+  /** The search box: MLflow's filter syntax or the shorthand, translated by the server (`q`). */
   search: string;
   /** Status filter; empty for any status. */
   status: RunStatus | '';
@@ -132,18 +145,20 @@ export const DEFAULT_FILTER: IFilterState = {
   status: ''
 };
 
-/** The server caps `search` at 200 characters and `max_results` at 1000. */
-export const MAX_SEARCH_LENGTH = 200;
+/** The server caps `q` at 1000 characters and `max_results` at 1000. */
+export const MAX_SEARCH_LENGTH = 1000;
 export const MAX_PAGE_SIZE = 1000;
 
-/** Query parameters of `GET /runs` for the current view state. */
+/** Query parameters of `GET /runs` for the current view state (`extra`: nesting, `best`). */
 export function buildRunsQuery(
   filter: IFilterState,
   sort: ISortState,
   pageSize: number,
-  pageToken?: string | null
+  pageToken?: string | null,
+  extra: Partial<IRunsQuery> = {}
 ): IRunsQuery {
   const query: IRunsQuery = {
+    ...extra,
     order_by: orderByClause(sort),
     max_results: Math.max(1, Math.min(MAX_PAGE_SIZE, Math.floor(pageSize)))
   };
@@ -155,7 +170,7 @@ export function buildRunsQuery(
   }
   const search = filter.search.trim().slice(0, MAX_SEARCH_LENGTH);
   if (search) {
-    query.search = search;
+    query.q = search;
   }
   const envFilter = filter.envHash ? envHashFilter(filter.envHash) : null;
   if (envFilter) {
@@ -167,43 +182,7 @@ export function buildRunsQuery(
   return query;
 }
 
-/** `existing` followed by the runs of `page` it does not hold yet (page tokens can overlap). */
-export function appendPage(
-  existing: readonly IRunSummary[],
-  page: readonly IRunSummary[]
-): IRunSummary[] {
-  const seen = new Set(existing.map(run => run.run_id));
-  return [...existing, ...page.filter(run => !seen.has(run.run_id))];
-}
-
-/**
- * Merge a freshly fetched first page into the loaded list (auto-refresh).
- *
- * The fresh page replaces the head; runs loaded beyond it (by "load more")
- * stay after it. When the fresh page is the whole result (`complete`), it is
- * the whole list, so deleted runs go away too.
- */
-export function mergeHead(
-  existing: readonly IRunSummary[],
-  head: readonly IRunSummary[],
-  complete: boolean
-): IRunSummary[] {
-  if (complete) {
-    return [...head];
-  }
-  const inHead = new Set(head.map(run => run.run_id));
-  const tail = existing.slice(head.length).filter(r => !inHead.has(r.run_id));
-  return [...head, ...tail];
-}
-
-/** `list` with each run of `updates` replaced by its newer version (matched by id). */
-export function replaceRuns(
-  list: readonly IRunSummary[],
-  updates: readonly IRunSummary[]
-): IRunSummary[] {
-  const byId = new Map(updates.map(run => [run.run_id, run]));
-  return list.map(run => byId.get(run.run_id) ?? run);
-}
+export { appendPage, mergeHead, replaceRuns } from './paging';
 
 /** Whether a run may still change (the view keeps refreshing it). */
 export function isActive(run: Pick<IRunSummary, 'status'>): boolean {

@@ -1,5 +1,6 @@
 /**
- * The state of the Runs view and the requests that change it.
+ * The state of the Runs view: the list (`RunsListModel`), the selected runs
+ * with their details and metric histories, and the auto-refresh.
  *
  * No DOM: the widgets render this model and call its methods; tests drive it
  * with a fake `IRunsClient`.
@@ -7,26 +8,13 @@
 
 import { ApiError, toApiError } from '../api/client';
 import type { IRunsClient } from '../api/runs';
-import { Model, Refresher } from '../common/model';
-import {
-  appendPage,
-  buildRunsQuery,
-  DEFAULT_FILTER,
-  DEFAULT_SORT,
-  type IFilterState,
-  isActive,
-  type ISortState,
-  mergeHead,
-  replaceRuns,
-  toggleSort
-} from './logic';
-import type {
-  IExperiment,
-  IHealth,
-  IMetricPoint,
-  IRunSummary
-} from '../api/types';
+import type { IMetricPoint, IRunSummary } from '../api/types';
 import { mapLimit } from '../common/async';
+import { Refresher } from '../common/model';
+import { RunsListModel } from './listModel';
+import { isActive, mergeHead, orderByClause, replaceRuns } from './logic';
+
+export { RunsListModel } from './listModel';
 
 /** At most this many runs are compared at once (each needs its histories). */
 export const MAX_COMPARE = 10;
@@ -46,15 +34,13 @@ export interface IRunDetail {
   historyErrors: Map<string, string>;
 }
 
-export class RunsModel extends Model {
+export class RunsModel extends RunsListModel {
   constructor(options: {
     client: IRunsClient;
     pageSize?: number;
     refreshInterval?: number;
   }) {
-    super();
-    this._client = options.client;
-    this._pageSize = options.pageSize ?? 100;
+    super(options);
     this.poll = new Refresher({
       name: 'jupyter-mlops:runs',
       factory: () => this.refresh(),
@@ -77,40 +63,8 @@ export class RunsModel extends Model {
     this.poll.dispose();
   }
 
-  get client(): IRunsClient {
-    return this._client;
-  }
-
-  health: IHealth | null = null;
-  /** The server extension is not reachable; the view shows how to fix it. */
-  serverMissing = false;
-  /** The last error of the list requests (not of the server check). */
-  error: ApiError | null = null;
   /** The last error while reading the selected runs. */
   detailError: ApiError | null = null;
-  loading = false;
-  loadingMore = false;
-  experiments: IExperiment[] = [];
-  runs: IRunSummary[] = [];
-  nextPageToken: string | null = null;
-  /** Time of the last successful list refresh (ms since epoch). */
-  lastUpdated: number | null = null;
-
-  get filter(): IFilterState {
-    return this._filter;
-  }
-
-  get sort(): ISortState {
-    return this._sort;
-  }
-
-  get pageSize(): number {
-    return this._pageSize;
-  }
-
-  set pageSize(value: number) {
-    this._pageSize = value;
-  }
 
   /** Ids of the selected runs, in the order they were selected. */
   get selection(): readonly string[] {
@@ -122,100 +76,6 @@ export class RunsModel extends Model {
     return this._selection
       .map(id => this._details.get(id))
       .filter((d): d is IRunDetail => d !== undefined);
-  }
-
-  /** Check the server extension, then load experiments and the first page. */
-  async start(): Promise<void> {
-    if (!(await this._checkHealth())) {
-      return;
-    }
-    await this._loadExperiments();
-    await this.reload();
-  }
-
-  /** Change filters and reload from the first page. */
-  async setFilter(change: Partial<IFilterState>): Promise<void> {
-    this._filter = { ...this._filter, ...change };
-    this.emit();
-    await this.reload();
-  }
-
-  /** Sort by `key` (toggling the direction when it is already the sort key) and reload. */
-  async sortBy(key: string): Promise<void> {
-    this._sort = toggleSort(this._sort, key);
-    this.emit();
-    await this.reload();
-  }
-
-  /** Set the sort exactly and reload. */
-  async setSort(sort: ISortState): Promise<void> {
-    this._sort = { ...sort };
-    this.emit();
-    await this.reload();
-  }
-
-  /** Replace the list with the first page for the current filter and sort. */
-  async reload(): Promise<void> {
-    if (this.serverMissing) {
-      return;
-    }
-    const generation = ++this._generation;
-    this.loading = true;
-    this.emit();
-    try {
-      const page = await this._client.searchRuns(
-        buildRunsQuery(this._filter, this._sort, this._pageSize)
-      );
-      if (generation !== this._generation) {
-        return;
-      }
-      this.runs = page.runs;
-      this.nextPageToken = page.next_page_token;
-      this.error = null;
-      this.lastUpdated = Date.now();
-    } catch (reason) {
-      if (generation === this._generation) {
-        this._fail(reason);
-      }
-    } finally {
-      if (generation === this._generation) {
-        this.loading = false;
-        this.emit();
-      }
-    }
-  }
-
-  /** Append the next page. */
-  async loadMore(): Promise<void> {
-    if (!this.nextPageToken || this.loadingMore || this.serverMissing) {
-      return;
-    }
-    const generation = this._generation;
-    this.loadingMore = true;
-    this.emit();
-    try {
-      const page = await this._client.searchRuns(
-        buildRunsQuery(
-          this._filter,
-          this._sort,
-          this._pageSize,
-          this.nextPageToken
-        )
-      );
-      if (generation !== this._generation) {
-        return;
-      }
-      this.runs = appendPage(this.runs, page.runs);
-      this.nextPageToken = page.next_page_token;
-      this.error = null;
-    } catch (reason) {
-      if (generation === this._generation) {
-        this._fail(reason);
-      }
-    } finally {
-      this.loadingMore = false;
-      this.emit();
-    }
   }
 
   /**
@@ -242,13 +102,11 @@ export class RunsModel extends Model {
       },
       () => undefined
     );
-    const page = await this._client
-      .searchRuns(buildRunsQuery(this._filter, this._sort, this._pageSize))
-      .catch(reason => {
-        this._fail(reason);
-        this.emit();
-        throw reason;
-      });
+    const page = await this._client.searchRuns(this._query()).catch(reason => {
+      this._fail(reason);
+      this.emit();
+      throw reason;
+    });
     await experiments;
     if (generation !== this._generation || this.isDisposed) {
       return;
@@ -275,8 +133,21 @@ export class RunsModel extends Model {
     }
     this.error = null;
     this.lastUpdated = Date.now();
+    this.nesting.takePage(page, complete);
     this.emit();
+    await this.nesting.refresh(orderByClause(this._sort));
     await this._loadSelection();
+  }
+
+  /** Unselect the runs the list (with its shown children) no longer holds. */
+  protected retainListed(): void {
+    const listed = this.nesting.shownIds();
+    this.runs.forEach(run => listed.add(run.run_id));
+    const kept = this._selection.filter(id => listed.has(id));
+    if (kept.length !== this._selection.length) {
+      this._selection = kept;
+      void this._loadSelection();
+    }
   }
 
   /**
@@ -305,6 +176,17 @@ export class RunsModel extends Model {
   clearSelection(): void {
     this._selection = [];
     this.emit();
+  }
+
+  /** After an edit (run actions): read `runId` again if selected, then the list. */
+  async reloadRun(runId: string): Promise<void> {
+    if (this._selection.includes(runId)) {
+      await this._loadRun(runId).catch(reason => {
+        this.detailError = toApiError(reason);
+      });
+      this.emit();
+    }
+    await this.reload();
   }
 
   /** Read the selected runs that are new or may still change, and their histories. */
@@ -355,42 +237,6 @@ export class RunsModel extends Model {
     });
   }
 
-  private async _checkHealth(): Promise<boolean> {
-    try {
-      this.health = await this._client.health();
-      this.serverMissing = false;
-      this.error = null;
-      return true;
-    } catch (reason) {
-      this._fail(reason);
-      return false;
-    } finally {
-      this.emit();
-    }
-  }
-
-  private async _loadExperiments(): Promise<void> {
-    try {
-      this.experiments = await this._client.experiments();
-    } catch (reason) {
-      this._fail(reason);
-    }
-    this.emit();
-  }
-
-  private _fail(reason: unknown): void {
-    const error = toApiError(reason);
-    if (error.serverMissing) {
-      this.serverMissing = true;
-    }
-    this.error = error;
-  }
-
-  private _client: IRunsClient;
-  private _pageSize: number;
-  private _filter: IFilterState = { ...DEFAULT_FILTER };
-  private _sort: ISortState = { ...DEFAULT_SORT };
   private _selection: string[] = [];
   private _details = new Map<string, IRunDetail>();
-  private _generation = 0;
 }
