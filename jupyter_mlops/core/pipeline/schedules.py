@@ -59,8 +59,7 @@ STATUSES = ("started", "finished", "failed", "killed", "skipped", "missed", "err
 MISSED_SHOWN = 20
 """Missed firings a schedule lists (the newest)."""
 FIRINGS_KEPT = 1000
-"""Firings kept per schedule (the newest; a running one is never removed): a schedule every
-minute would otherwise add half a million rows a year. Its runs stay in MLflow."""
+"""Firings kept per schedule, the newest (a running one always); their runs stay in MLflow."""
 _MAX_CONCURRENT = 100
 _NAME_MAX = 200
 
@@ -330,13 +329,8 @@ class ScheduleStore(SqlTables):
         :data:`FIRINGS_KEPT`; none that is still ``started``); returns how many went."""
         keep = FIRINGS_KEPT if keep is None else keep
         sa, f = self.sa, self.firings
-        cutoff = self.fetch(
-            sa.select(f.c.fire_time)
-            .where(f.c.schedule_id == schedule_id)
-            .order_by(f.c.fire_time.desc())
-            .offset(keep)
-            .limit(1)
-        )
+        mine = sa.select(f.c.fire_time).where(f.c.schedule_id == schedule_id)
+        cutoff = self.fetch(mine.order_by(f.c.fire_time.desc()).offset(keep).limit(1))
         if not cutoff:
             return 0
         stmt = f.delete().where(
