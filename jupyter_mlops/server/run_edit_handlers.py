@@ -2,7 +2,7 @@
 
 * ``POST /runs/{run_id}/rename`` ``{"name"}``
 * ``POST /runs/{run_id}/tags`` ``{"set": {name: value}, "delete": [name]}``
-* ``PUT /runs/{run_id}/note`` ``{"note"}`` (empty removes it)
+* ``POST /runs/{run_id}/note`` ``{"note"}`` (empty removes it)
 * ``POST /runs/{run_id}/delete``, ``POST /runs/{run_id}/restore``
 * ``GET /deleted-runs?experiment_id=``: the runs that can be restored.
 
@@ -79,7 +79,7 @@ class RunTagsHandler(_RunEditHandler):
 
 
 class RunNoteHandler(_RunEditHandler):
-    """``PUT /runs/{run_id}/note``: ``{"note"}``, Markdown; empty removes the note."""
+    """``POST /runs/{run_id}/note``: ``{"note"}``, Markdown; empty removes the note."""
 
     @staticmethod
     def edit(client: MlflowClient, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +87,7 @@ class RunNoteHandler(_RunEditHandler):
 
     @tornado.web.authenticated
     @authorized_to("write")
-    async def put(self, run_id: str) -> None:
+    async def post(self, run_id: str) -> None:
         await self._edit(run_id)
 
 

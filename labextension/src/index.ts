@@ -15,6 +15,7 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { KernelAPI } from '@jupyterlab/services';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { Signal } from '@lumino/signaling';
@@ -25,6 +26,7 @@ import { CostClient } from './api/cost';
 import { EnvClient } from './api/env';
 import { PipelinesClient } from './api/pipelines';
 import { RunsClient } from './api/runs';
+import { RunEditClient } from './api/runEdit';
 import { IMlopsApi } from './api/tokens';
 import { addCommands, CommandIDs } from './commands';
 import { CostModel } from './cost/model';
@@ -37,6 +39,7 @@ import { PipelinesModel } from './pipelines/model';
 import { RunsModel } from './runs/model';
 import {
   DEFAULT_SETTINGS,
+import { configureRunActions } from './runs/RunActions';
   type IPanelSettings,
   parseSettings
 } from './settings';
@@ -114,7 +117,13 @@ const plugin: JupyterFrontEndPlugin<IMlopsApi> = {
     "The MLOps sidebar: experiment runs, details and comparisons, the current kernel's environment, live compute cost (with a status bar item), and notebook pipelines (Export to pipeline in the notebook toolbar).",
   autoStart: true,
   requires: [ISettingRegistry],
-  optional: [ILabShell, ILayoutRestorer, ICommandPalette, IStatusBar],
+  optional: [
+    ILabShell,
+    ILayoutRestorer,
+    ICommandPalette,
+    IStatusBar,
+    IRenderMimeRegistry
+  ],
   provides: IMlopsApi,
   activate: (
     app: JupyterFrontEnd,
@@ -122,12 +131,19 @@ const plugin: JupyterFrontEndPlugin<IMlopsApi> = {
     labShell: ILabShell | null,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    rendermime: IRenderMimeRegistry | null
   ): IMlopsApi => {
     const api = createApi();
     const models = createModels(api);
     const services = app.serviceManager;
     const kernelActions: IKernelActions = {
+    configureRunActions({
+      client: new RunEditClient(api.http),
+      artifacts: api.artifacts,
+      rendermime,
+      reload: runId => models.runs.reloadRun(runId)
+    });
       interrupt: id => KernelAPI.interruptKernel(id, services.serverSettings),
       // Through the manager, so that its running-kernels model follows.
       shutdown: id => services.kernels.shutdown(id)

@@ -59,5 +59,7 @@ c.LabServerApp.extra_labextensions_path = [
 ]
 c.MlopsConfig.tracking_uri = f"sqlite:///{ROOT / 'mlflow.db'}"
 c.MlopsConfig.project = "ui-tests"
+# The panel links runs to this (unreachable) MLflow UI: actions.spec checks the hrefs.
+c.MlopsConfig.mlflow_ui_url = "http://mlflow.example:5000"
 # The cost ledger of this session only (not ~/.local/share/jupyter-mlops).
 c.MlopsConfig.cost_ledger_url = f"sqlite:///{ROOT / 'cost.db'}"

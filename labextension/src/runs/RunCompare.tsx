@@ -21,6 +21,7 @@ import type { IRunDetail } from './model';
 import { Section } from '../common/components';
 import { seriesColor } from '../common/colors';
 import { EnvDiffSection } from '../env/EnvDiff';
+import { CompareExport } from './CompareExport';
 import { CostScatterSection } from './CostScatter';
 import { MetricChart } from './MetricChart';
 import { SweepSection } from './SweepView';
@@ -55,6 +56,7 @@ export function RunCompare(props: IRunCompareProps): JSX.Element {
         <span className="jp-mlops-details-name">
           Comparing {details.length} runs
         </span>
+        <CompareExport runs={runs} />
         <button
           className="jp-mlops-button"
           data-testid="mlops-clear-selection"

@@ -19,6 +19,7 @@ import {
 import { RunEnvironmentSection } from '../env/EnvDiff';
 import { useSignal } from '../common/hooks';
 import { RunMetrics } from './detailsParts';
+import { RunActions } from './RunActions';
 
 export interface ISelectionViewProps {
   model: RunsModel;
@@ -140,6 +141,7 @@ export function RunDetails(props: {
           </>
         ) : null}
       </dl>
+      <RunActions run={run} />
       <RunMetrics detail={props.detail} />
       <Section title="Params" count={Object.keys(run.params).length}>
         <KeyValueTable record={run.params} testId="mlops-params" />

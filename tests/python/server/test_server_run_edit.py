@@ -47,7 +47,7 @@ def send(jp_fetch: Any) -> Callable[..., Any]:
     """``await send("POST", "runs", id, "rename", body={...})`` -> ``(status, json)``."""
 
     async def _send(method: str, *parts: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
-        if method in ("POST", "PUT"):
+        if method == "POST":
             kw["body"] = json.dumps(body if body is not None else {})
         response = await jp_fetch(API, *parts, method=method, raise_error=False, **kw)
         return response.code, json.loads(response.body)
@@ -79,9 +79,9 @@ async def test_writer_renames_tags_notes_deletes_and_restores(
     check_response("/runs/{run_id}/tags", 200, body, method="post")
     assert (body["tags"]["stage"], body["tags"]["team"]) == ("prod", "ml")
 
-    code, body = await send("PUT", "runs", run_id, "note", body={"note": "**bold** <script>"})
+    code, body = await send("POST", "runs", run_id, "note", body={"note": "**bold** <script>"})
     assert code == 200, body
-    check_response("/runs/{run_id}/note", 200, body, method="put")
+    check_response("/runs/{run_id}/note", 200, body, method="post")
     assert body["tags"][NOTE_TAG] == "**bold** <script>"
 
     code, body = await send("POST", "runs", run_id, "delete")
@@ -117,8 +117,8 @@ async def test_writer_renames_tags_notes_deletes_and_restores(
         ("POST", "tags", {"set": {"ok": "1"}, "delete": ["mlflow.user"]}, "read-only"),
         ("POST", "tags", {"set": {"bad key!": "1"}}, "tag key"),
         ("POST", "tags", {"set": ["a"]}, "object"),
-        ("PUT", "note", {"note": "n" * 8001}, "limit"),
-        ("PUT", "note", {"note": 3}, "text"),
+        ("POST", "note", {"note": "n" * 8001}, "limit"),
+        ("POST", "note", {"note": 3}, "text"),
     ],
 )
 async def test_bad_input_is_400_and_changes_nothing(
@@ -161,7 +161,7 @@ async def test_read_only_user_is_refused_every_edit(
     for method, action, body in (
         ("POST", "rename", {"name": "mine"}),
         ("POST", "tags", {"set": {"a": "b"}}),
-        ("PUT", "note", {"note": "hi"}),
+        ("POST", "note", {"note": "hi"}),
         ("POST", "delete", {}),
         ("POST", "restore", {}),
     ):

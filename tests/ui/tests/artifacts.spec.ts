@@ -123,8 +123,12 @@ test.describe('MLOps artifacts', () => {
       'href',
       /artifacts\/raw\?.*download=1.*path=config\.json/
     );
-    await expect(artifacts.getByTestId('mlops-mlflow-ui')).toContainText(
-      'mlflow ui --backend-store-uri'
+    // the test server configures c.MlopsConfig.mlflow_ui_url
+    await expect(
+      artifacts.getByTestId('mlops-mlflow-ui').locator('a')
+    ).toHaveAttribute(
+      'href',
+      /^http:\/\/mlflow\.example:5000\/#\/experiments\//
     );
 
     // An image, loaded from the raw route.
