@@ -154,6 +154,8 @@ export interface IExecution {
   cache_hit?: string | null;
   /** While it runs: the current cell and its last output lines. */
   progress?: IExecutionProgress | null;
+  /** Once it ended: its run's latest metrics (not cost, not `system/*`). */
+  metrics?: Record<string, number | null>;
 }
 
 /** A run or sweep started from this server. */

@@ -2,7 +2,8 @@
  * Pieces of the Pipelines view about launches: a status badge, the watched
  * launch with one row per execution (links to its MLflow run and output
  * notebook, its attempt, a "cached" badge for a reused result), the cell
- * and last output lines of each running execution, the recent launches,
+ * and last output lines of each running execution, the swept values and
+ * metrics of each execution, the sweep view of a sweep, the recent launches,
  * and server errors with their `errors` lines. Text only, never HTML.
  */
 import React from 'react';
@@ -11,8 +12,18 @@ import type { ApiError } from '../api/client';
 import { formatDuration, formatTime } from '../common/format';
 import { displayValue } from './form';
 import { type IExecution, type ILaunch, isTerminal } from '../api/pipelines';
-import { attemptText, cellText, outputTail, progressText } from './logic';
+import {
+  attemptText,
+  cellText,
+  isSweep,
+  metricsText,
+  outputTail,
+  progressText,
+  sweptKeys,
+  sweptText
+} from './logic';
 import { Section } from '../common/components';
+import { LaunchSweep, SweepButton } from '../runs/SweepView';
 
 /** A server error with its hint and its `errors` lines. */
 export function ErrorList(props: {
@@ -63,6 +74,8 @@ export function LaunchView(props: {
   onOpenNotebook?: (path: string) => void;
 }): JSX.Element {
   const { launch, onOpenRun } = props;
+  const [sweepOpen, setSweepOpen] = React.useState(false);
+  const sweep = isSweep(launch);
   return (
     <Section title={`Launch ${launch.name}`} count={progressText(launch)}>
       <div
@@ -82,6 +95,13 @@ export function LaunchView(props: {
             >
               parent run
             </button>
+          ) : null}
+          {sweep ? (
+            <SweepButton
+              open={sweepOpen}
+              testId="mlops-launch-sweep-toggle"
+              onToggle={() => setSweepOpen(!sweepOpen)}
+            />
           ) : null}
           {isTerminal(launch.status) ? null : (
             <button
@@ -107,6 +127,9 @@ export function LaunchView(props: {
           onOpenRun={onOpenRun}
           onOpenNotebook={props.onOpenNotebook}
         />
+        {sweep && sweepOpen ? (
+          <LaunchSweep executions={launch.executions} />
+        ) : null}
       </div>
     </Section>
   );
@@ -127,6 +150,7 @@ export function ExecutionTable(props: {
   onOpenNotebook?: (path: string) => void;
 }): JSX.Element {
   const { onOpenRun, onOpenNotebook } = props;
+  const swept = sweptKeys(props.executions);
   if (!props.executions.length) {
     return (
       <div className="jp-mlops-muted">Planning the executions{'\u2026'}</div>
@@ -143,6 +167,8 @@ export function ExecutionTable(props: {
             <th scope="col">Step</th>
             <th scope="col">Trial</th>
             <th scope="col">Status</th>
+            {swept.length ? <th scope="col">Swept</th> : null}
+            <th scope="col">Metrics</th>
             <th scope="col">Duration</th>
             <th scope="col">Links</th>
             <th scope="col">Parameters</th>
@@ -151,6 +177,8 @@ export function ExecutionTable(props: {
         <tbody>
           {props.executions.map(execution => {
             const params = paramsText(execution.parameters ?? {});
+            const values = sweptText(execution, swept);
+            const metrics = metricsText(execution);
             return (
               <tr
                 key={execution.index}
@@ -176,6 +204,18 @@ export function ExecutionTable(props: {
                       {execution.error ?? execution.reason}
                     </div>
                   ) : null}
+                </td>
+                {swept.length ? (
+                  <td data-testid="mlops-execution-swept" title={values}>
+                    {values}
+                  </td>
+                ) : null}
+                <td
+                  className="jp-mlops-execution-metrics"
+                  data-testid="mlops-execution-metrics"
+                  title={metricsText(execution, Infinity)}
+                >
+                  {metrics}
                 </td>
                 <td>
                   {formatDuration(

@@ -1,7 +1,7 @@
 /**
  * Pure logic of the Pipelines view's launches: the recent list, progress of
  * a launch and of each running execution (its cell, its last output lines),
- * retries and cache hits.
+ * retries and cache hits, the swept values and metrics of each execution.
  *
  * Nothing here touches the DOM or the network, so it is unit-tested directly.
  */
@@ -12,6 +12,8 @@ import {
   isTerminal
 } from '../api/pipelines';
 import type { ISchedule } from '../api/schedules';
+import { formatMetric } from '../common/format';
+import { valueKey, varyingParams } from '../runs/sweep';
 
 /** At most this many recent launches are listed. */
 export const MAX_LAUNCHES = 20;
@@ -139,4 +141,54 @@ export function attemptText(execution: IExecution): string | null {
 /** True when the execution's result came from the cache (run `cache_hit`). */
 export function isCached(execution: IExecution): boolean {
   return !!execution.cache_hit;
+}
+
+/** At most this many metrics are shown per execution. */
+export const SHOWN_METRICS = 3;
+
+/**
+ * The parameters a launch sweeps: per step, those whose value is not the same
+ * in all of that step's executions (in the order first seen).
+ */
+export function sweptKeys(executions: readonly IExecution[]): string[] {
+  const keys: string[] = [];
+  for (const step of new Set(executions.map(e => e.step))) {
+    for (const key of varyingParams(
+      executions.filter(e => e.step === step).map(e => e.parameters ?? {})
+    )) {
+      if (!keys.includes(key)) {
+        keys.push(key);
+      }
+    }
+  }
+  return keys;
+}
+
+/** `lr=0.3, layers=[1,2]`: the execution's values of the swept `keys` it has. */
+export function sweptText(
+  execution: IExecution,
+  keys: readonly string[]
+): string {
+  const params = execution.parameters ?? {};
+  return keys
+    .filter(key => key in params)
+    .map(key => `${key}=${valueKey(params[key])}`)
+    .join(', ');
+}
+
+/** `accuracy=0.91, loss=0.21`: the first `max` metrics of an execution, by name. */
+export function metricsText(
+  execution: IExecution,
+  max: number = SHOWN_METRICS
+): string {
+  return Object.keys(execution.metrics ?? {})
+    .sort()
+    .slice(0, max)
+    .map(key => `${key}=${formatMetric(execution.metrics?.[key])}`)
+    .join(', ');
+}
+
+/** True when the launch runs more than one trial (a sweep). */
+export function isSweep(launch: ILaunch): boolean {
+  return new Set(launch.executions.map(e => e.trial)).size > 1;
 }

@@ -25,6 +25,7 @@ import { CompareExport } from './CompareExport';
 import { CostScatterSection } from './CostScatter';
 import { MetricChart } from './MetricChart';
 import { SweepSection } from './SweepView';
+import { SweepSection } from './SweepView';
 
 export interface IRunCompareProps {
   details: IRunDetail[];
@@ -113,6 +114,7 @@ export function RunCompare(props: IRunCompareProps): JSX.Element {
         <EnvDiffSection model={props.env} runs={runs} colors={colors} />
       ) : null}
       <CostScatterSection runs={runs} colors={colors} />
+      <SweepSection runs={runs} />
       <SweepSection runs={runs} />
       <Section title="Metric curves" count={layout.curves.length}>
         <div className="jp-mlops-charts" data-testid="mlops-compare-curves">
