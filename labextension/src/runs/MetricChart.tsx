@@ -220,7 +220,7 @@ export function MetricChart(props: IMetricChartProps): JSX.Element {
           {refusal ? (
             <span
               id={`${controlId}-refusal`}
-              className="jp-mlops-chart-refusal"
+              className="jp-mlops-visually-hidden"
               data-testid="mlops-chart-log-refusal"
             >
               {refusal}

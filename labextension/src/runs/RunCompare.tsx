@@ -25,7 +25,6 @@ import { CompareExport } from './CompareExport';
 import { CostScatterSection } from './CostScatter';
 import { MetricChart } from './MetricChart';
 import { SweepSection } from './SweepView';
-import { SweepSection } from './SweepView';
 
 export interface IRunCompareProps {
   details: IRunDetail[];
@@ -115,18 +114,13 @@ export function RunCompare(props: IRunCompareProps): JSX.Element {
       ) : null}
       <CostScatterSection runs={runs} colors={colors} />
       <SweepSection runs={runs} />
-      <SweepSection runs={runs} />
       <Section title="Metric curves" count={layout.curves.length}>
-        <div className="jp-mlops-charts" data-testid="mlops-compare-curves">
-          {layout.curves.map(key => (
-            <OverlayChart
-              key={key}
-              metric={key}
-              details={details}
-              colors={colors}
-            />
-          ))}
-        </div>
+        <OverlayCharts
+          keys={layout.curves}
+          details={details}
+          colors={colors}
+          testId="mlops-compare-curves"
+        />
       </Section>
       {systemCount ? (
         <CollapsibleSection
@@ -134,18 +128,35 @@ export function RunCompare(props: IRunCompareProps): JSX.Element {
           count={systemCount}
           testId="mlops-compare-system-section"
         >
-          <div className="jp-mlops-charts">
-            {layout.systemCurves.map(key => (
-              <OverlayChart
-                key={key}
-                metric={key}
-                details={details}
-                colors={colors}
-              />
-            ))}
-          </div>
+          <OverlayCharts
+            keys={layout.systemCurves}
+            details={details}
+            colors={colors}
+            testId="mlops-compare-system-curves"
+          />
         </CollapsibleSection>
       ) : null}
+    </div>
+  );
+}
+
+/** A chart per metric of `keys`, each overlaying the runs' curves. */
+function OverlayCharts(props: {
+  keys: readonly string[];
+  details: IRunDetail[];
+  colors: string[];
+  testId: string;
+}): JSX.Element {
+  return (
+    <div className="jp-mlops-charts" data-testid={props.testId}>
+      {props.keys.map(key => (
+        <OverlayChart
+          key={key}
+          metric={key}
+          details={props.details}
+          colors={props.colors}
+        />
+      ))}
     </div>
   );
 }

@@ -74,7 +74,10 @@ export function SingleValuesTable(props: {
     return null;
   }
   return (
-    <table className="jp-mlops-single-values" data-testid={props.testId}>
+    <table
+      className="jp-mlops-kv jp-mlops-single-values"
+      data-testid={props.testId}
+    >
       <thead>
         <tr>
           <th scope="col">Metric</th>
