@@ -256,3 +256,130 @@ test.describe('MLOps stored XSS', () => {
     );
   });
 });
+
+/**
+ * Edits through the run actions (issue 14): a payload run name, payload tag
+ * values and a Markdown note full of payloads. Names and tags show as text;
+ * the note is rendered by JupyterLab's untrusted Markdown renderer, whose
+ * sanitizer keeps no script, no event handler and no `javascript:` link.
+ */
+test.describe('MLOps stored XSS in run edits', () => {
+  // the real /api/me: the test user may edit runs, so the edit controls show too
+  test.use({ mockUser: false });
+
+  const NOTE = [
+    '# Note',
+    IMG,
+    SCRIPT,
+    `Literal: \`${SCRIPT}\``,
+    '[click](javascript:window.__xss=1)',
+    `<a href="javascript:window.__xss=1" onclick="window.__xss=1">a</a>`
+  ].join('\n\n');
+
+  /** Nothing ran; no script, handler or `javascript:` link came from the data. */
+  async function expectSanitized(
+    page: Page,
+    scope: Locator,
+    view: string
+  ): Promise<void> {
+    expect(
+      await page.evaluate(
+        () => (window as unknown as { __xss?: unknown }).__xss
+      ),
+      view
+    ).toBeUndefined();
+    await expect(
+      scope.locator('script, svg[onload], iframe, object, embed')
+    ).toHaveCount(0);
+    await expect(scope.locator('a[href^="javascript:"]')).toHaveCount(0);
+    await expect(page.locator('[onerror], [onload], [onclick]')).toHaveCount(0);
+  }
+
+  test('renamed names, tag edits and notes stay inert', async ({
+    page,
+    tmpPath
+  }) => {
+    test.setTimeout(180_000);
+    const panel = await openPanel(page);
+    await openNotebook(page, tmpPath, 'xss-edits.ipynb', [
+      '%load_ext jupyter_mlops',
+      '%mlops start --experiment xss-edits --run-name xss-edit-target\n%mlops end'
+    ]);
+    await page.notebook.run();
+    await expect(page.locator('.jp-Notebook')).toContainText('Ended run');
+
+    // The edits go in through the REST routes the run actions use.
+    // (the server may answer from its short read cache at first)
+    let runId = '';
+    await expect
+      .poll(async () => {
+        const body = await (
+          await page.request.get('/jupyter-mlops/api/runs', {
+            params: { search: 'xss-edit-target', max_results: 100 }
+          })
+        ).json();
+        const found = (body.runs ?? []).find(
+          (run: { run_name: string; experiment_id: string }) =>
+            run.run_name === 'xss-edit-target'
+        );
+        runId = found?.run_id ?? '';
+        return runId;
+      })
+      .not.toBe('');
+    const edit = async (action: string, data: object): Promise<void> => {
+      const reply = await page.request.post(
+        `/jupyter-mlops/api/runs/${runId}/${action}`,
+        { data }
+      );
+      expect(reply.status(), await reply.text()).toBe(200);
+    };
+    await edit('rename', { name: IMG });
+    await edit('tags', { set: { html: SCRIPT, svg: SVG } });
+    await edit('note', { note: NOTE });
+
+    await switchTo(panel, 'runs');
+    await panel
+      .getByTestId('mlops-experiment-select')
+      .selectOption({ label: 'xss-edits' });
+    const rows = panel.getByTestId('mlops-run-row');
+    await expect(rows).toHaveCount(1);
+    await expect(rows.first().locator('.jp-mlops-col-run_name')).toHaveText(
+      IMG
+    );
+    await expectInert(page, panel, 'renamed run in the list');
+
+    await rows.first().locator('.jp-mlops-col-run_name').click();
+    const details = panel.getByTestId('mlops-run-details');
+    await expect(details.getByTestId('mlops-details-name')).toHaveText(IMG);
+    const tags = details.getByTestId('mlops-tags');
+    await expect(tags.locator('tr[data-key="html"] td')).toHaveText(SCRIPT);
+    await expect(tags.locator('tr[data-key="svg"] td')).toHaveText(SVG);
+    const editor = details.getByTestId('mlops-tag-editor');
+    await expect(
+      editor.locator('[data-testid="mlops-tag-item"][data-key="html"]')
+    ).toContainText(SCRIPT);
+
+    // The note: rendered Markdown, sanitized; the code span shows the payload.
+    const note = details.getByTestId('mlops-run-note');
+    await expect(note.locator('h1')).toHaveText(/Note/);
+    await expect(note.locator('code')).toHaveText(SCRIPT);
+    await expectSanitized(page, note, 'run note');
+    await expectSanitized(page, details, 'edited run details');
+
+    // The list of deleted runs names the run as text.
+    await details.getByTestId('mlops-run-delete').click();
+    await expect(details.getByTestId('mlops-run-deleted')).toBeVisible();
+    await details.getByTestId('mlops-show-deleted').click();
+    const trash = details.getByTestId('mlops-deleted-runs');
+    await expect(trash.locator(`li[data-run-id="${runId}"]`)).toContainText(
+      IMG
+    );
+    await expectSanitized(page, details, 'deleted runs list');
+    await details.getByTestId('mlops-run-restore').click();
+    await expect(details.getByTestId('mlops-run-deleted')).toHaveCount(0);
+
+    // Late handlers (an image failing to load) would have fired by now.
+    await page.waitForTimeout(500);
+    await expectSanitized(page, page.locator('#main'), 'whole shell');
+  });
+});
