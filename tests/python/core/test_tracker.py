@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import math
 import os
@@ -273,6 +274,8 @@ def test_forked_child_logs_into_the_parents_run_without_ending_it(
         pid = os.fork()
         if pid == 0:  # the child: a DataLoader worker, a multiprocessing fork, ...
             code = 1
+            # a child blocked on an inherited lock prints where, and fails, in a minute
+            faulthandler.dump_traceback_later(60, exit=True)
             try:
                 tracker.log_metric("m", 1.0, step=1)
                 tracker.close()  # what the child's atexit does: flush only, the run is the parent's

@@ -8,6 +8,7 @@ ends (the deadline is a safety net, not a timing assertion).
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import time
 from pathlib import Path
@@ -313,7 +314,10 @@ async def wait_for(jp_fetch: Any, launch_id: str, deadline: float = 240.0) -> di
     while True:
         code_, body = await call(jp_fetch, "GET", "pipelines", "runs", launch_id)
         assert code_ == 200, body
-        if body["status"] in TERMINAL or time.monotonic() > end:
+        if body["status"] in TERMINAL:
+            return body  # type: ignore[no-any-return]
+        if time.monotonic() > end:  # hung: where the server's threads are (in this process)
+            faulthandler.dump_traceback(all_threads=True)
             return body  # type: ignore[no-any-return]
         await asyncio.sleep(0.2)
 
