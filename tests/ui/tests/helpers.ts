@@ -118,3 +118,16 @@ export async function useDarkTheme(page: Page): Promise<void> {
     'false'
   );
 }
+
+/** Export the notebook `file` to the pipeline folder `output` through the REST API. */
+export async function exportPipeline(
+  page: Page,
+  file: string,
+  output: string
+): Promise<void> {
+  const response = await page.request.post(
+    '/jupyter-mlops/api/pipelines/export',
+    { data: { notebooks: [file], output } }
+  );
+  expect(response.status()).toBe(201);
+}
