@@ -37,7 +37,7 @@ __all__ = [
 
 
 class _RunEditHandler(MlopsHandler):
-    """An edit of one run: :meth:`edit` with the JSON body, answered with the run after it."""
+    """``POST``: :meth:`edit` of the run with the JSON body, answered with the run after it."""
 
     auth_resource = "mlops:runs"
 
@@ -46,7 +46,9 @@ class _RunEditHandler(MlopsHandler):
         """The core call of this route."""
         raise NotImplementedError
 
-    async def _edit(self, run_id: str) -> None:
+    @tornado.web.authenticated
+    @authorized_to("write")
+    async def post(self, run_id: str) -> None:
         validate_run_id(run_id)
         body = self.json_body() if self.request.body.strip() else {}
         self.reply(await self.service.call(type(self).edit, run_id, body))
@@ -59,11 +61,6 @@ class RunRenameHandler(_RunEditHandler):
     def edit(client: MlflowClient, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return run_edit.rename_run(client, run_id, body.get("name"))
 
-    @tornado.web.authenticated
-    @authorized_to("write")
-    async def post(self, run_id: str) -> None:
-        await self._edit(run_id)
-
 
 class RunTagsHandler(_RunEditHandler):
     """``POST /runs/{run_id}/tags``: ``{"set": {...}, "delete": [...]}`` in one edit."""
@@ -71,11 +68,6 @@ class RunTagsHandler(_RunEditHandler):
     @staticmethod
     def edit(client: MlflowClient, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return run_edit.edit_tags(client, run_id, body.get("set"), body.get("delete"))
-
-    @tornado.web.authenticated
-    @authorized_to("write")
-    async def post(self, run_id: str) -> None:
-        await self._edit(run_id)
 
 
 class RunNoteHandler(_RunEditHandler):
@@ -85,11 +77,6 @@ class RunNoteHandler(_RunEditHandler):
     def edit(client: MlflowClient, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return run_edit.set_note(client, run_id, body.get("note"))
 
-    @tornado.web.authenticated
-    @authorized_to("write")
-    async def post(self, run_id: str) -> None:
-        await self._edit(run_id)
-
 
 class RunDeleteHandler(_RunEditHandler):
     """``POST /runs/{run_id}/delete``: MLflow's soft delete (restorable)."""
@@ -98,11 +85,6 @@ class RunDeleteHandler(_RunEditHandler):
     def edit(client: MlflowClient, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return run_edit.delete_run(client, run_id)
 
-    @tornado.web.authenticated
-    @authorized_to("write")
-    async def post(self, run_id: str) -> None:
-        await self._edit(run_id)
-
 
 class RunRestoreHandler(_RunEditHandler):
     """``POST /runs/{run_id}/restore``: a deleted run back to active."""
@@ -110,11 +92,6 @@ class RunRestoreHandler(_RunEditHandler):
     @staticmethod
     def edit(client: MlflowClient, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return run_edit.restore_run(client, run_id)
-
-    @tornado.web.authenticated
-    @authorized_to("write")
-    async def post(self, run_id: str) -> None:
-        await self._edit(run_id)
 
 
 class DeletedRunsHandler(MlopsHandler):

@@ -22,7 +22,26 @@ export function downloadText(text: string, name: string, type: string): void {
   window.setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-/** "Export CSV" and "Export Markdown" of `runs` (params, user metrics, cost). */
+const FORMATS = [
+  {
+    id: 'csv',
+    extension: 'csv',
+    label: 'CSV',
+    type: 'text/csv;charset=utf-8',
+    render: toCsv,
+    title: "Download the compared runs' params, metrics and cost as CSV"
+  },
+  {
+    id: 'markdown',
+    extension: 'md',
+    label: 'Markdown',
+    type: 'text/markdown;charset=utf-8',
+    render: toMarkdown,
+    title: 'Download the comparison as a Markdown table'
+  }
+] as const;
+
+/** "CSV" and "Markdown" downloads of `runs` (params, user metrics, cost). */
 export function CompareExport(props: { runs: IRunSummary[] }): JSX.Element {
   const { runs } = props;
   return (
@@ -30,34 +49,23 @@ export function CompareExport(props: { runs: IRunSummary[] }): JSX.Element {
       className="jp-mlops-compare-export"
       data-testid="mlops-compare-export"
     >
-      <button
-        className="jp-mlops-button"
-        data-testid="mlops-export-csv"
-        title="Download the compared runs' params, metrics and cost as CSV"
-        onClick={() =>
-          downloadText(
-            toCsv(runs),
-            exportFileName(runs.length, 'csv'),
-            'text/csv;charset=utf-8'
-          )
-        }
-      >
-        CSV
-      </button>
-      <button
-        className="jp-mlops-button"
-        data-testid="mlops-export-markdown"
-        title="Download the comparison as a Markdown table"
-        onClick={() =>
-          downloadText(
-            toMarkdown(runs),
-            exportFileName(runs.length, 'md'),
-            'text/markdown;charset=utf-8'
-          )
-        }
-      >
-        Markdown
-      </button>
+      {FORMATS.map(format => (
+        <button
+          key={format.id}
+          className="jp-mlops-button"
+          data-testid={`mlops-export-${format.id}`}
+          title={format.title}
+          onClick={() =>
+            downloadText(
+              format.render(runs),
+              exportFileName(runs.length, format.extension),
+              format.type
+            )
+          }
+        >
+          {format.label}
+        </button>
+      ))}
     </span>
   );
 }

@@ -321,22 +321,22 @@ function TagEditor(props: {
           }
         }}
       >
-        <input
-          className="jp-mlops-input"
-          data-testid="mlops-tag-key"
-          aria-label="Tag name"
-          placeholder="tag"
-          value={key}
-          onChange={e => setKey(e.target.value)}
-        />
-        <input
-          className="jp-mlops-input"
-          data-testid="mlops-tag-value"
-          aria-label="Tag value"
-          placeholder="value"
-          value={value}
-          onChange={e => setValue(e.target.value)}
-        />
+        {(
+          [
+            ['key', 'Tag name', 'tag', key, setKey],
+            ['value', 'Tag value', 'value', value, setValue]
+          ] as const
+        ).map(([field, label, placeholder, text, set]) => (
+          <input
+            key={field}
+            className="jp-mlops-input"
+            data-testid={`mlops-tag-${field}`}
+            aria-label={label}
+            placeholder={placeholder}
+            value={text}
+            onChange={e => set(e.target.value)}
+          />
+        ))}
         <button
           type="submit"
           className="jp-mlops-button"
