@@ -1,6 +1,6 @@
 /**
  * The plugin's commands (and their palette items): open the panel on a
- * view, refresh it, "Export to pipeline".
+ * view, open it in the main area, refresh it, "Export to pipeline".
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import {
@@ -14,6 +14,7 @@ import React from 'react';
 import type { IPipelinesClient } from './api/pipelines';
 import { mlopsIcon, pipelineIcon } from './common/icons';
 import type { PanelView } from './panel/header';
+import type { MainAreaOpener } from './panel/mainArea';
 import type { MlopsPanel } from './panel/panel';
 import {
   ExportForm,
@@ -24,6 +25,7 @@ import {
 
 export namespace CommandIDs {
   export const open = 'jupyter-mlops:open';
+  export const openMain = 'jupyter-mlops:open-main';
   export const refresh = 'jupyter-mlops:refresh';
   export const environment = 'jupyter-mlops:environment';
   export const cost = 'jupyter-mlops:cost';
@@ -78,12 +80,16 @@ async function askExport(state: ExportState): Promise<boolean> {
   return result.button.accept;
 }
 
-/** Add the commands over `panel`, and their palette items when there is a palette. */
+/**
+ * Add the commands over `panel` (the sidebar's) and `mainArea` (its
+ * main-area tab), and their palette items when there is a palette.
+ */
 export function addCommands(
   app: JupyterFrontEnd,
   panel: MlopsPanel,
   pipelines: IPipelinesClient,
-  palette: ICommandPalette | null
+  palette: ICommandPalette | null,
+  mainArea: MainAreaOpener
 ): void {
   app.commands.addCommand(CommandIDs.open, {
     label: 'Open MLOps Panel',
@@ -91,6 +97,15 @@ export function addCommands(
     icon: mlopsIcon,
     execute: () => {
       app.shell.activateById(panel.id);
+    }
+  });
+  app.commands.addCommand(CommandIDs.openMain, {
+    label: 'Open MLOps in Main Area',
+    caption:
+      'Open the MLOps panel as a tab in the main area (wide tables and charts)',
+    icon: mlopsIcon,
+    execute: () => {
+      mainArea.open(panel.view);
     }
   });
   for (const { id, view, label, caption, icon } of VIEW_COMMANDS) {
@@ -139,6 +154,7 @@ export function addCommands(
   if (palette) {
     for (const command of [
       CommandIDs.open,
+      CommandIDs.openMain,
       CommandIDs.environment,
       CommandIDs.cost,
       CommandIDs.pipelines,

@@ -4,8 +4,9 @@
  * and the status bar cost item.
  *
  * The composition root: the REST clients, the models and their polls are
- * built here once and handed to the panel and to the status bar item, so
- * the item keeps showing the cost whether or not the sidebar is open.
+ * built here once and handed to the panel, to its main-area tab ("Open in
+ * main area") and to the status bar item, so the item keeps showing the cost
+ * whether or not the sidebar is open.
  */
 import {
   ILabShell,
@@ -14,8 +15,8 @@ import {
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
-import { KernelAPI } from '@jupyterlab/services';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { KernelAPI } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { Signal } from '@lumino/signaling';
@@ -25,8 +26,8 @@ import { HttpClient } from './api/client';
 import { CostClient } from './api/cost';
 import { EnvClient } from './api/env';
 import { PipelinesClient } from './api/pipelines';
-import { RunsClient } from './api/runs';
 import { RunEditClient } from './api/runEdit';
+import { RunsClient } from './api/runs';
 import { IMlopsApi } from './api/tokens';
 import { addCommands, CommandIDs } from './commands';
 import { CostModel } from './cost/model';
@@ -34,12 +35,13 @@ import { CostStatusWidget } from './cost/StatusItem';
 import type { IKernelActions } from './cost/WasteList';
 import { followCurrentKernel } from './env/kernels';
 import { EnvCompareModel, EnvironmentModel } from './env/model';
+import { MainAreaOpener } from './panel/mainArea';
 import { type IMlopsModels, MlopsPanel } from './panel/panel';
 import { PipelinesModel } from './pipelines/model';
 import { RunsModel } from './runs/model';
+import { configureRunActions } from './runs/RunActions';
 import {
   DEFAULT_SETTINGS,
-import { configureRunActions } from './runs/RunActions';
   type IPanelSettings,
   parseSettings
 } from './settings';
@@ -136,28 +138,45 @@ const plugin: JupyterFrontEndPlugin<IMlopsApi> = {
   ): IMlopsApi => {
     const api = createApi();
     const models = createModels(api);
-    const services = app.serviceManager;
-    const kernelActions: IKernelActions = {
     configureRunActions({
       client: new RunEditClient(api.http),
       artifacts: api.artifacts,
       rendermime,
       reload: runId => models.runs.reloadRun(runId)
     });
+    const services = app.serviceManager;
+    const kernelActions: IKernelActions = {
       interrupt: id => KernelAPI.interruptKernel(id, services.serverSettings),
       // Through the manager, so that its running-kernels model follows.
       shutdown: id => services.kernels.shutdown(id)
     };
-    const panel = new MlopsPanel({
-      models,
-      artifacts: api.artifacts,
-      kernelActions,
-      openNotebook: path => {
-        void app.commands.execute('docmanager:open', { path });
-      },
-      exportPipeline: () => {
-        void app.commands.execute(CommandIDs.exportPipeline);
-      }
+    let settings = DEFAULT_SETTINGS;
+    let currentKernel: string | null = null;
+    // The sidebar's panel and the main-area tab's share the models.
+    const createPanel = (id?: string, openInMain?: () => void): MlopsPanel =>
+      new MlopsPanel({
+        id,
+        models,
+        settings,
+        openInMain,
+        artifacts: api.artifacts,
+        kernelActions,
+        openNotebook: path => {
+          void app.commands.execute('docmanager:open', { path });
+        },
+        exportPipeline: () => {
+          void app.commands.execute(CommandIDs.exportPipeline);
+        }
+      });
+    const mainArea = new MainAreaOpener(app.shell, id => {
+      const tab = createPanel(id);
+      tab.currentKernel = currentKernel;
+      return tab;
+    });
+    const panels = (): MlopsPanel[] =>
+      mainArea.widget ? [panel, mainArea.widget.content] : [panel];
+    const panel = createPanel(undefined, () => {
+      void app.commands.execute(CommandIDs.openMain);
     });
     panel.title.label = labShell ? '' : 'MLOps';
     app.shell.add(panel, 'left', { rank: 650 });
@@ -165,7 +184,7 @@ const plugin: JupyterFrontEndPlugin<IMlopsApi> = {
       restorer.add(panel, 'jupyter-mlops');
     }
 
-    addCommands(app, panel, api.pipelines, palette);
+    addCommands(app, panel, api.pipelines, palette, mainArea);
     labShell?.currentChanged.connect(() =>
       app.commands.notifyCommandChanged(CommandIDs.exportPipeline)
     );
@@ -181,21 +200,22 @@ const plugin: JupyterFrontEndPlugin<IMlopsApi> = {
     // Cost view highlights that kernel; the status bar item shows its cost.
     followCurrentKernel(app.shell, kernel => {
       models.env.setKernel(kernel);
-      panel.currentKernel = kernel?.id ?? null;
-      setStatusKernel?.(kernel?.id ?? null);
+      currentKernel = kernel?.id ?? null;
+      panels().forEach(p => (p.currentKernel = currentKernel));
+      setStatusKernel?.(currentKernel);
     });
 
     settingRegistry
       .load(PLUGIN_ID)
-      .then(settings => {
+      .then(loaded => {
         const apply = (): void => {
-          const parsed = parseSettings(settings.composite);
-          models.runs.poll.refreshInterval = parsed.refreshInterval;
-          models.cost.poll.refreshInterval = parsed.refreshInterval;
-          panel.settings = parsed;
+          settings = parseSettings(loaded.composite);
+          models.runs.poll.refreshInterval = settings.refreshInterval;
+          models.cost.poll.refreshInterval = settings.refreshInterval;
+          panels().forEach(p => (p.settings = settings));
         };
         apply();
-        settings.changed.connect(apply);
+        loaded.changed.connect(apply);
       })
       .catch(reason => {
         console.warn(

@@ -1,8 +1,9 @@
 /**
  * The panel header: title, the "Runs | Environment | Cost | Pipelines" view switch, the project
- * of the tracking store, and a refresh button for the view shown.
+ * of the tracking store, a refresh button for the view shown and (in the
+ * sidebar) "Open in main area".
  */
-import { refreshIcon } from '@jupyterlab/ui-components';
+import { launchIcon, refreshIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 
 import type { EnvironmentModel } from '../env/model';
@@ -28,6 +29,8 @@ export interface IPanelHeaderProps {
   onRefreshCost?: () => void;
   /** Read the pipelines and launches again (the Pipelines view's refresh). */
   onRefreshPipelines?: () => void;
+  /** Open the panel's content as a main-area tab; none: no button. */
+  onOpenInMain?: () => void;
 }
 
 export function PanelHeader(props: IPanelHeaderProps): JSX.Element {
@@ -80,6 +83,17 @@ export function PanelHeader(props: IPanelHeaderProps): JSX.Element {
       >
         <refreshIcon.react tag="span" elementSize="normal" />
       </button>
+      {props.onOpenInMain ? (
+        <button
+          className="jp-mlops-icon-button jp-mlops-open-main"
+          data-testid="mlops-open-main"
+          title="Open in the main area (a tab, for wide work)"
+          aria-label="Open in main area"
+          onClick={props.onOpenInMain}
+        >
+          <launchIcon.react tag="span" elementSize="normal" />
+        </button>
+      ) : null}
     </div>
   );
 }

@@ -7,6 +7,8 @@
  *
  * The panel builds no client, model or poll: the plugin (`index.ts`) hands
  * it the models, and the panel tells each model's poll whether it shows it.
+ * The same models may back two panels at once (the sidebar's and a main-area
+ * tab, "Open in main area"): each panel tells the polls under its own id.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
@@ -30,6 +32,12 @@ import { PanelHeader, type PanelView } from './header';
 
 export const PANEL_ID = 'jupyter-mlops-panel';
 
+/**
+ * From this width on (a main-area tab, a wide sidebar) the Runs view shows
+ * the runs list and the selection side by side; narrower, they stack.
+ */
+export const SIDE_BY_SIDE_WIDTH = 900;
+
 /** The state behind the panel, built once by the plugin. */
 export interface IMlopsModels {
   /** The Runs view's state. */
@@ -46,6 +54,10 @@ export interface IMlopsModels {
 
 export interface IMlopsPanelOptions {
   models: IMlopsModels;
+  /** The widget id (and the name it gives the polls); `PANEL_ID` by default. */
+  id?: string;
+  /** Open the panel's content as a main-area tab (the header's button); none: no button. */
+  openInMain?: () => void;
   /** Client of the artifact routes (the Artifacts section of a run). */
   artifacts?: IArtifactsClient;
   /** Interrupt / shut down a kernel (the Waste list's buttons). */
@@ -55,6 +67,25 @@ export interface IMlopsPanelOptions {
   openNotebook?: (path: string) => void;
   /** Export the current notebook to a pipeline (the Pipelines view's button). */
   exportPipeline?: () => void;
+}
+
+/** The ids of the panels showing the Environment view, per model. */
+const envViewers = new WeakMap<EnvironmentModel, Set<string>>();
+
+/** Panel `id` shows (or no longer shows) `env`: the model is active while any panel shows it. */
+function showsEnvironment(
+  env: EnvironmentModel,
+  id: string,
+  on: boolean
+): void {
+  const viewers = envViewers.get(env) ?? new Set<string>();
+  envViewers.set(env, viewers);
+  if (on) {
+    viewers.add(id);
+  } else {
+    viewers.delete(id);
+  }
+  env.setActive(viewers.size > 0);
 }
 
 /** A React view of the panel: `render` reads the panel's state when called. */
@@ -75,7 +106,7 @@ class ViewWidget extends ReactWidget {
 export class MlopsPanel extends Panel {
   constructor(options: IMlopsPanelOptions) {
     super();
-    this.id = PANEL_ID;
+    this.id = options.id ?? PANEL_ID;
     this.addClass('jp-mlops-panel');
     this.node.dataset.testid = 'mlops-panel';
     this.title.icon = mlopsIcon;
@@ -95,6 +126,7 @@ export class MlopsPanel extends Panel {
         }}
         onRefreshCost={() => void cost.reload()}
         onRefreshPipelines={() => void pipelines.load()}
+        onOpenInMain={options.openInMain}
       />
     ));
     this.addWidget(this._header);
@@ -120,6 +152,7 @@ export class MlopsPanel extends Panel {
       ))
     );
     runsView.setRelativeSizes([2, 3]);
+    this._runsView = runsView;
     this._costView = new ViewWidget('jp-mlops-cost-widget', () => (
       <CostView
         model={cost}
@@ -257,6 +290,18 @@ export class MlopsPanel extends Panel {
     this._shown(this._view);
   }
 
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    const width = msg.width >= 0 ? msg.width : this.node.offsetWidth;
+    const wide = width >= SIDE_BY_SIDE_WIDTH;
+    const orientation = wide ? 'horizontal' : 'vertical';
+    if (width > 0 && this._runsView.orientation !== orientation) {
+      this._runsView.orientation = orientation;
+      this._runsView.setRelativeSizes(wide ? [1, 1] : [2, 3]);
+      this.toggleClass('jp-mod-wide', wide);
+    }
+  }
+
   protected onAfterHide(msg: Message): void {
     super.onAfterHide(msg);
     this._syncPolls();
@@ -265,9 +310,9 @@ export class MlopsPanel extends Panel {
   /** Tell the models which of them the panel shows now (their polls stand by otherwise). */
   private _syncPolls(): void {
     const shown = this.isVisible && !this.isDisposed ? this._view : null;
-    this.models.env.setActive(shown === 'environment');
-    this.models.runs.poll.want(PANEL_ID, shown === 'runs');
-    this.models.cost.poll.want(PANEL_ID, shown === 'cost');
+    showsEnvironment(this.models.env, this.id, shown === 'environment');
+    this.models.runs.poll.want(this.id, shown === 'runs');
+    this.models.cost.poll.want(this.id, shown === 'cost');
   }
 
   /** `view` was shown: read what it shows now. */
@@ -282,12 +327,15 @@ export class MlopsPanel extends Panel {
 
   private _start(): void {
     this._started = true;
-    void this.models.runs.open();
+    const runs = this.models.runs;
+    // A second panel over the same models: the runs are open already.
+    void (runs.poll.started ? runs.poll.refresh() : runs.open());
   }
 
   private _settings: IPanelSettings;
   private _header: Widget;
   private _list: Widget;
+  private _runsView: SplitPanel;
   private _costView: Widget;
   private _views: Record<PanelView, Widget>;
   private _view: PanelView = 'runs';
