@@ -11,9 +11,11 @@
   number, status counts and the best value of one metric (:func:`children_summaries`);
 * ``parent``: only the children of one run.
 
-Children are found in one query per page (``tags.mlflow.parentRunId IS NOT NULL``,
-started no earlier than the page's earliest parent: a child starts after its
-parent), at most :data:`CHILDREN_SCAN_LIMIT` of them (``children_truncated`` says so).
+Children are found in one query per page: on MLflow's SQL store by their parent
+tag (:func:`~jupyter_mlops.core.tracking.sql_order.children_rows`); elsewhere by
+``tags.mlflow.parentRunId IS NOT NULL``, started no earlier than the page's earliest
+parent (a child starts after its parent), at most :data:`CHILDREN_SCAN_LIMIT` of
+them (``children_truncated`` says so).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from jupyter_mlops.core.tracking.search_input import (
     validate_experiment_ids,
     validate_run_id,
 )
+from jupyter_mlops.core.tracking.sql_order import children_rows
 from jupyter_mlops.exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -216,7 +219,13 @@ def list_runs(
         page_token=page_token,
     )
     if top_level and not parent and page["runs"]:
-        children, truncated = _children_of_page(client, ids, page["runs"])
-        page["children"] = children_summaries(children, best_key)
+        with mlflow_errors():
+            rows = children_rows(
+                client, [run["run_id"] for run in page["runs"]], best_key and best_key[0]
+            )
+        truncated = False
+        if rows is None:  # not MLflow's SQL store: scan the children's runs
+            rows, truncated = _children_of_page(client, ids, page["runs"])
+        page["children"] = children_summaries(rows, best_key)
         page["children_truncated"] = truncated
     return page

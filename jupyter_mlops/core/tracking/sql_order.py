@@ -12,7 +12,8 @@ tokens are MLflow's own (an offset), so either path pages the same way.
 
 :func:`page_of_runs` returns ``None`` whenever it cannot answer exactly as MLflow
 would (another store, a dataset filter, MLflow internals it does not find): the
-caller then asks MLflow.
+caller then asks MLflow. :func:`children_rows` reads the child runs of a page's
+parents (status and one metric) in one query, for the parents' summaries.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
-__all__ = ["page_of_runs"]
+__all__ = ["children_rows", "page_of_runs"]
 
 
 def _sql_store(client: MlflowClient) -> Any:
@@ -121,3 +122,49 @@ def page_of_runs(
             (row.to_mlflow_entity() for row in rows), key=lambda r: position[r.info.run_id]
         )
     return runs, token
+
+
+def children_rows(
+    client: MlflowClient, parent_ids: Sequence[str], metric: str | None
+) -> list[dict[str, Any]] | None:
+    """The active children of ``parent_ids`` as ``{run_id, status, tags: {parent}, metrics: {metric}}``.
+
+    One query on MLflow's tables (the parent tag, the run's status, one latest
+    metric), no run entities; ``None`` on any other store (the caller asks MLflow).
+    """
+    try:
+        from mlflow.store.tracking.dbmodels import models
+        from sqlalchemy import and_, select
+        from sqlalchemy.orm import aliased
+    except ImportError:
+        return None
+    store = _sql_store(client)
+    if store is None:
+        return None
+    if not parent_ids:
+        return []
+    run, tag = models.SqlRun, models.SqlTag
+    value: Any = aliased(models.SqlLatestMetric)
+    stmt: Any = (
+        select(tag.value, run.run_uuid, run.status, value.value, value.is_nan)
+        .join(run, run.run_uuid == tag.run_uuid)
+        .outerjoin(value, and_(value.run_uuid == run.run_uuid, value.key == (metric or "")))
+        .where(
+            tag.key == "mlflow.parentRunId",
+            tag.value.in_(list(parent_ids)),
+            run.lifecycle_stage == "active",
+        )
+    )
+    with store.ManagedSessionMaker() as session:
+        rows = session.execute(stmt).all()
+    return [
+        {
+            "run_id": run_id,
+            "status": status,
+            "tags": {"mlflow.parentRunId": parent},
+            "metrics": {metric: None if number is None or is_nan else float(number)}
+            if metric
+            else {},
+        }
+        for parent, run_id, status, number, is_nan in rows
+    ]

@@ -149,3 +149,13 @@ def test_children_summaries_skip_runs_without_parent_or_value() -> None:
             "best": {"key": "m", "value": 2.0, "run_id": "c"},
         }
     }
+
+
+def test_children_scan_of_other_stores_finds_the_same(mlflow_store: Any, sweep: Any) -> None:
+    """The path for stores without SQL (a tracking server) finds the same children."""
+    client = mlflow_store.client
+    ids = [client.get_experiment_by_name("exp").experiment_id]
+    page = list_runs(client, top_level=True, best="metrics.accuracy DESC")
+    children, truncated = run_listing._children_of_page(client, ids, page["runs"])
+    assert truncated is False
+    assert children_summaries(children, ("accuracy", True)) == page["children"]
