@@ -42,8 +42,9 @@ export type Point = { x: number; y: number };
 export type LineChart = Chart<'line', Point[]>;
 
 /**
- * After each update, write the colours chart.js draws the y axis with onto
- * the canvas (`data-text-color`, `data-grid-color`): what UI tests read.
+ * After each update, write the colours chart.js draws the y axis and the
+ * legend with onto the canvas (`data-text-color`, `data-grid-color`,
+ * `data-legend-color`): what UI tests read.
  */
 const THEME_MARK = {
   id: 'jp-mlops-theme-mark',
@@ -188,6 +189,8 @@ function markTheme(chart: LineChart): void {
   const grid = resolved.grid?.color;
   canvas.dataset.textColor = typeof text === 'string' ? text : '';
   canvas.dataset.gridColor = typeof grid === 'string' ? grid : '';
+  const legend = chart.legend?.legendItems?.[0]?.fontColor;
+  canvas.dataset.legendColor = typeof legend === 'string' ? legend : '';
 }
 
 /** Tick labels in the theme's axis color. */
