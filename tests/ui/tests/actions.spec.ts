@@ -15,9 +15,6 @@ import * as fs from 'fs';
 import { FAST_REFRESH, openNotebook, openPanel } from './helpers';
 
 test.use(FAST_REFRESH);
-// Galata answers /api/me itself by default (no permissions): ask the server,
-// which grants `write` on mlops:runs to the test user.
-test.use({ mockUser: false });
 
 const EXPERIMENT = 'actions';
 const MLFLOW_UI = 'http://mlflow.example:5000';
@@ -47,6 +44,10 @@ async function readDownload(
 }
 
 test.describe('MLOps run actions', () => {
+  // Galata answers /api/me itself by default (no permissions): ask the server,
+  // which grants `write` on mlops:runs to the test user.
+  test.use({ mockUser: false });
+
   test('rename, tags, note, delete and restore, MLflow UI link, export', async ({
     page,
     tmpPath
@@ -180,5 +181,49 @@ test.describe('MLOps run actions', () => {
     expect(markdown.text).toContain('| param label |');
     expect(markdown.text).toContain('x\\|y');
     expect(markdown.text).toContain('| metric acc |');
+  });
+});
+
+test.describe('MLOps run actions without write permission', () => {
+  // Galata's own /api/me answer grants nothing: a read-only user.
+  test('show the note and the link, no edit controls', async ({
+    page,
+    tmpPath
+  }) => {
+    const panel = await openPanel(page);
+    await openNotebook(page, tmpPath, 'readonly.ipynb', [
+      '%load_ext jupyter_mlops',
+      '%mlops start --experiment actions-readonly --run-name seen\n%mlops end'
+    ]);
+    await page.notebook.run();
+    await expect(page.locator('.jp-Notebook')).toContainText('Ended run');
+    await panel
+      .getByTestId('mlops-experiment-select')
+      .selectOption({ label: 'actions-readonly' });
+    const rows = panel.getByTestId('mlops-run-row');
+    await expect(rows).toHaveCount(1);
+    const runId = (await rows.first().getAttribute('data-run-id')) ?? '';
+    const noted = await page.request.post(
+      `/jupyter-mlops/api/runs/${runId}/note`,
+      { data: { note: 'Read **me**' } }
+    );
+    expect(noted.status()).toBe(200);
+    await rows.first().locator('.jp-mlops-col-run_name').click();
+    const actions = panel
+      .getByTestId('mlops-run-details')
+      .getByTestId('mlops-run-actions');
+    await expect(actions.getByTestId('mlops-run-note')).toContainText('Read');
+    await expect(actions.locator('strong')).toHaveText('me');
+    await expect(actions.getByTestId('mlops-open-mlflow')).toBeVisible();
+    await expect(actions).toHaveAttribute('data-can-edit', 'false');
+    for (const id of [
+      'mlops-run-rename',
+      'mlops-run-delete',
+      'mlops-show-deleted',
+      'mlops-tag-editor',
+      'mlops-note-edit'
+    ]) {
+      await expect(actions.getByTestId(id)).toHaveCount(0);
+    }
   });
 });
