@@ -142,7 +142,9 @@ def open_engine(url: str, what: str, busy_timeout_s: float) -> tuple[Any, Path |
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-    return engine, db_file
+    from jupyter_mlops.core.fork_gate import guard
+
+    return guard(engine), db_file
 
 
 def _cost_table(sa: Any, meta: Any, name: str, time_column: str) -> Any:

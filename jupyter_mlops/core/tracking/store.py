@@ -116,6 +116,11 @@ def get_client(tracking_uri: str) -> MlflowClient:
         client = _clients.get(tracking_uri)
         if client is None:
             client = _open_client(tracking_uri, embedded)
+            engine = getattr(client._tracking_client.store, "engine", None)
+            if engine is not None:  # MLflow's one engine per database, its fluent API's too
+                from jupyter_mlops.core.fork_gate import guard
+
+                guard(engine)
             _clients[tracking_uri] = client
         return client
 
