@@ -113,14 +113,10 @@ def default_image(name: str) -> str:
 def check_kfp_options(
     *, image: str | None = None, workspace_size: str | int = DEFAULT_WORKSPACE_SIZE
 ) -> str:
-    """Check :func:`compile_kfp`'s ``image`` and ``workspace_size`` before anything is written;
-    returns the size as the spec holds it. Raises :class:`InvalidValueError`, or
-    :class:`UsageError` when ``kfp`` is not installed."""
+    """Check :func:`compile_kfp`'s options and that kfp is installed (``UsageError``); the size."""
     if image is not None and (not _IMAGE.match(image) or len(image) > 255):
-        raise InvalidValueError(
-            f"image {image!r} is not a container image reference",
-            hint="for example registry.example.com/team/pipeline:1.0",
-        )
+        hint = "for example registry.example.com/team/pipeline:1.0"
+        raise InvalidValueError(f"image {image!r} is not a container image reference", hint=hint)
     size, _ = _memory("workspace_size", workspace_size)
     _import_kfp()
     return size
