@@ -181,5 +181,6 @@ def serve(fd: int) -> None:
     # `python -c` put "" (the worker's folder) first: imports resolve to installed modules
     # only, never to a file there; a kernel gets "" back from IPython (InteractiveShellApp)
     sys.path[:] = [p for p in sys.path if p != ""]
-    _Server(fd).run()
+    with contextlib.suppress(OSError):  # the worker went away (killed, cancelled): done
+        _Server(fd).run()
     os._exit(0)
