@@ -193,6 +193,13 @@ def find_experiment(client: MlflowClient, name: str) -> dict[str, Any]:
     return experiment_summary(experiment)
 
 
+def experiment_ids_or_all(client: MlflowClient, experiment_ids: Sequence[str] | None) -> list[str]:
+    """``experiment_ids`` checked, or every active experiment's id when none is given."""
+    if experiment_ids:
+        return validate_experiment_ids(experiment_ids)
+    return [exp["experiment_id"] for exp in list_experiments(client)["experiments"]]
+
+
 def search_runs(
     client: MlflowClient,
     experiment_ids: Sequence[str] | None = None,
@@ -211,10 +218,7 @@ def search_runs(
     filter_string = build_filter(status=status, search=search, filter=filter)
     order = parse_order_by(order_by)
     check_max_results(max_results)
-    if experiment_ids:
-        ids = validate_experiment_ids(experiment_ids)
-    else:
-        ids = [exp["experiment_id"] for exp in list_experiments(client)["experiments"]]
+    ids = experiment_ids_or_all(client, experiment_ids)
     if not ids:
         return {"runs": [], "next_page_token": None}
     with mlflow_errors():

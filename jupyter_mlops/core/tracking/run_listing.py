@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.core.tracking.query import list_experiments, search_runs
+from jupyter_mlops.core.tracking.query import experiment_ids_or_all, search_runs
 from jupyter_mlops.core.tracking.search_filter import (
     KnownKeys,
     needs_known_keys,
@@ -36,7 +36,6 @@ from jupyter_mlops.core.tracking.search_input import (
     MAX_RESULTS_LIMIT,
     mlflow_errors,
     parse_order_by,
-    validate_experiment_ids,
     validate_run_id,
 )
 from jupyter_mlops.core.tracking.sql_order import children_rows
@@ -62,12 +61,6 @@ CHILDREN_SCAN_LIMIT = 2000
 
 _keys_lock = threading.Lock()
 _keys_cache: dict[tuple[str, tuple[str, ...]], tuple[float, KnownKeys]] = {}
-
-
-def _experiment_ids(client: MlflowClient, experiment_ids: Sequence[str] | None) -> list[str]:
-    if experiment_ids:
-        return validate_experiment_ids(experiment_ids)
-    return [exp["experiment_id"] for exp in list_experiments(client)["experiments"]]
 
 
 def known_keys(
@@ -198,7 +191,7 @@ def list_runs(
 ) -> dict[str, Any]:
     """One page of runs for the panel: ``search_runs``'s page, plus ``children`` with ``top_level``."""
     best_key = _best_key(best, order_by)
-    ids = _experiment_ids(client, experiment_ids)
+    ids = experiment_ids_or_all(client, experiment_ids)
     if not ids:
         return {"runs": [], "next_page_token": None}
     clauses = [_translate(client, ids, q)] if q and q.strip() else []

@@ -192,11 +192,19 @@ def _attribute_clause(key: str, op: str, value: str) -> str:
                 hint=f"Use status=<one of {', '.join(s.lower() for s in RUN_STATUSES)}>.",
             )
         return f"attributes.status {_STRING_OPS[op]} '{status}'"
+    return _text_clause("attributes.run_name", op, value, key, "A run name")
+
+
+def _text_clause(column: str, op: str, value: str, key: str, what: str) -> str:
+    """``column`` compared with a text ``value``: ``= !=``, or ``~`` (contains)."""
     if op == "~":
-        return f"attributes.run_name ILIKE '%{like_literal(value)}%'"
+        return f"{column} ILIKE '%{like_literal(value)}%'"
     if op not in _STRING_OPS:
-        raise UsageError(f"A run name compares with = != or ~, not {op}.", hint=SEARCH_HINT)
-    return f"attributes.run_name {_STRING_OPS[op]} {_string_literal(value, key)}"
+        raise UsageError(
+            f"{what} holds text: it compares with = != or ~ (contains), not {op}.",
+            hint=f"e.g. {key}={value[:40]} or {key}~{value[:40]}",
+        )
+    return f"{column} {_STRING_OPS[op]} {_string_literal(value, key)}"
 
 
 def _pair_clause(raw_key: str, op: str, raw_value: str, known: KnownKeys) -> str:
@@ -215,15 +223,8 @@ def _pair_clause(raw_key: str, op: str, raw_value: str, known: KnownKeys) -> str
                 hint=f"e.g. {key}>0.9",
             )
         return f"{column} {_NUMBER_OPS[op]} {number!r}"
-    if op == "~":
-        return f"{column} ILIKE '%{like_literal(value)}%'"
-    if op not in _STRING_OPS:
-        noun = "Param" if kind == "params" else "Tag"
-        raise UsageError(
-            f"{noun} {key!r} holds text: it compares with = != or ~ (contains), not {op}.",
-            hint=f"e.g. {key}={value[:40]} or {key}~{value[:40]}",
-        )
-    return f"{column} {_STRING_OPS[op]} {_string_literal(value, key)}"
+    noun = "Param" if kind == "params" else "Tag"
+    return _text_clause(column, op, value, key, f"{noun} {key!r}")
 
 
 def _check(filter_string: str, what: str) -> str:

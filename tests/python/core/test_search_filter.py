@@ -91,7 +91,7 @@ def test_mlflow_syntax_passes_unchanged(text: str) -> None:
         ("accuracy=high", "Metric 'accuracy' compares with a number"),
         ("accuracy~9", "Metric 'accuracy' compares with a number"),
         ("status=done", "Invalid status"),
-        ("name>3", "run name compares"),
+        ("name>3", "A run name holds text"),
         ("'unclosed", "unclosed quote"),
         ('model="a\'b""', "unclosed quote"),
         pytest.param("x" * 1001, "longer than 1000", id="too-long"),
