@@ -4,8 +4,8 @@
 
 * ``q``: the search box (MLflow's filter syntax or the shorthand of
   :mod:`~jupyter_mlops.core.tracking.search_filter`); shorthand keys are resolved
-  with :func:`known_keys`, the keys of the newest runs of the experiments
-  (cached for :data:`KEYS_TTL_S` seconds per store and experiment set);
+  with :func:`known_keys`, the keys of the experiments' runs (cached for
+  :data:`KEYS_TTL_S` seconds per store and experiment set);
 * ``top_level``: only runs without a parent (tag ``mlflow.parentRunId``), each page
   with ``children``: for each parent on the page that has child runs, their
   number, status counts and the best value of one metric (:func:`children_summaries`);
@@ -38,7 +38,7 @@ from jupyter_mlops.core.tracking.search_input import (
     parse_order_by,
     validate_run_id,
 )
-from jupyter_mlops.core.tracking.sql_order import children_rows
+from jupyter_mlops.core.tracking.sql_order import children_rows, entity_keys
 from jupyter_mlops.exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ _keys_cache: dict[tuple[str, tuple[str, ...]], tuple[float, KnownKeys]] = {}
 def known_keys(
     client: MlflowClient, experiment_ids: Sequence[str], max_age: float = KEYS_TTL_S
 ) -> KnownKeys:
-    """The param, metric and tag keys of the newest :data:`KEYS_SAMPLE` runs.
+    """The param, metric and tag keys of the runs: all of them on MLflow's SQL store, else
+    those of the newest :data:`KEYS_SAMPLE` runs.
 
     Kept per store and experiment set; an answer younger than ``max_age`` seconds is reused.
     """
@@ -80,7 +81,11 @@ def known_keys(
     params: set[str] = set()
     metrics: set[str] = set()
     tags: set[str] = set()
-    if ids:
+    with mlflow_errors():
+        every = entity_keys(client, ids) if ids else None
+    if every is not None:
+        params, metrics, tags = every
+    elif ids:
         with mlflow_errors():
             runs = client.search_runs(list(ids), max_results=KEYS_SAMPLE)
         for run in runs:

@@ -13,7 +13,8 @@ tokens are MLflow's own (an offset), so either path pages the same way.
 :func:`page_of_runs` returns ``None`` whenever it cannot answer exactly as MLflow
 would (another store, a dataset filter, MLflow internals it does not find): the
 caller then asks MLflow. :func:`children_rows` reads the child runs of a page's
-parents (status and one metric) in one query, for the parents' summaries.
+parents (status and one metric) in one query, for the parents' summaries;
+:func:`entity_keys` the param, metric and tag keys of experiments, for the search box.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
-__all__ = ["children_rows", "page_of_runs"]
+__all__ = ["children_rows", "entity_keys", "page_of_runs"]
 
 
 def _sql_store(client: MlflowClient) -> Any:
@@ -168,3 +169,30 @@ def children_rows(
         }
         for parent, run_id, status, number, is_nan in rows
     ]
+
+
+def entity_keys(
+    client: MlflowClient, experiment_ids: Sequence[str]
+) -> tuple[set[str], set[str], set[str]] | None:
+    """Every param, metric and tag key of the experiments' active runs; ``None`` off the SQL store."""
+    try:
+        from mlflow.store.tracking.dbmodels import models
+        from sqlalchemy import select
+    except ImportError:
+        return None
+    store = _sql_store(client)
+    if store is None:
+        return None
+    run = models.SqlRun
+    ids = [int(i) for i in experiment_ids]
+    out: list[set[str]] = []
+    with store.ManagedSessionMaker() as session:
+        for entity in (models.SqlParam, models.SqlLatestMetric, models.SqlTag):
+            stmt: Any = (
+                select(entity.key)
+                .join(run, run.run_uuid == entity.run_uuid)
+                .where(run.experiment_id.in_(ids), run.lifecycle_stage == "active")
+                .distinct()
+            )
+            out.append({str(key) for key in session.execute(stmt).scalars().all()})
+    return out[0], out[1], out[2]
