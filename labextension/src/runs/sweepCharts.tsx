@@ -118,7 +118,7 @@ export function ParallelChart(props: {
         ticks: { ...axisTicks(20), stepSize: 1 },
         grid: { display: false }
       },
-      y: { type: 'linear', min: -0.08, max: 1.08, display: false }
+      y: { type: 'linear', min: -0.2, max: 1.2, display: false }
     }
   }));
 
