@@ -15,6 +15,7 @@ import type { Locator, Page } from '@playwright/test';
 import * as path from 'path';
 
 import {
+  exportPipeline,
   FAST_REFRESH,
   notebook,
   openPanel,
@@ -38,19 +39,6 @@ function slowNotebook(cells: number): string {
   const json = JSON.parse(notebook(['pause = 1.5', ...body]));
   json.cells[0].metadata.tags = ['parameters'];
   return JSON.stringify(json);
-}
-
-/** Export the notebook `file` to the pipeline folder `output` through the REST API. */
-async function exportPipeline(
-  page: Page,
-  file: string,
-  output: string
-): Promise<void> {
-  const response = await page.request.post(
-    '/jupyter-mlops/api/pipelines/export',
-    { data: { notebooks: [file], output } }
-  );
-  expect(response.status()).toBe(201);
 }
 
 /**
