@@ -36,6 +36,12 @@ def _sql_store(client: MlflowClient) -> Any:
     return store if isinstance(store, SqlAlchemyStore) else None
 
 
+def _int_ids(experiment_ids: Sequence[str]) -> list[int] | None:
+    """The ids as MLflow's SQL store keeps them; ``None`` when one is not a number (MLflow says why)."""
+    ids = [str(i) for i in experiment_ids]
+    return [int(i) for i in ids] if all(i.isdigit() for i in ids) else None
+
+
 def _order(models: Any, key_type: str, key: str, ascending: bool) -> tuple[Any, list[Any]]:
     """``(joined entity or None, ORDER BY clauses)`` for one MLflow order-by column."""
     from mlflow.utils.search_utils import SearchUtils
@@ -84,7 +90,8 @@ def page_of_runs(
     except (ImportError, AttributeError):  # another MLflow than the one this was written for
         return None
     store = _sql_store(client)
-    if store is None:
+    numbers = _int_ids(experiment_ids)
+    if store is None or numbers is None:
         return None
     parse_order = SearchUtils.parse_order_by_for_search_runs
     key_type, key, ascending = parse_order(order_by)  # type: ignore[no-untyped-call]
@@ -104,7 +111,7 @@ def page_of_runs(
             stmt = stmt.outerjoin(joined, and_(joined.run_uuid == run.run_uuid, joined.key == key))
         stmt = (
             stmt.where(
-                run.experiment_id.in_([int(i) for i in experiment_ids]),
+                run.experiment_id.in_(numbers),
                 run.lifecycle_stage == "active",
                 *attribute,
             )
@@ -181,10 +188,10 @@ def entity_keys(
     except ImportError:
         return None
     store = _sql_store(client)
-    if store is None:
+    ids = _int_ids(experiment_ids)
+    if store is None or ids is None:
         return None
     run = models.SqlRun
-    ids = [int(i) for i in experiment_ids]
     out: list[set[str]] = []
     with store.ManagedSessionMaker() as session:
         for entity in (models.SqlParam, models.SqlLatestMetric, models.SqlTag):
