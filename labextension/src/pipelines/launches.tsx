@@ -23,7 +23,7 @@ import {
   sweptText
 } from './logic';
 import { Section } from '../common/components';
-import { LaunchSweep, SweepButton } from '../runs/SweepView';
+import { LaunchSweepSection } from '../runs/SweepView';
 
 /** A server error with its hint and its `errors` lines. */
 export function ErrorList(props: {
@@ -74,8 +74,6 @@ export function LaunchView(props: {
   onOpenNotebook?: (path: string) => void;
 }): JSX.Element {
   const { launch, onOpenRun } = props;
-  const [sweepOpen, setSweepOpen] = React.useState(false);
-  const sweep = isSweep(launch);
   return (
     <Section title={`Launch ${launch.name}`} count={progressText(launch)}>
       <div
@@ -95,13 +93,6 @@ export function LaunchView(props: {
             >
               parent run
             </button>
-          ) : null}
-          {sweep ? (
-            <SweepButton
-              open={sweepOpen}
-              testId="mlops-launch-sweep-toggle"
-              onToggle={() => setSweepOpen(!sweepOpen)}
-            />
           ) : null}
           {isTerminal(launch.status) ? null : (
             <button
@@ -127,8 +118,8 @@ export function LaunchView(props: {
           onOpenRun={onOpenRun}
           onOpenNotebook={props.onOpenNotebook}
         />
-        {sweep && sweepOpen ? (
-          <LaunchSweep executions={launch.executions} />
+        {isSweep(launch) ? (
+          <LaunchSweepSection executions={launch.executions} />
         ) : null}
       </div>
     </Section>

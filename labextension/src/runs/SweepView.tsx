@@ -209,7 +209,7 @@ export function SweepSection(props: {
 }
 
 /** The sweep view of a launch: the executions of one step (the last one, or as picked). */
-export function LaunchSweep(props: {
+function LaunchSweep(props: {
   executions: readonly IExecution[];
 }): JSX.Element {
   const { executions } = props;
@@ -232,6 +232,23 @@ export function LaunchSweep(props: {
         />
       ) : null}
       <SweepView runs={runs} />
+    </div>
+  );
+}
+
+/** A "Sweep view" button under a sweep launch's table; the launch's sweep view below it. */
+export function LaunchSweepSection(props: {
+  executions: readonly IExecution[];
+}): JSX.Element {
+  const [open, setOpen] = useState(false);
+  return (
+    <div className="jp-mlops-launch-sweep-section">
+      <SweepButton
+        open={open}
+        testId="mlops-launch-sweep-toggle"
+        onToggle={() => setOpen(!open)}
+      />
+      {open ? <LaunchSweep executions={props.executions} /> : null}
     </div>
   );
 }
