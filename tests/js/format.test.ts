@@ -72,6 +72,7 @@ describe('parseSettings', () => {
         visibleColumns: ['metrics', 'nope', 'status']
       })
     ).toEqual({
+      columns: [],
       refreshInterval: 1,
       pageSize: 1000,
       visibleColumns: ['status', 'metrics']
