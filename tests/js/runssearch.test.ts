@@ -155,6 +155,11 @@ describe('user columns', () => {
       columnPriority(c, 'metrics.acc')
     );
     expect(byAcc).toEqual([1, 1, 1, 3, 4]);
+    const [envHash] = visibleColumns(['env_hash']).filter(
+      c => c.id === 'env_hash'
+    );
+    expect(columnPriority(envHash, 'start_time')).toBe(2); // opted in
+    expect(columnPriority(envHash, envHash.sortKey ?? '')).toBe(1);
   });
 
   it('come from the settings as well as the built-in columns', () => {

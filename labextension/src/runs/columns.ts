@@ -67,8 +67,9 @@ export function userColumnValue(
 
 /**
  * How early a column disappears as the list narrows (CSS reads
- * `data-priority`): 1 always (status, run name, the sort column), 2 user
- * columns, 3 start time and duration, 4 the rest.
+ * `data-priority`): 1 always (status, run name, the sort column), 2 the
+ * columns the user added (metric/param/tag columns, the env hash), 3 start
+ * time and duration, 4 the rest.
  */
 export function columnPriority(
   column: Pick<IColumn, 'id' | 'sortKey' | 'user'>,
@@ -81,8 +82,8 @@ export function columnPriority(
   ) {
     return 1;
   }
-  if (column.user) {
-    return 2;
+  if (column.user || column.id === 'env_hash') {
+    return 2; // columns the user added (the env hash is off by default)
   }
   return column.id === 'start_time' || column.id === 'duration' ? 3 : 4;
 }
