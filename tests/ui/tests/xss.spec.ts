@@ -233,6 +233,12 @@ test.describe('MLOps stored XSS', () => {
     // Runs of the pipeline: its experiment and parent run carry the payload name.
     await switchTo(panel, 'runs');
     await select.selectOption({ label: PIPELINE });
+    // the parent run, its step run nested under it (its summary shown, then expanded)
+    await expect(rows).toHaveCount(1);
+    await expect(
+      rows.first().getByTestId('mlops-children-summary')
+    ).toBeVisible();
+    await rows.first().getByTestId('mlops-expand').click();
     await expect(rows).toHaveCount(2);
     await expect(panel.getByTestId('mlops-runs-table')).toContainText(PIPELINE);
     await panel
