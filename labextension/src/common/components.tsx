@@ -54,6 +54,9 @@ export function Section(props: {
 export function KeyValueTable(props: {
   record: Readonly<Record<string, string>>;
   testId: string;
+  /** A "show as column" button per row (the runs list's column of `prefix + key`). */
+  columns?: IColumnAction;
+  prefix?: string;
 }): JSX.Element {
   const keys = Object.keys(props.record).sort();
   if (!keys.length) {
@@ -68,9 +71,47 @@ export function KeyValueTable(props: {
               {key}
             </th>
             <td title={props.record[key]}>{props.record[key]}</td>
+            {props.columns ? (
+              <ColumnButton
+                action={props.columns}
+                id={`${props.prefix ?? ''}${key}`}
+              />
+            ) : null}
           </tr>
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** "Show as column" in the runs list: `show(id)` (`metrics.acc`, `params.lr`, `tags.epic`). */
+export interface IColumnAction {
+  /** The ids shown as columns now. */
+  shown: readonly string[];
+  show: (id: string) => void;
+}
+
+/** The cell of one row's "show as column" button; "in list" once it is a column. */
+export function ColumnButton(props: {
+  action: IColumnAction;
+  id: string;
+}): JSX.Element {
+  const shown = props.action.shown.includes(props.id);
+  return (
+    <td className="jp-mlops-column-action">
+      <button
+        className="jp-mlops-link"
+        data-testid="mlops-show-column"
+        disabled={shown}
+        title={
+          shown
+            ? `${props.id} is a column of the runs list`
+            : `Show ${props.id} as a column of the runs list`
+        }
+        onClick={() => props.action.show(props.id)}
+      >
+        {shown ? 'in list' : 'column'}
+      </button>
+    </td>
   );
 }

@@ -12,6 +12,7 @@ import { ArtifactsSection } from '../artifacts/ArtifactsSection';
 import { RunCompare } from './RunCompare';
 import {
   ErrorBox,
+  type IColumnAction,
   KeyValueTable,
   Section,
   StatusBadge
@@ -62,6 +63,7 @@ export function SelectionView(props: ISelectionViewProps): JSX.Element {
           env={props.env}
           artifacts={props.artifacts}
           openNotebook={props.openNotebook}
+          columns={{ shown: model.columns, show: id => model.addColumn(id) }}
         />
       ) : null}
       {selection.length > 1 && details.length > 0 ? (
@@ -84,6 +86,8 @@ export function RunDetails(props: {
   env?: EnvCompareModel;
   artifacts?: IArtifactsClient;
   openNotebook?: (path: string) => void;
+  /** "Show as column" buttons on params, tags and single-value metrics. */
+  columns?: IColumnAction;
 }): JSX.Element {
   const { run } = props.detail;
   const notebook = run.notebook;
@@ -142,12 +146,22 @@ export function RunDetails(props: {
         ) : null}
       </dl>
       <RunActions run={run} />
-      <RunMetrics detail={props.detail} />
+      <RunMetrics detail={props.detail} columns={props.columns} />
       <Section title="Params" count={Object.keys(run.params).length}>
-        <KeyValueTable record={run.params} testId="mlops-params" />
+        <KeyValueTable
+          record={run.params}
+          testId="mlops-params"
+          columns={props.columns}
+          prefix="params."
+        />
       </Section>
       <Section title="Tags" count={Object.keys(run.tags).length}>
-        <KeyValueTable record={run.tags} testId="mlops-tags" />
+        <KeyValueTable
+          record={run.tags}
+          testId="mlops-tags"
+          columns={props.columns}
+          prefix="tags."
+        />
       </Section>
       {props.env ? <RunEnvironmentSection model={props.env} run={run} /> : null}
       <ArtifactsSection run={run} client={props.artifacts} />

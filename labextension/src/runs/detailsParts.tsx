@@ -11,6 +11,7 @@ import React, { useId, useMemo, useState } from 'react';
 import type { IMetricPoint } from '../api/types';
 import { seriesColor } from '../common/colors';
 import { formatNumber } from '../common/format';
+import { ColumnButton, type IColumnAction } from '../common/components';
 import { MetricChart } from './MetricChart';
 import {
   defaultXAxis,
@@ -69,6 +70,7 @@ export function CollapsibleSection(props: {
 export function SingleValuesTable(props: {
   rows: readonly ISingleValue[];
   testId: string;
+  columns?: IColumnAction;
 }): JSX.Element | null {
   if (!props.rows.length) {
     return null;
@@ -83,6 +85,7 @@ export function SingleValuesTable(props: {
           <th scope="col">Metric</th>
           <th scope="col">Value</th>
           <th scope="col">Step</th>
+          {props.columns ? <td /> : null}
         </tr>
       </thead>
       <tbody>
@@ -100,6 +103,9 @@ export function SingleValuesTable(props: {
             <td className="jp-mlops-number">
               {row.step === null ? '\u2026' : formatNumber(row.step)}
             </td>
+            {props.columns ? (
+              <ColumnButton action={props.columns} id={`metrics.${row.key}`} />
+            ) : null}
           </tr>
         ))}
       </tbody>
@@ -127,7 +133,13 @@ export function useSeries(
 }
 
 /** One run's metrics: curves, single values, then the collapsed system and cost section. */
-export function RunMetrics({ detail }: { detail: IRunDetail }): JSX.Element {
+export function RunMetrics({
+  detail,
+  columns
+}: {
+  detail: IRunDetail;
+  columns?: IColumnAction;
+}): JSX.Element {
   const { run, histories } = detail;
   const metrics = { metrics: run.metrics, histories };
   const layout = layoutMetrics([metrics]);
@@ -152,6 +164,7 @@ export function RunMetrics({ detail }: { detail: IRunDetail }): JSX.Element {
         <SingleValuesTable
           rows={singleValues(metrics, layout.singles)}
           testId="mlops-single-values"
+          columns={columns}
         />
         {layout.curves.length + layout.singles.length === 0 ? (
           <div className="jp-mlops-muted">none</div>

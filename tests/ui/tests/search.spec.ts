@@ -59,6 +59,10 @@ async function search(panel: Locator, text: string): Promise<void> {
   await box.press('Enter');
 }
 
+function runsTable(panel: Locator): Locator {
+  return panel.getByTestId('mlops-runs-table');
+}
+
 function names(panel: Locator): Locator {
   return panel.locator(
     '[data-testid="mlops-run-row"]:not(.jp-mlops-child-row) .jp-mlops-run-name'
@@ -152,6 +156,21 @@ test('search, empty states, metric column, nesting, narrow list', async ({
   await panel.getByTestId('mlops-clear-filter').click();
   await expect(panel.getByTestId('mlops-search')).toHaveValue('');
   await expect(names(panel)).toHaveCount(4);
+
+  // "Show as column" from a run's details: its param becomes a column of the list.
+  await panel.locator('[data-run-name="tuned"] .jp-mlops-col-run_name').click();
+  const lrRow = panel.getByTestId('mlops-params').locator('tr[data-key="lr"]');
+  const showLr = lrRow.getByTestId('mlops-show-column');
+  await expect(showLr).toHaveText('column');
+  await showLr.click();
+  await expect(
+    runsTable(panel).locator('th[data-column="params.lr"]')
+  ).toBeVisible();
+  await expect(showLr).toHaveText('in list');
+  await expect(showLr).toBeDisabled();
+  await expect(
+    panel.locator('[data-run-name="tuned"] td.jp-mlops-col-params-value')
+  ).toHaveText('0.3');
 
   // The default sidebar width: status, name and the sort column; no sideways scroll.
   await page.sidebar.setWidth(280);
