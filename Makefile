@@ -58,10 +58,10 @@ format: install ## apply ruff format, ruff --fix and prettier
 chromium: ## Debian's Chromium for the Galata tests (never playwright install)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# two workers (pytest-xdist), then the tests marked `serial` alone: load tests, fault
-# injection, fresh venvs and live schedules measure a machine they must not share
+# two workers (pytest-xdist; tests of one xdist_group on one worker), then the tests marked
+# `serial` alone: load tests and fault injection measure a machine they must not share
 test-python: install
-	$(BIN)/pytest -n 2 -m "not serial" tests/python
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not serial" tests/python
 	$(BIN)/pytest -m serial tests/python
 
 test-js: install

@@ -29,7 +29,8 @@ from jupyter_mlops.core.pipeline import export_pipeline
 
 EXAMPLE = REPO / "examples" / "train_classifier.ipynb"
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.timeout(900)]
+# the wheel build is shared with test_wheel_install (one xdist worker builds it once)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel"), pytest.mark.timeout(900)]
 
 
 def test_export_rebuilds_in_a_fresh_venv_and_runs(

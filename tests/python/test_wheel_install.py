@@ -33,7 +33,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 pytestmark = [
     pytest.mark.wheel,
     pytest.mark.slow,
-    pytest.mark.serial,  # a fresh venv; and the session's one wheel build is shared
+    # the session's one wheel build is shared with test_export_rebuild: one xdist worker
+    pytest.mark.xdist_group("wheel"),
     pytest.mark.timeout(900),
 ]
 

@@ -22,7 +22,7 @@ from notebooks import write_notebook
 
 from jupyter_mlops.core import tags
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]
+pytestmark = [pytest.mark.slow]  # waits for the minute's firing: it shares the machine well
 
 API = "/jupyter-mlops/api/pipelines/schedules"
 CONFIG = "c.MlopsExtensionApp.schedule_interval = 2.0\n"
