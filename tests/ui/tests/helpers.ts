@@ -131,3 +131,22 @@ export async function exportPipeline(
   );
   expect(response.status()).toBe(201);
 }
+
+/**
+ * Open the panel's Pipelines view and select the exported pipeline at
+ * `output`; the view and the pipeline's (now selected) item.
+ */
+export async function selectPipeline(
+  page: Page,
+  output: string
+): Promise<{ panel: Locator; view: Locator; item: Locator }> {
+  const panel = await openPanel(page);
+  await switchTo(panel, 'pipelines');
+  const view = panel.getByTestId('mlops-pipelines-view');
+  const item = view.locator(
+    `[data-testid="mlops-pipeline-item"][data-path="${output}"]`
+  );
+  await item.click();
+  await expect(item).toHaveAttribute('aria-pressed', 'true');
+  return { panel, view, item };
+}

@@ -18,8 +18,7 @@ import {
   exportPipeline,
   FAST_REFRESH,
   notebook,
-  openPanel,
-  switchTo,
+  selectPipeline,
   useDarkTheme
 } from './helpers';
 
@@ -124,14 +123,7 @@ for (const theme of ['light', 'dark'] as const) {
     await page.contents.uploadContent(slowNotebook(4), 'text', file);
     await exportPipeline(page, file, output);
 
-    const panel = await openPanel(page);
-    await switchTo(panel, 'pipelines');
-    const view = panel.getByTestId('mlops-pipelines-view');
-    const item = view.locator(
-      `[data-testid="mlops-pipeline-item"][data-path="${output}"]`
-    );
-    await item.click();
-    await expect(item).toHaveAttribute('aria-pressed', 'true');
+    const { panel, view, item } = await selectPipeline(page, output);
     await expectReadable(item.locator('span'));
 
     // -- a schedule: added from the view --------------------------------

@@ -14,8 +14,7 @@ import {
   exportPipeline,
   FAST_REFRESH,
   notebook,
-  openPanel,
-  switchTo
+  selectPipeline
 } from './helpers';
 
 const SHOTS = process.env.MLOPS_SHOTS ?? '';
@@ -44,14 +43,7 @@ test('a sweep shows its swept values, metrics and sweep view', async ({
   await page.contents.uploadContent(sweepNotebook(), 'text', file);
   await exportPipeline(page, file, output);
 
-  const panel = await openPanel(page);
-  await switchTo(panel, 'pipelines');
-  const view = panel.getByTestId('mlops-pipelines-view');
-  const item = view.locator(
-    `[data-testid="mlops-pipeline-item"][data-path="${output}"]`
-  );
-  await item.click();
-  await expect(item).toHaveAttribute('aria-pressed', 'true');
+  const { view } = await selectPipeline(page, output);
   const form = view.getByTestId('mlops-pipeline-form');
   await form
     .locator('[data-testid="mlops-param"][data-key="sweep.lr"]')
