@@ -70,7 +70,9 @@ export function KeyValueTable(props: {
             <th scope="row" title={key}>
               {key}
             </th>
-            <td title={props.record[key]}>{props.record[key]}</td>
+            <td className="jp-mlops-kv-value" title={props.record[key]}>
+              {props.record[key]}
+            </td>
             {props.columns ? (
               <ColumnButton
                 action={props.columns}

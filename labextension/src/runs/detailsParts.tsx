@@ -95,7 +95,7 @@ export function SingleValuesTable(props: {
               {row.key}
             </th>
             <td
-              className="jp-mlops-number"
+              className="jp-mlops-number jp-mlops-kv-value"
               title={row.value === null ? 'not finite' : String(row.value)}
             >
               {formatNumber(row.value)}

@@ -121,7 +121,9 @@ test.describe('MLOps run actions', () => {
     await tagItem('stage').getByTestId('mlops-tag-remove').click();
     await expect(tagItem('stage')).toHaveCount(0);
     const tags = details.getByTestId('mlops-tags');
-    await expect(tags.locator('tr[data-key="team"] td')).toHaveText('ml');
+    await expect(
+      tags.locator('tr[data-key="team"] td.jp-mlops-kv-value')
+    ).toHaveText('ml');
     await expect(tags.locator('tr[data-key="stage"]')).toHaveCount(0);
 
     // The note: Markdown, rendered by JupyterLab.

@@ -102,7 +102,9 @@ test.describe('MLOps panel', () => {
       'baseline'
     );
     await expect(
-      details.getByTestId('mlops-params').locator('tr[data-key="lr"] td')
+      details
+        .getByTestId('mlops-params')
+        .locator('tr[data-key="lr"] td.jp-mlops-kv-value')
     ).toHaveText('0.1');
     const accChart = details.locator(
       '[data-testid="mlops-chart"][data-metric="acc"]'

@@ -150,13 +150,19 @@ test.describe('MLOps stored XSS', () => {
     await expect(details.getByTestId('mlops-details-name')).toHaveText(IMG);
     await expect(details).toContainText(NOTEBOOK);
     const params = details.getByTestId('mlops-params');
-    await expect(params.locator('tr[data-key="payload"] td')).toHaveText(
-      SCRIPT
-    );
-    await expect(params.locator('tr[data-key="quote"] td')).toHaveText(SVG);
-    await expect(params.locator('tr[data-key="img"] td')).toHaveText(IMG);
     await expect(
-      details.getByTestId('mlops-tags').locator('tr[data-key="note"] td')
+      params.locator('tr[data-key="payload"] td.jp-mlops-kv-value')
+    ).toHaveText(SCRIPT);
+    await expect(
+      params.locator('tr[data-key="quote"] td.jp-mlops-kv-value')
+    ).toHaveText(SVG);
+    await expect(
+      params.locator('tr[data-key="img"] td.jp-mlops-kv-value')
+    ).toHaveText(IMG);
+    await expect(
+      details
+        .getByTestId('mlops-tags')
+        .locator('tr[data-key="note"] td.jp-mlops-kv-value')
     ).toHaveText(SCRIPT);
     await expectInert(page, panel, 'run details');
 
@@ -249,7 +255,7 @@ test.describe('MLOps stored XSS', () => {
       panel
         .getByTestId('mlops-run-details')
         .getByTestId('mlops-params')
-        .locator('tr[data-key="label"] td')
+        .locator('tr[data-key="label"] td.jp-mlops-kv-value')
     ).toHaveText(IMG);
     await expectInert(page, panel, 'pipeline runs');
 
@@ -358,8 +364,12 @@ test.describe('MLOps stored XSS in run edits', () => {
     const details = panel.getByTestId('mlops-run-details');
     await expect(details.getByTestId('mlops-details-name')).toHaveText(IMG);
     const tags = details.getByTestId('mlops-tags');
-    await expect(tags.locator('tr[data-key="html"] td')).toHaveText(SCRIPT);
-    await expect(tags.locator('tr[data-key="svg"] td')).toHaveText(SVG);
+    await expect(
+      tags.locator('tr[data-key="html"] td.jp-mlops-kv-value')
+    ).toHaveText(SCRIPT);
+    await expect(
+      tags.locator('tr[data-key="svg"] td.jp-mlops-kv-value')
+    ).toHaveText(SVG);
     const editor = details.getByTestId('mlops-tag-editor');
     await expect(
       editor.locator('[data-testid="mlops-tag-item"][data-key="html"]')
