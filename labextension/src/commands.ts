@@ -14,7 +14,7 @@ import React from 'react';
 import type { IPipelinesClient } from './api/pipelines';
 import { mlopsIcon, pipelineIcon } from './common/icons';
 import type { PanelView } from './panel/header';
-import type { MainAreaOpener } from './panel/mainArea';
+import { type MainAreaOpener, panelViewOf } from './panel/mainArea';
 import type { MlopsPanel } from './panel/panel';
 import {
   ExportForm,
@@ -104,8 +104,9 @@ export function addCommands(
     caption:
       'Open the MLOps panel as a tab in the main area (wide tables and charts)',
     icon: mlopsIcon,
-    execute: () => {
-      mainArea.open(panel.view);
+    // `view`: the view a restored tab showed (the layout restorer passes it).
+    execute: args => {
+      mainArea.open(panelViewOf(args.view) ?? panel.view);
     }
   });
   for (const { id, view, label, caption, icon } of VIEW_COMMANDS) {

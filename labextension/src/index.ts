@@ -35,12 +35,13 @@ import { CostStatusWidget } from './cost/StatusItem';
 import type { IKernelActions } from './cost/WasteList';
 import { followCurrentKernel } from './env/kernels';
 import { EnvCompareModel, EnvironmentModel } from './env/model';
-import { MainAreaOpener } from './panel/mainArea';
+import { MAIN_AREA_RESTORE_NAME, MainAreaOpener } from './panel/mainArea';
 import { type IMlopsModels, MlopsPanel } from './panel/panel';
 import { PipelinesModel } from './pipelines/model';
 import { RunsModel } from './runs/model';
 import { configureRunActions } from './runs/RunActions';
 import {
+  columnStore,
   DEFAULT_SETTINGS,
   type IPanelSettings,
   parseSettings
@@ -182,6 +183,12 @@ const plugin: JupyterFrontEndPlugin<IMlopsApi> = {
     app.shell.add(panel, 'left', { rank: 650 });
     if (restorer) {
       restorer.add(panel, 'jupyter-mlops');
+      // An open main-area tab comes back after a reload, on its view.
+      void restorer.restore(mainArea.tracker, {
+        command: CommandIDs.openMain,
+        args: tab => ({ view: tab.content.view }),
+        name: () => MAIN_AREA_RESTORE_NAME
+      });
     }
 
     addCommands(app, panel, api.pipelines, palette, mainArea);
@@ -205,8 +212,10 @@ const plugin: JupyterFrontEndPlugin<IMlopsApi> = {
       setStatusKernel?.(currentKernel);
     });
 
-    settingRegistry
-      .load(PLUGIN_ID)
+    const loading = settingRegistry.load(PLUGIN_ID);
+    // "column" in a run's details and "hide" in the table edit the setting.
+    models.runs.columnStore = columnStore(loading);
+    loading
       .then(loaded => {
         const apply = (): void => {
           settings = parseSettings(loaded.composite);

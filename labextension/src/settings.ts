@@ -1,6 +1,9 @@
 /**
- * The panel's user settings (`labextension/schema/plugin.json`), validated.
+ * The panel's user settings (`labextension/schema/plugin.json`), validated,
+ * and the one place the panel writes them (the user columns).
  */
+import type { ISettingRegistry } from '@jupyterlab/settingregistry';
+
 import { userColumnIds } from './runs/columns';
 import { COLUMN_IDS, DEFAULT_COLUMN_IDS, MAX_PAGE_SIZE } from './runs/logic';
 
@@ -56,4 +59,18 @@ export function parseSettings(composite: unknown): IPanelSettings {
       ? Math.max(10, Math.min(MAX_PAGE_SIZE, Math.floor(size)))
       : DEFAULT_SETTINGS.pageSize;
   return { refreshInterval, visibleColumns, columns: user, pageSize };
+}
+
+/**
+ * Save the user columns (`RunsListModel.columnStore`) as the `columns`
+ * setting of `settings` once they are loaded: "column" in a run's details
+ * and "hide" in the runs table write the user's settings file, so they
+ * last across reloads and show in the Settings Editor.
+ */
+export function columnStore(
+  settings: Promise<Pick<ISettingRegistry.ISettings, 'set'>>
+): (ids: string[]) => Promise<void> {
+  return async ids => {
+    await (await settings).set('columns', userColumnIds(ids));
+  };
 }

@@ -3,12 +3,16 @@
  * wide work. The tab's panel is built by the plugin over the same models as
  * the sidebar's (one set of models and polls); closing the tab disposes only
  * its panel, and opening it again builds a new one.
+ *
+ * An open tab comes back after a reload, on the view it showed: the tab is
+ * tracked (`tracker`) and the plugin hands that tracker to JupyterLab's
+ * layout restorer, which re-runs the open command with `{ view }`.
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
-import { MainAreaWidget } from '@jupyterlab/apputils';
+import { MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 
 import { mlopsIcon } from '../common/icons';
-import type { PanelView } from './header';
+import { PANEL_VIEWS, type PanelView } from './header';
 import type { MlopsPanel } from './panel';
 
 /** The main-area tab's id. */
@@ -17,6 +21,14 @@ export const MAIN_AREA_ID = 'jupyter-mlops-main';
 /** The id of the panel inside it (the name it gives the models' polls). */
 export const MAIN_PANEL_ID = 'jupyter-mlops-main-panel';
 
+/** The name of the tab in the saved layout. */
+export const MAIN_AREA_RESTORE_NAME = 'mlops-main';
+
+/** `value` when it names a view of the panel (a command's `view` argument). */
+export function panelViewOf(value: unknown): PanelView | undefined {
+  return PANEL_VIEWS.find(v => v.id === value)?.id;
+}
+
 /** Opens (or shows again) the one main-area tab of the panel. */
 export class MainAreaOpener {
   /** `create(id)` builds a panel with that id over the plugin's models. */
@@ -24,6 +36,11 @@ export class MainAreaOpener {
     private readonly _shell: JupyterFrontEnd.IShell,
     private readonly _create: (id: string) => MlopsPanel
   ) {}
+
+  /** The open tab, for the layout restorer (its view is saved on change). */
+  readonly tracker = new WidgetTracker<MainAreaWidget<MlopsPanel>>({
+    namespace: 'jupyter-mlops-main'
+  });
 
   /** The tab, while it is open. */
   get widget(): MainAreaWidget<MlopsPanel> | null {
@@ -42,7 +59,10 @@ export class MainAreaOpener {
       widget.title.icon = mlopsIcon;
       widget.title.closable = true;
       this._widget = widget;
+      const tab = widget;
+      tab.content.viewChanged.connect(() => void this.tracker.save(tab));
       this._shell.add(widget, 'main');
+      void this.tracker.add(widget);
     }
     if (view) {
       widget.content.view = view;

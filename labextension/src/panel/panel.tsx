@@ -12,6 +12,7 @@
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
+import { Signal } from '@lumino/signaling';
 import { Panel, SplitPanel, type Widget } from '@lumino/widgets';
 import React from 'react';
 
@@ -211,6 +212,9 @@ export class MlopsPanel extends Panel {
     }
   }
 
+  /** Emitted with the view shown when it changes. */
+  readonly viewChanged = new Signal<this, PanelView>(this);
+
   /** The view shown. */
   get view(): PanelView {
     return this._view;
@@ -232,6 +236,7 @@ export class MlopsPanel extends Panel {
     if (this.isVisible) {
       this._shown(view);
     }
+    this.viewChanged.emit(view);
   }
 
   get settings(): IPanelSettings {

@@ -177,7 +177,25 @@ function HeaderCell(props: {
           {active ? (direction === 'ASC' ? '\u25B2' : '\u25BC') : ''}
         </span>
       </button>
+      {column.user && model.columns.includes(column.id) ? (
+        <HideButton id={column.id} model={model} />
+      ) : null}
     </th>
+  );
+}
+
+/** "hide" under a user column's header: removes it from the `columns` setting. */
+function HideButton(props: { id: string; model: RunsModel }): JSX.Element {
+  return (
+    <button
+      className="jp-mlops-hide-column"
+      data-testid="mlops-hide-column"
+      aria-label={`Hide column ${props.id}`}
+      title={`Hide the column ${props.id} (removes it from the columns setting)`}
+      onClick={() => props.model.removeColumn(props.id)}
+    >
+      hide
+    </button>
   );
 }
 

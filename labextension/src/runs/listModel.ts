@@ -98,42 +98,84 @@ export class RunsListModel extends Model {
     await this.reload(true);
   }
 
-  /** The user columns shown (`metrics.<key>`, `params.<key>`, `tags.<key>`): settings, then added ones. */
+  /**
+   * The user columns shown (`metrics.<key>`, `params.<key>`, `tags.<key>`):
+   * those of the `columns` setting, with the ones just added or hidden.
+   */
   get columns(): string[] {
-    return userColumnIds([...this._baseColumns, ...this._addedColumns]);
+    return this._columns;
   }
 
-  /** The user columns chosen in the settings. */
+  /**
+   * Where `addColumn` and `removeColumn` save the user columns: the
+   * `columns` setting, so the user's settings file stays the one list.
+   * Without one (or when saving fails) a change lasts for this session.
+   */
+  columnStore: ((ids: string[]) => Promise<void>) | null = null;
+
+  /**
+   * The user columns of the settings. Ignored while a change of ours is
+   * being saved: the settings catch up when the save lands.
+   */
   setBaseColumns(ids: readonly string[]): void {
     const next = userColumnIds(ids);
-    if (next.join('\n') !== this._baseColumns.join('\n')) {
-      this._baseColumns = next;
+    if (!this._saving && !sameIds(next, this._columns)) {
+      this._columns = next;
       this.emit();
     }
   }
 
   /**
-   * Show a metric, param or tag as a column ("show as column" in the
-   * details): `addColumn('metrics.accuracy')`. False when `key` is not of
-   * that form; true when the column is (now) shown.
+   * Show a metric, param or tag as a column ("column" in the details) and
+   * save it in the settings: `addColumn('metrics.accuracy')`. False when
+   * `key` is not of that form; true when the column is (now) shown.
    */
   addColumn(key: string): boolean {
     const [id] = userColumnIds([key]);
     if (!id) {
       return false;
     }
-    if (!this.columns.includes(id)) {
-      this._addedColumns = [...this._addedColumns, id];
-      this.emit();
+    if (!this._columns.includes(id)) {
+      this._saveColumns([...this._columns, id]);
     }
     return true;
   }
 
-  /** Hide a column added with `addColumn` (settings columns stay). */
+  /**
+   * Hide a user column (its header's "hide") and save that in the
+   * settings; when the list was sorted by it, the sort goes back to the
+   * default.
+   */
   removeColumn(key: string): void {
     const [id] = userColumnIds([key]);
-    this._addedColumns = this._addedColumns.filter(c => c !== id);
+    if (!id || !this._columns.includes(id)) {
+      return;
+    }
+    this._saveColumns(this._columns.filter(c => c !== id));
+    if (this._sort.key === id) {
+      void this.setSort(DEFAULT_SORT);
+    }
+  }
+
+  /** Show `ids` now; save them through `columnStore`. */
+  private _saveColumns(ids: string[]): void {
+    this._columns = ids;
     this.emit();
+    const store = this.columnStore;
+    if (!store) {
+      return;
+    }
+    this._saving++;
+    store(ids)
+      .catch(reason => {
+        console.warn(
+          'jupyter-mlops: could not save the columns setting; the change lasts for this session',
+          reason
+        );
+      })
+      .finally(() => {
+        this._saving--;
+      });
   }
 
   /** Sort by `key` (toggling the direction when it is already the sort key) and reload. */
@@ -291,6 +333,10 @@ export class RunsListModel extends Model {
   protected _sort: ISortState = { ...DEFAULT_SORT };
   protected _generation = 0;
   private _appliedSearch = '';
-  private _baseColumns: string[] = [];
-  private _addedColumns: string[] = [];
+  private _columns: string[] = [];
+  private _saving = 0;
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }

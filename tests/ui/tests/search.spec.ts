@@ -69,6 +69,21 @@ function names(panel: Locator): Locator {
   );
 }
 
+/** Reload the page; the panel again, wide, on the experiment. */
+async function reloadPanel(page: Page): Promise<Locator> {
+  // The seed notebook is restored in place of the launcher that galata's
+  // ready check waits for: wait for the splash screen instead.
+  await page.reload({ waitForIsReady: false });
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  const panel = await openPanel(page);
+  await page.sidebar.setWidth(760);
+  await panel
+    .getByTestId('mlops-experiment-select')
+    .selectOption({ label: EXPERIMENT });
+  await expect(names(panel)).toHaveCount(4);
+  return panel;
+}
+
 async function seed(page: Page, tmpPath: string): Promise<void> {
   await openNotebook(page, tmpPath, 'seed.ipynb', [SEED]);
   await page.notebook.run();
@@ -84,7 +99,7 @@ test('search, empty states, metric column, nesting, narrow list', async ({
 }) => {
   test.setTimeout(240_000);
   await seed(page, tmpPath);
-  const panel = await openPanel(page);
+  let panel = await openPanel(page);
   await page.sidebar.setWidth(760); // wide: every column shows
   await panel
     .getByTestId('mlops-experiment-select')
@@ -171,6 +186,27 @@ test('search, empty states, metric column, nesting, narrow list', async ({
   await expect(
     panel.locator('[data-run-name="tuned"] td.jp-mlops-col-params-value')
   ).toHaveText('0.3');
+
+  // The column is saved in the settings: still there after a reload; its
+  // header's "hide" removes it, and it stays removed after a reload.
+  const lrHeader = (p: Locator): Locator =>
+    runsTable(p).locator('th[data-column="params.lr"]');
+  panel = await reloadPanel(page);
+  await expect(lrHeader(panel)).toBeVisible();
+  const hide = lrHeader(panel).getByTestId('mlops-hide-column');
+  await expect(hide).toHaveAttribute('aria-label', 'Hide column params.lr');
+  await hide.click();
+  await expect(lrHeader(panel)).toHaveCount(0);
+  panel = await reloadPanel(page);
+  await expect(
+    runsTable(panel).locator('th[data-column="metrics.accuracy"]')
+  ).toBeVisible();
+  await expect(lrHeader(panel)).toHaveCount(0);
+  // A reload starts on the default sort: sort by the metric again.
+  await panel.getByTestId('mlops-sort-metrics.accuracy').click();
+  await expect(
+    runsTable(panel).locator('th[data-column="metrics.accuracy"]')
+  ).not.toHaveAttribute('aria-sort', 'none');
 
   // The default sidebar width: status, name and the sort column; no sideways scroll.
   await page.sidebar.setWidth(280);

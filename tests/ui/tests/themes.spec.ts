@@ -263,7 +263,40 @@ test('the header button opens the panel in the main area; both share the selecti
     })
   ).toHaveCount(1);
   await page.keyboard.press('Escape');
+
+  // An open tab comes back after a reload, on the view it showed.
+  await switchTo(reopened, 'pipelines');
+  await expect.poll(() => savedMainAreaView(page)).toBe('pipelines');
+  // The notebook is restored in place of the launcher that galata's ready
+  // check waits for: wait for the splash screen instead.
+  await page.reload({ waitForIsReady: false });
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
+  const restored = page.locator(`#${MAIN_AREA_ID} #${MAIN_PANEL_ID}`);
+  await expect(restored).toBeVisible();
+  await expect(
+    restored.getByTestId('mlops-view-switch').locator('[data-view="pipelines"]')
+  ).toHaveAttribute('aria-selected', 'true');
+  await expect(page.locator(`#${MAIN_AREA_ID}`)).toHaveCount(1);
 });
+
+/** The view of the main-area tab in the saved layout (galata keeps the workspace). */
+async function savedMainAreaView(page: Page): Promise<string | null> {
+  return page.evaluate(async () => {
+    const app = (
+      window as unknown as {
+        jupyterapp: { serviceManager: { serverSettings: { baseUrl: string } } };
+      }
+    ).jupyterapp;
+    const base = app.serviceManager.serverSettings.baseUrl;
+    const response = await fetch(`${base}lab/api/workspaces/default`);
+    const workspace = (await response.json()) as {
+      data?: Record<string, { data?: { view?: string } }>;
+    };
+    return (
+      workspace.data?.['jupyter-mlops-main:mlops-main']?.data?.view ?? null
+    );
+  });
+}
 
 test('a theme switch re-colours the Cost chart without a reload', async ({
   page,
