@@ -1,29 +1,31 @@
 /**
- * Pieces of the Pipelines view about launches: a status badge, the watched
- * launch with one row per execution (links to its MLflow run and output
- * notebook, its attempt, a "cached" badge for a reused result), the cell
- * and last output lines of each running execution, the swept values and
- * metrics of each execution, the sweep view of a sweep, the recent launches,
- * and server errors with their `errors` lines. Text only, never HTML.
+ * Pieces of the Pipelines view about launches: the watched launch with its
+ * executions (`executions.tsx`), the cell and last output lines of each
+ * running execution, the sweep view of a sweep, the recent launches, and
+ * server errors with their `errors` lines. Text only, never HTML.
  */
 import React from 'react';
 
 import type { ApiError } from '../api/client';
-import { formatDuration, formatTime } from '../common/format';
-import { displayValue } from './form';
+import { formatTime } from '../common/format';
 import { type IExecution, type ILaunch, isTerminal } from '../api/pipelines';
+import { ExecutionTable, LaunchBadge } from './executions';
 import {
   attemptText,
   cellText,
   isSweep,
-  metricsText,
   outputTail,
-  progressText,
-  sweptKeys,
-  sweptText
+  progressText
 } from './logic';
 import { Section } from '../common/components';
 import { LaunchSweepSection } from '../runs/SweepView';
+
+export {
+  ExecutionNotes,
+  ExecutionTable,
+  LaunchBadge,
+  paramsText
+} from './executions';
 
 /** A server error with its hint and its `errors` lines. */
 export function ErrorList(props: {
@@ -45,23 +47,6 @@ export function ErrorList(props: {
         <div className="jp-mlops-error-hint">{error.hint}</div>
       ) : null}
     </div>
-  );
-}
-
-/** A launch or execution status, as a badge (text only). */
-export function LaunchBadge(props: {
-  status: string;
-  testId: string;
-}): JSX.Element {
-  return (
-    <span
-      className={`jp-mlops-status jp-mlops-status-${props.status.toLowerCase()}`}
-      data-testid={props.testId}
-      data-status={props.status}
-      title={props.status}
-    >
-      {props.status}
-    </span>
   );
 }
 
@@ -126,129 +111,6 @@ export function LaunchView(props: {
   );
 }
 
-/** `a=1, b="x"` */
-export function paramsText(
-  parameters: Readonly<Record<string, unknown>>
-): string {
-  return Object.entries(parameters)
-    .map(([key, value]) => `${key}=${displayValue(value)}`)
-    .join(', ');
-}
-
-export function ExecutionTable(props: {
-  executions: readonly IExecution[];
-  onOpenRun?: (runId: string) => void;
-  onOpenNotebook?: (path: string) => void;
-}): JSX.Element {
-  const { onOpenRun, onOpenNotebook } = props;
-  const swept = sweptKeys(props.executions);
-  if (!props.executions.length) {
-    return (
-      <div className="jp-mlops-muted">Planning the executions{'\u2026'}</div>
-    );
-  }
-  return (
-    <div className="jp-mlops-table-wrapper">
-      <table
-        className="jp-mlops-table jp-mlops-executions"
-        data-testid="mlops-executions"
-      >
-        <thead>
-          <tr>
-            <th scope="col">Step</th>
-            <th scope="col">Trial</th>
-            <th scope="col">Status</th>
-            {swept.length ? <th scope="col">Swept</th> : null}
-            <th scope="col">Metrics</th>
-            <th scope="col">Duration</th>
-            <th scope="col">Links</th>
-            <th scope="col">Parameters</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.executions.map(execution => {
-            const params = paramsText(execution.parameters ?? {});
-            const values = sweptText(execution, swept);
-            const metrics = metricsText(execution);
-            return (
-              <tr
-                key={execution.index}
-                data-testid="mlops-execution"
-                data-index={execution.index}
-                data-step={execution.step}
-              >
-                <td>{execution.step}</td>
-                <td>{execution.trial}</td>
-                <td>
-                  <LaunchBadge
-                    status={execution.status}
-                    testId="mlops-execution-status"
-                  />
-                  <ExecutionNotes execution={execution} onOpenRun={onOpenRun} />
-                  {execution.error ||
-                  (execution.reason && !execution.cache_hit) ? (
-                    <div
-                      className="jp-mlops-execution-error"
-                      data-testid="mlops-execution-error"
-                      title={execution.error ?? execution.reason ?? ''}
-                    >
-                      {execution.error ?? execution.reason}
-                    </div>
-                  ) : null}
-                </td>
-                {swept.length ? (
-                  <td data-testid="mlops-execution-swept" title={values}>
-                    {values}
-                  </td>
-                ) : null}
-                <td
-                  className="jp-mlops-execution-metrics"
-                  data-testid="mlops-execution-metrics"
-                  title={metricsText(execution, Infinity)}
-                >
-                  {metrics}
-                </td>
-                <td>
-                  {formatDuration(
-                    execution.duration === null
-                      ? null
-                      : execution.duration * 1000
-                  )}
-                </td>
-                <td className="jp-mlops-execution-links">
-                  {execution.run_id && onOpenRun ? (
-                    <button
-                      className="jp-mlops-link"
-                      data-testid="mlops-execution-run"
-                      title={`MLflow run ${execution.run_id}`}
-                      onClick={() => onOpenRun(execution.run_id as string)}
-                    >
-                      run
-                    </button>
-                  ) : null}
-                  {execution.output && onOpenNotebook ? (
-                    <button
-                      className="jp-mlops-link"
-                      data-testid="mlops-execution-output"
-                      title={execution.output}
-                      onClick={() => onOpenNotebook(execution.output as string)}
-                    >
-                      notebook
-                    </button>
-                  ) : null}
-                </td>
-                <td className="jp-mlops-ellipsis" title={params}>
-                  {params}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
-  );
-}
-
 /** Where each running execution is: `cell 7/23` and its last output lines. */
 export function RunningList(props: {
   executions: readonly IExecution[];
@@ -296,40 +158,6 @@ export function RunningList(props: {
         );
       })}
     </ul>
-  );
-}
-
-/** Under an execution's status: its cell, its attempt, and whether its result was reused. */
-export function ExecutionNotes(props: {
-  execution: IExecution;
-  onOpenRun?: (runId: string) => void;
-}): JSX.Element | null {
-  const { execution, onOpenRun } = props;
-  const cell = cellText(execution);
-  const attempt = attemptText(execution);
-  const source = execution.cache_hit;
-  if (!cell && !attempt && !source) {
-    return null;
-  }
-  return (
-    <div className="jp-mlops-execution-notes">
-      {cell ? <span data-testid="mlops-execution-cell">{cell}</span> : null}
-      {attempt ? (
-        <span data-testid="mlops-execution-attempt">{attempt}</span>
-      ) : null}
-      {source ? (
-        <button
-          className="jp-mlops-cached"
-          data-testid="mlops-execution-cached"
-          data-source={source}
-          title={`Unchanged: the result of run ${source} was reused`}
-          disabled={!onOpenRun}
-          onClick={() => onOpenRun?.(source)}
-        >
-          cached
-        </button>
-      ) : null}
-    </div>
   );
 }
 

@@ -1,7 +1,8 @@
 /**
  * End to end (issue 14, items 6 and 7): a 4-trial sweep of a small notebook
  * launched from the Pipelines view; the launch table shows each execution's
- * swept value and its metric; the launch's sweep view draws one line per
+ * swept value and its metric, and fits the default sidebar width (no
+ * sideways scroll); the launch's sweep view draws one line per
  * trial across the parallel coordinates (each axis with its own min and max)
  * and a scatter of the swept parameter against the metric with 4 points.
  *
@@ -10,6 +11,12 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
+import {
+  expectNoSideScroll,
+  expectReadableText,
+  hasTheme,
+  useTheme
+} from './contrast';
 import {
   exportPipeline,
   FAST_REFRESH,
@@ -43,7 +50,7 @@ test('a sweep shows its swept values, metrics and sweep view', async ({
   await page.contents.uploadContent(sweepNotebook(), 'text', file);
   await exportPipeline(page, file, output);
 
-  const { view } = await selectPipeline(page, output);
+  const { panel, view } = await selectPipeline(page, output);
   const form = view.getByTestId('mlops-pipeline-form');
   await form
     .locator('[data-testid="mlops-param"][data-key="sweep.lr"]')
@@ -75,6 +82,34 @@ test('a sweep shows its swept values, metrics and sweep view', async ({
     'score=5',
     'score=6'
   ]);
+  // At the default sidebar width the launch table fits: no sideways scroll,
+  // the swept value and the metric shown as text.
+  const table = launch.locator(
+    '.jp-mlops-table-wrapper:has([data-testid="mlops-executions"])'
+  );
+  for (const box of [table, launch, panel]) {
+    const { scroll, client } = await box.evaluate(el => ({
+      scroll: el.scrollWidth,
+      client: el.clientWidth
+    }));
+    expect(client).toBeGreaterThan(0);
+    expect(scroll).toBeLessThanOrEqual(client);
+  }
+  const width = await panel.evaluate(el => el.getBoundingClientRect().width);
+  expect(width).toBeLessThan(400); // the sidebar as it opens, not widened
+  await expect(rows.first().getByTestId('mlops-execution-swept')).toBeVisible();
+  await expect(
+    rows.first().getByTestId('mlops-execution-metrics')
+  ).toBeVisible();
+  await expectNoSideScroll(panel);
+  // Its chips and lines read at 4.5:1 or more, in the light and dark themes.
+  const executions = launch.getByTestId('mlops-executions');
+  await expectReadableText(executions);
+  if (await hasTheme(page, 'dark')) {
+    await useTheme(page, 'dark');
+    await expectReadableText(executions);
+    await useTheme(page, 'light');
+  }
 
   // The sweep view of the launch.
   await launch.getByTestId('mlops-launch-sweep-toggle').click();
