@@ -6,17 +6,10 @@
  */
 import { Signal } from '@lumino/signaling';
 
-import type { IRunsClient } from '../../labextension/src/api/runs';
-import type {
-  IExperiment,
-  IHealth,
-  IRunSummary,
-  IRunsPage,
-  IRunsQuery
-} from '../../labextension/src/api/types';
+import { RunsClient } from '../../labextension/src/api/runs';
 import { RunsModel } from '../../labextension/src/runs/model';
 import { columnStore, parseSettings } from '../../labextension/src/settings';
-import { makeRun } from './fixtures';
+import { json, makeRun, subjectClientWith } from './fixtures';
 
 declare const require: (path: string) => unknown;
 /** The plugin's schema: a save must match its `columns` property. */
@@ -63,32 +56,22 @@ class Settings {
   }
 }
 
-class Client implements IRunsClient {
-  runs: IRunSummary[] = [
-    makeRun('a', { params: { lr: '0.1' }, metrics: { accuracy: 0.9 } })
-  ];
-  queries: IRunsQuery[] = [];
-
-  async health(): Promise<IHealth> {
-    return { version: '0', tracking_uri: 'sqlite:///x.db', project: 'p' };
-  }
-
-  async experiments(): Promise<IExperiment[]> {
-    return [{ experiment_id: '1', name: 'e' }];
-  }
-
-  async searchRuns(query: IRunsQuery): Promise<IRunsPage> {
-    this.queries.push(query);
-    return { runs: this.runs, next_page_token: null };
-  }
-
-  async getRun(runId: string): Promise<IRunSummary> {
-    return this.runs.find(r => r.run_id === runId) ?? this.runs[0];
-  }
-
-  async metricHistory(): Promise<never> {
-    throw new Error('not used');
-  }
+/** The runs client over a server that holds one run (fetch answered in memory). */
+function runsClient(): RunsClient {
+  const run = makeRun('a', {
+    params: { lr: '0.1' },
+    metrics: { accuracy: 0.9 }
+  });
+  return subjectClientWith(RunsClient, url => {
+    const route = url.pathname.split('/jupyter-mlops/api/')[1];
+    if (route === 'health') {
+      return json({ version: '0', tracking_uri: 'sqlite:///x.db' });
+    }
+    if (route === 'experiments') {
+      return json({ experiments: [{ experiment_id: '1', name: 'e' }] });
+    }
+    return json({ runs: [run], next_page_token: null });
+  }).client;
 }
 
 /**
@@ -101,7 +84,7 @@ async function load(file: SettingsFile): Promise<{
   settings: Settings;
 }> {
   const loading = Promise.resolve(new Settings(file));
-  const model = new RunsModel({ client: new Client() });
+  const model = new RunsModel({ client: runsClient() });
   model.columnStore = columnStore(loading);
   const settings = await loading;
   const apply = (): void =>
@@ -190,7 +173,7 @@ describe('user columns in the settings', () => {
   });
 
   it('keeps a change for the session when there is nowhere to save it', () => {
-    const model = new RunsModel({ client: new Client() });
+    const model = new RunsModel({ client: runsClient() });
     model.setBaseColumns(['params.lr']);
     model.addColumn('metrics.loss');
     model.removeColumn('params.lr');
