@@ -111,6 +111,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("public-notebooks")  # one worker computes `outcomes`, not each
 @pytest.mark.parametrize("case", list(CASES))
 def test_same_outcome_as_papermill(outcomes: dict[str, Any], case: str) -> None:
     _, _, theirs, printed = CASES[case]
