@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,10 +163,64 @@ def _open_client(tracking_uri: str, embedded: bool) -> MlflowClient:
 
     if not embedded:
         return MlflowClient(tracking_uri=tracking_uri)  # a server orders its own schema changes
-    with first_open(tracking_uri):
-        client = MlflowClient(tracking_uri=tracking_uri)  # builds the store: creates, migrates
-        client.search_experiments(max_results=1)  # a first query, should MLflow build it lazily
-    return client
+    with first_open(tracking_uri), _quiet(_SCHEMA_LOGGERS):
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                client = MlflowClient(
+                    tracking_uri=tracking_uri
+                )  # builds the store: creates, migrates
+                client.search_experiments(max_results=1)  # a first query, should it build lazily
+                return client
+            except Exception as exc:
+                if attempt + 1 == CREATE_ATTEMPTS or not _created_elsewhere(exc):
+                    raise
+                time.sleep(CREATE_RETRY_S)  # plain MLflow elsewhere is creating it: let it finish
+    raise AssertionError("unreachable")
+
+
+CREATE_ATTEMPTS = 20
+CREATE_RETRY_S = 0.5
+"""A process that does not take the lock (plain ``mlflow`` in a kernel or script) may be creating
+or migrating a new store at the same time: what that looks like is retried, every
+``CREATE_RETRY_S`` seconds, ``CREATE_ATTEMPTS`` times in all."""
+
+_ELSEWHERE = (
+    "already exists",
+    "duplicate column name",
+    "out-of-date database schema",
+    "expected to match one row",
+)
+
+
+def _created_elsewhere(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) says another process is creating the schema."""
+    seen = 0
+    while exc is not None and seen < 10:
+        text = str(exc).lower()
+        if any(marker in text for marker in _ELSEWHERE):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+_SCHEMA_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")
+"""Loggers that say, at INFO, that a new store's tables are being created or migrated: in a
+notebook, two lines of stderr under the user's first tracked cell that ask nothing of them."""
+
+
+@contextlib.contextmanager
+def _quiet(names: tuple[str, ...]) -> Iterator[None]:
+    """Raise ``names`` to WARNING for the block (warnings and errors still show)."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def experiment_id(client: Any, name: str, tracking_uri: str) -> str:

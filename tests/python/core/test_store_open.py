@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,63 @@ def test_a_tracking_server_is_not_locked(tmp_path: Path, monkeypatch: pytest.Mon
     client = get_client("http://127.0.0.1:9")  # nothing listens; building it contacts nothing
     assert client.tracking_uri == "http://127.0.0.1:9"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_store_is_created_without_mlflows_schema_chatter(tmp_path: Path) -> None:
+    """MLflow logs 'Creating initial MLflow database tables...' at INFO on stderr; under a
+    notebook's first tracked cell that is noise. Its warnings still show; the level is back."""
+    code = textwrap.dedent(
+        f"""
+        import logging
+        from jupyter_mlops.core.tracking.store import get_client
+        get_client({f"sqlite:///{tmp_path / 'mlflow.db'}"!r}).search_experiments()
+        print(logging.getLogger("mlflow.store.db.utils").level)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert (tmp_path / "mlflow.db").is_file()
+    assert "database tables" not in done.stderr, done.stderr
+    assert done.stdout.strip() == "0"  # NOTSET again: MLflow's own configuration applies
+
+
+def test_a_store_plain_mlflow_is_creating_at_that_moment_is_waited_for(tmp_path: Path) -> None:
+    """Plain MLflow (a kernel's ``mlflow.start_run``) takes no lock of ours. While it is in the
+    middle of creating a new store's tables, our first open's ``CREATE TABLE`` waits on its
+    write lock and then finds the table there ("table experiments already exists"): we wait
+    for it to finish and open the store it made."""
+    import sqlite3
+
+    from mlflow import MlflowClient
+    from mlflow.store.db.utils import InitialBase
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateTable
+
+    # MLflow creates its initial tables, then migrates them: the first, as it writes it
+    table = InitialBase.metadata.tables["experiments"]
+    ddl = str(CreateTable(table).compile(dialect=sqlite.dialect()))
+    db = tmp_path / "store" / "mlflow.db"
+    db.parent.mkdir()
+    uri = f"sqlite:///{db}"
+
+    creating = sqlite3.connect(db, isolation_level=None)  # plain MLflow's creation, half done
+    creating.execute("BEGIN IMMEDIATE")
+    creating.execute(ddl)
+    code = f"""
+from jupyter_mlops.core.tracking.store import get_client
+print(len(get_client({uri!r}).search_experiments()))
+"""
+    ours = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(3.0)  # ours is waiting on the write lock (its lock file is free)
+        creating.execute("COMMIT")
+        creating.close()
+        MlflowClient(tracking_uri=uri).search_experiments()  # plain MLflow finishes the store
+        out, err = ours.communicate(timeout=120)
+    finally:
+        ours.kill()
+    assert ours.returncode == 0, err[-3000:]
+    assert out.strip() == "1", (out, err[-3000:])  # the Default experiment, once
