@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import getpass
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.core.tags import KERNEL_ID, PROJECT
+
+SESSION_GRACE_S = 3.0
+"""How long a new kernel without a session waits for one before it is tracked without a notebook."""
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.engine import CostEngine
@@ -119,6 +123,7 @@ class KernelCostTracker:
         self.run_sync_every = max(1, run_sync_every)
         self.run_ids: dict[str, RunLabels] = {}  # kernel id -> the run labelled
         self._since_runs = self.run_sync_every  # the first sync with kernels reads the runs
+        self._first_seen: dict[str, float] = {}  # kernel id -> when first seen, untracked
 
     async def notebooks(self) -> dict[str, str]:
         """Kernel id -> notebook path (relative to the server root) from the sessions."""
@@ -137,10 +142,10 @@ class KernelCostTracker:
         from jupyter_mlops.core.cost.records import Target
 
         try:
-            notebooks = await self.notebooks()
-        except Exception:
+            notebooks: dict[str, str] | None = await self.notebooks()
+        except Exception:  # the kernels keep the notebooks they had
             self.log.debug("jupyter-mlops: listing sessions failed", exc_info=True)
-            notebooks = {}
+            notebooks = None
         seen = set()
         for kid in list(self.kernel_manager.list_kernel_ids()):
             try:
@@ -150,8 +155,13 @@ class KernelCostTracker:
             if pid is None:
                 continue
             seen.add(kid)
-            notebook = notebooks.get(kid, "")
             known = self.tracked.get(kid)
+            if notebooks is None:
+                notebook = known[1] if known is not None else ""
+            else:
+                notebook = notebooks.get(kid, "")
+            if not notebook and known is None and self._session_pending(kid):
+                continue  # a session's kernel starts before its session is saved: wait for it
             if known == (pid, notebook):
                 continue
             if known is not None and known[0] == pid:
@@ -166,10 +176,22 @@ class KernelCostTracker:
             self.engine.untrack(kid)
             del self.tracked[kid]
             self.run_ids.pop(kid, None)
+        for kid in set(self._first_seen) - seen:
+            del self._first_seen[kid]
         self._since_runs += 1
         if self.runs is not None and self.tracked and self._since_runs >= self.run_sync_every:
             self._since_runs = 0
             await self.sync_runs()
+
+    def _session_pending(self, kid: str) -> bool:
+        """Whether ``kid``, seen without a session, may still get one (for
+        :data:`SESSION_GRACE_S` after it was first seen): its cost waits for the notebook's
+        name rather than going to no notebook. A kernel without a session is tracked after."""
+        if self.session_manager is None:
+            return False
+        now = time.monotonic()
+        first = self._first_seen.setdefault(kid, now)
+        return now - first < SESSION_GRACE_S
 
     async def sync_runs(self) -> None:
         """Label each kernel's cost with its RUNNING run's id and project (or none), from the store.

@@ -190,11 +190,16 @@ class Sampler:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread and close the sources."""
+        """Stop the thread, take a last sample (what was used since the previous tick is
+        booked, not lost when a busy machine delayed that tick), and close the sources."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+            try:
+                self.tick()
+            except Exception:
+                _log.exception("cost sampler's last tick failed")
         for source in self.sources:
             try:
                 source.close()

@@ -390,4 +390,17 @@ class LaunchRegistry:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
-                self.log.warning("jupyter-mlops: a pipeline run did not stop in %.0f s", timeout)
+                self.log.warning(
+                    "jupyter-mlops: a pipeline run did not stop in %.0f s; it is at:\n%s",
+                    timeout,
+                    _stack(thread),
+                )
+
+
+def _stack(thread: threading.Thread) -> str:
+    """Where ``thread`` is now (its Python stack), for a log line."""
+    import sys
+    import traceback
+
+    frame = sys._current_frames().get(thread.ident or -1)
+    return "".join(traceback.format_stack(frame)) if frame is not None else "(ended)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -59,9 +60,21 @@ def _start_both(tmp_path: Path, config: str) -> tuple[LiveServer, LiveServer]:
 
 
 def _work(server: LiveServer, notebook: str) -> str:
+    """Burn CPU in a new session's kernel; return once the server has sampled it since, under
+    the notebook's name (a loaded machine may delay the sampler, never mislabel its rows)."""
     kernel = server.new_session(notebook)
     server.execute(kernel, BURN.format(seconds=0.5))
-    return kernel
+    burned = time.time()
+    deadline = burned + 60
+    while time.time() < deadline:
+        status = server.request("/jupyter-mlops/api/cost")
+        target = status["targets"].get(kernel) or {}
+        if (status["time"] or 0) > burned:
+            sessions = server.request("/api/sessions")
+            assert target.get("notebook") == notebook, (kernel, status["targets"], sessions)
+            return kernel
+        time.sleep(0.25)
+    raise AssertionError(f"the server sampled no cost of {notebook} in 60 s")
 
 
 def test_two_folders_report_their_own_work_unless_the_ledger_is_shared(tmp_path: Path) -> None:
