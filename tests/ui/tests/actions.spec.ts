@@ -8,7 +8,7 @@
  * Runs come from a real notebook (`%mlops`); every edit goes through the real
  * REST routes into the real MLflow store, and the panel is checked after it.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from './fixtures';
 import type { Locator } from '@playwright/test';
 import * as fs from 'fs';
 

@@ -4,7 +4,7 @@
  * the ledger: the last hour is still there after a reload, and it re-colours
  * with the theme.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from './fixtures';
 
 import {
   FAST_REFRESH,

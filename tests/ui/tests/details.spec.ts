@@ -4,7 +4,7 @@
  * metrics in a collapsed section; per-chart log scale, smoothing and x axis;
  * a comparison that flags only what the user logged.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from './fixtures';
 import type { Locator } from '@playwright/test';
 
 import { FAST_REFRESH, openNotebook, openPanel } from './helpers';

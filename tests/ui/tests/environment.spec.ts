@@ -2,7 +2,7 @@
  * End to end: the Environment view shows the current kernel's packages, and
  * comparing runs shows what changed between their environments.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, galata, test } from './fixtures';
 import type { Locator } from '@playwright/test';
 
 import { openNotebook, openPanel, switchTo } from './helpers';

@@ -2,7 +2,7 @@
  * End to end: a notebook tracks runs with %mlops; the MLOps panel lists them,
  * shows one run's charts and compares two.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
 import * as path from 'path';
 

@@ -10,7 +10,7 @@
  *
  * `MLOPS_SHOTS=<folder>` saves screenshots there.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
 import * as path from 'path';
 

@@ -5,7 +5,7 @@
  * with papermill, and the execution's links open its MLflow run and its
  * output notebook.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from './fixtures';
 import type { Page } from '@playwright/test';
 import * as path from 'path';
 

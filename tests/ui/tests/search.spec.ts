@@ -6,7 +6,7 @@
  * children's status counts and best value that expands to its children, and
  * no sideways scrolling at the default sidebar width.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, galata, test } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
 
 import { openNotebook, openPanel } from './helpers';

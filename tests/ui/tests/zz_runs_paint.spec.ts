@@ -10,7 +10,7 @@
  * experiment chosen, Enter in the search box, a click on the metric's header)
  * to the frame where the new rows are in the DOM and the table is no longer busy.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, galata, test } from './fixtures';
 import type { Page } from '@playwright/test';
 
 import { openPanel } from './helpers';
