@@ -68,6 +68,11 @@ class CostHandler(MlopsHandler):
     @property
     def engine(self) -> CostEngine:
         engine = self.service.cost
+        if engine is None and self.service.cost_settings is not None:
+            raise NotFoundError(
+                "Compute cost is starting on this server.",
+                hint="it reads the ledger as the server starts; try again in a moment",
+            )
         if engine is None:
             raise NotFoundError(
                 "Compute cost is not running on this server.",
