@@ -4,12 +4,8 @@
  */
 import { expect, test } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
-import * as path from 'path';
 
-import { FAST_REFRESH, openNotebook, openPanel, PANEL_ID } from './helpers';
-
-const SCREENSHOTS = !!process.env.MLOPS_SCREENSHOTS;
-const DOCS = path.resolve(__dirname, '..', '..', '..', 'docs');
+import { FAST_REFRESH, openNotebook, openPanel } from './helpers';
 
 test.use(FAST_REFRESH);
 
@@ -117,16 +113,6 @@ test.describe('MLOps panel', () => {
       details.locator('[data-testid="mlops-chart"][data-metric="loss"]')
     );
 
-    if (SCREENSHOTS) {
-      await page.setViewportSize({ width: 1400, height: 1000 });
-      await page.sidebar.setWidth(760);
-      await expectCanvasDrawn(accChart);
-      await page.screenshot({ path: path.join(DOCS, 'lab.png') });
-      await page.locator(`#${PANEL_ID}`).screenshot({
-        path: path.join(DOCS, 'panel.png')
-      });
-    }
-
     // Two runs: params side by side, the differing one highlighted, curves overlaid.
     await panel
       .locator('[data-run-name="tuned"]')
@@ -155,12 +141,6 @@ test.describe('MLOps panel', () => {
     );
     await expect(note.locator('td').nth(1)).toHaveText('<b>bold</b>');
     await expect(compare.locator('b')).toHaveCount(0);
-
-    if (SCREENSHOTS) {
-      await page.locator(`#${PANEL_ID}`).screenshot({
-        path: path.join(DOCS, 'panel-compare.png')
-      });
-    }
   });
 
   test('shows a running run live, then its final state', async ({

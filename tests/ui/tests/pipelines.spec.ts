@@ -7,13 +7,8 @@
  */
 import { expect, test } from './fixtures';
 import type { Page } from '@playwright/test';
-import * as path from 'path';
 
 import { FAST_REFRESH, type IApp, openNotebook, openPanel } from './helpers';
-
-/** `MLOPS_SCREENSHOTS=1` also saves the README picture of the Pipelines view. */
-const SCREENSHOTS = !!process.env.MLOPS_SCREENSHOTS;
-const DOCS = path.resolve(__dirname, '..', '..', '..', 'docs');
 
 test.use(FAST_REFRESH);
 
@@ -199,11 +194,5 @@ test.describe('MLOps pipelines', () => {
     );
     await expect(rows.nth(0)).toContainText('lr=0.2');
     await expect(rows.nth(1)).toContainText('lr=0.3');
-
-    if (SCREENSHOTS) {
-      await page.setViewportSize({ width: 1400, height: 1000 });
-      await page.sidebar.setWidth(620);
-      await panel.screenshot({ path: path.join(DOCS, 'pipelines.png') });
-    }
   });
 });

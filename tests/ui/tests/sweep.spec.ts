@@ -8,7 +8,7 @@
  *
  * `MLOPS_SHOTS=<folder>` saves a screenshot of the launch there.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from './fixtures';
 import * as path from 'path';
 
 import {
@@ -21,7 +21,8 @@ import {
   exportPipeline,
   FAST_REFRESH,
   notebook,
-  selectPipeline
+  selectPipeline,
+  switchTo
 } from './helpers';
 
 const SHOTS = process.env.MLOPS_SHOTS ?? '';
@@ -143,4 +144,35 @@ test('a sweep shows its swept values, metrics and sweep view', async ({
   if (SHOTS) {
     await launch.screenshot({ path: path.join(SHOTS, 'sweep-view.png') });
   }
+
+  // The same sweep from the Runs view: its parent row expands to the four
+  // trials; ticking them compares them, with a sweep view of those runs.
+  await switchTo(panel, 'runs');
+  const parent = panel
+    .getByTestId('mlops-run-row')
+    .filter({ has: page.getByTestId('mlops-expand') })
+    .first();
+  await parent.getByTestId('mlops-expand').click();
+  const trials = panel.locator(
+    '.jp-mlops-child-row[data-testid="mlops-run-row"]'
+  );
+  await expect(trials).toHaveCount(4);
+  for (let i = 0; i < 4; i++) {
+    await trials.nth(i).getByTestId('mlops-run-checkbox').check();
+  }
+  const compare = panel.getByTestId('mlops-compare');
+  await expect(compare).toBeVisible();
+  await compare.getByTestId('mlops-sweep-toggle').click();
+  const compared = compare.getByTestId('mlops-sweep-view');
+  await expect(compared.getByTestId('mlops-sweep-run')).toHaveCount(4);
+  await expect(
+    compared.getByTestId('mlops-sweep-parallel').locator('canvas')
+  ).toHaveAttribute('data-lines', '4');
+  await expect(
+    compared.getByTestId('mlops-sweep-scatter').locator('canvas')
+  ).toHaveAttribute('data-points', '4');
+  await expect(compared.getByTestId('mlops-sweep-scatter')).toHaveAttribute(
+    'data-param',
+    'lr'
+  );
 });

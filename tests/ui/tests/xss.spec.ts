@@ -13,7 +13,7 @@
  * Keys (param, tag and metric names) cannot carry a payload: the tracking API
  * accepts only letters, digits and `_ - . / : space` in them.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
 
 import {
@@ -180,6 +180,19 @@ test.describe('MLOps stored XSS', () => {
     await expect(paramRow('quote')).toHaveText([SVG, SVG]);
     await expect(paramRow('img')).toHaveText([IMG, IMG]);
     await expectInert(page, panel, 'run comparison');
+
+    // The sweep view of the two: payload run names as its labels, as text.
+    await compare.getByTestId('mlops-sweep-toggle').click();
+    const sweepRuns = compare
+      .getByTestId('mlops-sweep-view')
+      .getByTestId('mlops-sweep-run');
+    await expect(sweepRuns).toHaveCount(2);
+    for (const name of [IMG, SVG]) {
+      await expect(
+        sweepRuns.locator('span[title]').filter({ hasText: name })
+      ).toHaveText(name);
+    }
+    await expectInert(page, panel, 'sweep view');
 
     // Environment: the kernel of the payload-named notebook.
     await switchTo(panel, 'environment');
