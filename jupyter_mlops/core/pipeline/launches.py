@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -390,17 +392,8 @@ class LaunchRegistry:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
+                frame = sys._current_frames().get(thread.ident or -1)
+                where = "".join(traceback.format_stack(frame)) if frame else "(ended)"
                 self.log.warning(
-                    "jupyter-mlops: a pipeline run did not stop in %.0f s; it is at:\n%s",
-                    timeout,
-                    _stack(thread),
+                    "jupyter-mlops: a pipeline run did not stop in time; it is at:\n%s", where
                 )
-
-
-def _stack(thread: threading.Thread) -> str:
-    """Where ``thread`` is now (its Python stack), for a log line."""
-    import sys
-    import traceback
-
-    frame = sys._current_frames().get(thread.ident or -1)
-    return "".join(traceback.format_stack(frame)) if frame is not None else "(ended)"

@@ -165,14 +165,16 @@ def _open_client(tracking_uri: str, embedded: bool) -> MlflowClient:
         return MlflowClient(tracking_uri=tracking_uri)  # a server orders its own schema changes
     with first_open(tracking_uri), _quiet(_SCHEMA_LOGGERS):
         for attempt in range(CREATE_ATTEMPTS):
+            before = _schema_revision(tracking_uri)
             try:
-                client = MlflowClient(
-                    tracking_uri=tracking_uri
-                )  # builds the store: creates, migrates
-                client.search_experiments(max_results=1)  # a first query, should it build lazily
+                # builds the store (creates, migrates); a first query, should it build lazily
+                client = MlflowClient(tracking_uri=tracking_uri)
+                client.search_experiments(max_results=1)
                 return client
             except Exception as exc:
-                if attempt + 1 == CREATE_ATTEMPTS or not _created_elsewhere(exc):
+                after = _schema_revision(tracking_uri)
+                elsewhere = _created_elsewhere(exc) or after != before or after != _head()
+                if attempt + 1 == CREATE_ATTEMPTS or not elsewhere:
                     raise
                 time.sleep(CREATE_RETRY_S)  # plain MLflow elsewhere is creating it: let it finish
     raise AssertionError("unreachable")
@@ -184,12 +186,40 @@ CREATE_RETRY_S = 0.5
 or migrating a new store at the same time: what that looks like is retried, every
 ``CREATE_RETRY_S`` seconds, ``CREATE_ATTEMPTS`` times in all."""
 
-_ELSEWHERE = (
+_ELSEWHERE = (  # what a schema half created or half migrated by another process looks like
     "already exists",
     "duplicate column name",
+    "no such column",
+    "no such table",
     "out-of-date database schema",
     "expected to match one row",
+    "database is locked",
 )
+
+
+def _schema_revision(tracking_uri: str) -> str | None:
+    """The store's schema revision (alembic's), None while it has none. A first open that
+    failed while it changed, or short of MLflow's newest, met a schema another process was
+    creating or migrating (plain MLflow's open takes no lock): the open is tried again."""
+    import sqlite3
+
+    from jupyter_mlops.core.tracking.store_lock import embedded_store_path
+
+    db = embedded_store_path(tracking_uri)
+    if db is None or not db.exists():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.Error:  # no version table yet
+        return None
+    return ",".join(sorted(str(row[0]) for row in rows)) or None
+
+
+def _head() -> str:
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    return str(_get_latest_schema_revision())  # type: ignore[no-untyped-call]
 
 
 def _created_elsewhere(exc: BaseException | None) -> bool:

@@ -6,6 +6,7 @@ process. The many-processes-at-once case is ``tests/python/load/test_new_store.p
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -177,7 +178,8 @@ print(len(get_client({uri!r}).search_experiments()))
         time.sleep(3.0)  # ours is waiting on the write lock (its lock file is free)
         creating.execute("COMMIT")
         creating.close()
-        MlflowClient(tracking_uri=uri).search_experiments()  # plain MLflow finishes the store
+        with contextlib.suppress(Exception):  # plain MLflow may trip over ours: its own race
+            MlflowClient(tracking_uri=uri).search_experiments()  # it finishes the store
         out, err = ours.communicate(timeout=120)
     finally:
         ours.kill()
