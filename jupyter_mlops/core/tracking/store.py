@@ -238,19 +238,33 @@ _SCHEMA_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")
 notebook, two lines of stderr under the user's first tracked cell that ask nothing of them."""
 
 
+_quiet_here = threading.local()
+
+
+class _BelowWarningHere(logging.Filter):
+    """Drops records under WARNING logged by a thread inside :func:`_quiet` (other threads
+    and the loggers' levels are left alone, as :mod:`.delivery` does for its own thread)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not getattr(_quiet_here, "on", False)
+
+
+_below_warning_here = _BelowWarningHere()
+
+
 @contextlib.contextmanager
 def _quiet(names: tuple[str, ...]) -> Iterator[None]:
-    """Raise ``names`` to WARNING for the block (warnings and errors still show)."""
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        if logger.getEffectiveLevel() < logging.WARNING:
-            logger.setLevel(logging.WARNING)
+    """Within the block, on this thread, ``names`` log only warnings and errors."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if _below_warning_here not in logger.filters:
+            logger.addFilter(_below_warning_here)
+    previous = getattr(_quiet_here, "on", False)
+    _quiet_here.on = True
     try:
         yield
     finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+        _quiet_here.on = previous
 
 
 def experiment_id(client: Any, name: str, tracking_uri: str) -> str:
