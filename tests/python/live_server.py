@@ -141,9 +141,14 @@ class LiveServer:
             connection_file=str(self.runtime / f"kernel-{kernel_id}.json")
         )
         client.load_connection_file()
-        client.start_channels()
+        # No heartbeat channel: its 1 s time-to-dead calls a kernel on a loaded 2-core machine
+        # "died" while it is still starting; without it, readiness is the kernel_info reply.
+        client.start_channels(hb=False)
         try:
-            client.wait_for_ready(timeout=timeout)
+            try:
+                client.wait_for_ready(timeout=timeout)
+            except RuntimeError as e:
+                raise AssertionError(f"{e}; the server's log:\n{self.log_tail()}") from e
             out: list[str] = []
             reply = client.execute_interactive(
                 code,
@@ -158,6 +163,12 @@ class LiveServer:
             return "".join(out)
         finally:
             client.stop_channels()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log (for a failure's message)."""
+        self.log.flush()
+        path = Path(self.log.name)
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
         stop_server(self.proc, self.log)

@@ -94,7 +94,8 @@ def kernel_client(connection_file: Path) -> Any:
 
     client = BlockingKernelClient(connection_file=str(connection_file))
     client.load_connection_file()
-    client.start_channels()
+    # no heartbeat: its 1 s time-to-dead calls a starting kernel on a loaded machine "died"
+    client.start_channels(hb=False)
     # the kernel answers and IOPub is connected (a SUB socket misses what is sent before)
     client.wait_for_ready(timeout=120)
     return client
