@@ -196,6 +196,49 @@ class MlopsConfig(Configurable):
         "kernels so that %mlops warns in them too.",
     ).tag(config=True)
 
+    idle_policy = List(
+        Dict(),
+        help="What to do about kernels that hold resources idle, one rule per resource: "
+        '[{"resource": "gpu", "threshold_pct": 5, "after_minutes": 20, "grace_minutes": 10, '
+        '"action": "shutdown"}]. resource: gpu (a kernel holding GPU memory below threshold_pct '
+        "utilisation) or cpu (a kernel below threshold_pct of one core); after_minutes of that "
+        "and a warning is sent; grace_minutes later the action is taken: notify (warn only), "
+        "interrupt (interrupt the kernel to release what a running cell holds) or shutdown. A "
+        "kernel executing a cell, running a tracked pipeline execution or scheduled job, or "
+        "marked with %mlops keep-alive is never touched. A rule that does not parse is logged "
+        "and becomes notify.",
+    ).tag(config=True)
+
+    idle_policy_dry_run = Bool(
+        False,
+        help="Log and notify what the idle policy would do, without interrupting or shutting "
+        "down any kernel.",
+    ).tag(config=True)
+
+    notify_urls = List(
+        Unicode(),
+        help="Where notifications go besides JupyterLab: apprise URLs (slack://..., msteams://..., "
+        "mailto://..., json://host/path for a webhook). Each event is sent once; the secrets in "
+        "these URLs never appear in logs, tags or the panel.",
+    ).tag(config=True)
+
+    notify_finished = Bool(
+        False,
+        help="Also notify pipeline and schedule runs that end FINISHED (FAILED and KILLED always are).",
+    ).tag(config=True)
+
+    carbon_region = Unicode(
+        "",
+        help="Where this server's electricity comes from, for gCO2e: an ISO 3166 alpha-3 country "
+        "code (DEU, USA, FRA) or a cloud region (aws:us-east-1, gcp:europe-west1). Empty: the "
+        "world average. See docs/carbon.md for the source and date of the intensities.",
+    ).tag(config=True)
+
+    carbon_intensity = Float(
+        0.0,
+        help="Grid carbon intensity in gCO2e per kWh; above 0 it replaces carbon_region's figure.",
+    ).tag(config=True)
+
     @default("cost_budgets")
     def _default_cost_budgets(self) -> list[dict[str, Any]]:
         raw = os.environ.get(ENV_COST_BUDGETS, "")
