@@ -19,9 +19,9 @@ in the extension's small store pool. Its progress events update the
 :class:`Launch` record, which the REST routes read: each execution's status, attempt, cache
 hit, live progress (cell k of n, the last lines of output) and, once it ended,
 its run's own metrics (``metrics``: not cost, not ``system/*``). Launches live in memory:
-those still running, and the last :data:`KEEP_FINISHED` that ended. On server
-stop (:meth:`LaunchRegistry.shutdown`) every running launch is cancelled and waited for, so no MLflow run is
-left RUNNING.
+those still running, and the last :data:`KEEP_FINISHED` that ended. ``listeners`` are called
+with each launch's ``to_dict()`` once it ended (notifications). On server stop
+(:meth:`LaunchRegistry.shutdown`) every running launch is cancelled and waited for.
 """
 
 from __future__ import annotations
@@ -55,14 +55,9 @@ if TYPE_CHECKING:
     from jupyter_mlops.core.pipeline.model import Execution, ExecutionResult
     from jupyter_mlops.core.pipeline.runner import PipelineResult, RunPlan
 
-__all__ = [
-    "KEEP_FINISHED",
-    "Launch",
-    "LaunchRegistry",
-]
+__all__ = ["KEEP_FINISHED", "Launch", "LaunchRegistry"]
 
-KEEP_FINISHED = 50
-"""Ended launches kept in memory (older ones are forgotten; their MLflow runs stay)."""
+KEEP_FINISHED = 50  # ended launches kept in memory (older ones are forgotten; their runs stay)
 UNEXPECTED = "unexpected error while running the pipeline; the details are in the server log"
 
 
@@ -110,8 +105,7 @@ def _execution_entry(execution: Execution) -> dict[str, Any]:
 
 
 def _user_metrics(metrics: dict[str, float]) -> dict[str, float | None]:
-    """An ended execution's own metrics (its run's latest values, not cost or ``system/*``);
-    a value that is not finite is None (JSON has no NaN)."""
+    """An ended execution's own metrics (not cost or ``system/*``); NaN and inf: None."""
     from jupyter_mlops.core.pipeline.cache import reusable_metrics
 
     return {k: v if math.isfinite(v) else None for k, v in reusable_metrics(metrics).items()}
@@ -137,6 +131,7 @@ class LaunchRegistry:
         self._lock = threading.Lock()
         self._launches: dict[str, Launch] = {}
         self._closed = False
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []  # each ended launch
 
     # -- planning and starting ------------------------------------------------------------
 
@@ -241,6 +236,12 @@ class LaunchRegistry:
             self.log.exception("jupyter-mlops: pipeline %s failed", launch.path)
         with self._lock:
             self._finish(launch, result, error)
+            ended = launch.to_dict()
+        for listener in list(self.listeners):
+            try:
+                listener(ended)
+            except Exception:
+                self.log.exception("jupyter-mlops: a listener of ended launches failed")
 
     def _on_event(self, launch: Launch) -> Callable[[ProgressEvent], None]:
         def on_event(event: ProgressEvent) -> None:
