@@ -27,17 +27,16 @@ with each launch's ``to_dict()`` once it ended (notifications). On server stop
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.core.pipeline.launch_record import Launch, execution_entry, user_metrics
 from jupyter_mlops.core.pipeline.model import (
     FAILED,
     KILLED,
@@ -48,7 +47,6 @@ from jupyter_mlops.core.pipeline.model import (
     ProgressEvent,
 )
 from jupyter_mlops.core.pipeline.paths import relative, resolve, strip_root, strip_root_from
-from jupyter_mlops.core.serial import fields_dict
 from jupyter_mlops.exceptions import MlopsError, NotFoundError, ParameterError, RunStateError
 
 if TYPE_CHECKING:
@@ -59,56 +57,6 @@ __all__ = ["KEEP_FINISHED", "Launch", "LaunchRegistry"]
 
 KEEP_FINISHED = 50  # ended launches kept in memory (older ones are forgotten; their runs stay)
 UNEXPECTED = "unexpected error while running the pipeline; the details are in the server log"
-
-
-@dataclass
-class Launch:
-    """One pipeline run started by this server; read it with :meth:`LaunchRegistry.get`."""
-
-    id: str
-    path: str
-    name: str
-    executions: list[dict[str, Any]]
-    status: str = PENDING
-    run_id: str | None = None
-    experiment_id: str | None = None
-    started: float = field(default_factory=time.time)
-    ended: float | None = None
-    error: str | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``Launch`` object of the REST contract."""
-        out = fields_dict(self, "id path name status run_id experiment_id started ended error")
-        out["executions"] = [dict(e) for e in self.executions]
-        return out
-
-
-def _execution_entry(execution: Execution) -> dict[str, Any]:
-    return {
-        "index": execution.index,
-        "trial": execution.trial,
-        "step": execution.step,
-        "parameters": dict(execution.parameters),
-        "status": PENDING,
-        "reason": None,
-        "error": None,
-        "run_id": execution.run_id,
-        "output": None,
-        "duration": None,
-        "attempt": execution.attempt,
-        "cache_hit": None,
-        "progress": None,
-        "metrics": {},
-    }
-
-
-def _user_metrics(metrics: dict[str, float]) -> dict[str, float | None]:
-    """An ended execution's own metrics (not cost or ``system/*``); NaN and inf: None."""
-    from jupyter_mlops.core.pipeline.cache import reusable_metrics
-
-    return {k: v if math.isfinite(v) else None for k, v in reusable_metrics(metrics).items()}
 
 
 class LaunchRegistry:
@@ -168,7 +116,7 @@ class LaunchRegistry:
             id=uuid.uuid4().hex,
             path=relative(self.root, target),
             name=plan.name,
-            executions=[_execution_entry(e) for e in plan.executions],
+            executions=[execution_entry(e) for e in plan.executions],
         )
         with self._lock:
             self._check_capacity()
@@ -259,7 +207,7 @@ class LaunchRegistry:
             for execution in event.executions:
                 entry = by_index.get(execution.index)
                 if entry is None:
-                    launch.executions.append(_execution_entry(execution))
+                    launch.executions.append(execution_entry(execution))
                 else:
                     entry["run_id"] = execution.run_id
                 launch.experiment_id = execution.env.get("MLFLOW_EXPERIMENT_ID") or (
@@ -282,7 +230,7 @@ class LaunchRegistry:
         for entry in launch.executions:
             if entry["index"] == execution.index:
                 return entry
-        entry = _execution_entry(execution)
+        entry = execution_entry(execution)
         launch.executions.append(entry)
         return entry
 
@@ -312,7 +260,7 @@ class LaunchRegistry:
             output=self._output(result.output, execution),
             attempt=result.attempt,
             cache_hit=result.cache_hit,
-            metrics=_user_metrics(result.metrics),
+            metrics=user_metrics(result.metrics),
         )
 
     def _output(self, output: str | None, execution: Execution | None) -> str | None:
