@@ -9,8 +9,13 @@ Which ledger: ``--ledger URL``, else ``$JUPYTER_MLOPS_COST_LEDGER``, else
 ``--root-dir``, as for the other commands), so a report run in a project folder
 shows that folder's work.
 
+The ``co2e_g`` column is the energy times one grid intensity: ``--carbon-region``,
+else ``$JUPYTER_MLOPS_CARBON_REGION`` (a Jupyter server exports its
+``carbon_region`` to its terminals and kernels), else the world average.
+
 Exit codes: 0 success, 1 the ledger cannot be read (missing SQLite file,
-database down), 2 usage error (bad ``--by``, ``--since`` or ``--format``).
+database down), 2 usage error (bad ``--by``, ``--since``, ``--format`` or
+``--carbon-region``).
 """
 
 from __future__ import annotations
@@ -48,24 +53,30 @@ def ledger_url(args: argparse.Namespace) -> str:
 def cmd_cost_report(args: argparse.Namespace) -> int:
     """Report compute cost from the cost ledger: one row per group with the allocated cost (what
     holding the resources cost), the used cost, the waste (their difference: idle GPUs, unused
-    reserved cores), CPU core-hours, RAM GB-hours, GPU-hours, GPU memory GB-hours, energy (kWh)
-    and wall hours.
+    reserved cores), CPU core-hours, RAM GB-hours, GPU-hours, GPU memory GB-hours, energy (kWh),
+    wall hours and gCO2e (the energy times the grid's carbon intensity).
 
     Group by a label, a run tag (--by tag:epic: cost per ticket) or several at once
     (--by project,tag:epic: a row per combination). The ledger is mlops-cost.db beside the
     project's MLflow store unless --ledger or $JUPYTER_MLOPS_COST_LEDGER names another one
     (any SQLAlchemy URL: point several servers at one PostgreSQL ledger to report across them).
     """
+    from jupyter_mlops.core.cost.carbon import intensity_for, intensity_from_env
     from jupyter_mlops.core.cost.ledger import Ledger
     from jupyter_mlops.core.cost.report import build_report, parse_by, parse_time, render_report
+    from jupyter_mlops.exceptions import ConfigError, UsageError
 
     # usage errors first: a bad --by or --since says so even where there is no ledger
     parse_time(args.since)
     parse_time(args.until)
     parse_by(args.by)
+    try:
+        carbon = intensity_for(args.carbon_region) if args.carbon_region else intensity_from_env()
+    except ConfigError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
     ledger = Ledger(ledger_url(args))
     try:
-        report = build_report(ledger, by=args.by, since=args.since, until=args.until)
+        report = build_report(ledger, by=args.by, since=args.since, until=args.until, carbon=carbon)
     finally:
         ledger.close()
     text = render_report(report, args.format)
@@ -99,6 +110,13 @@ REPORT = command(
         default="table",
         help="table (aligned, money rounded for reading, with a total line), csv (one header "
         "row) or json; csv and json keep full precision.",
+    ),
+    arg(
+        "--carbon-region",
+        metavar="REGION",
+        help="Grid of the co2e_g column: an ISO 3166 alpha-3 country (DEU, USA) or a cloud "
+        "region (gcp:europe-west1) (default: $JUPYTER_MLOPS_CARBON_REGION, else the world "
+        "average; see docs/carbon.md).",
     ),
     arg(
         "--ledger",

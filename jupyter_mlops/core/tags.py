@@ -61,6 +61,8 @@ COST_CURRENCY: Final = "mlops.cost.currency"
 COST_MODE: Final = "mlops.cost.mode"
 COST_CATALOGUE_AS_OF: Final = "mlops.cost.catalogue_as_of"
 COST_INSTANCE: Final = "mlops.cost.instance"
+COST_CARBON_INTENSITY: Final = "mlops.cost.carbon_intensity"
+COST_CARBON_SOURCE: Final = "mlops.cost.carbon_source"
 ADVICE_INSTANCE: Final = "mlops.advice.instance"
 ADVICE_SAVING_PER_HOUR: Final = "mlops.advice.saving_per_hour"
 

@@ -16,7 +16,12 @@ currency ``c`` gives ``cost_<c>`` / ``idle_cost_<c>``, lower case):
 ``gpu_hours``             GPU time held (x MIG fraction)
 ``gpu_mem_gb_hours``      GPU memory held, GiB-hours
 ``energy_kwh``            measured GPU energy share + estimated CPU energy
+``co2e_g``                ``energy_kwh`` x the grid's gCO2e/kWh (:mod:`.carbon`)
 ========================  =============================================================
+
+The intensity is the one given, else the kernel's (``$JUPYTER_MLOPS_CARBON_REGION``
+from the server, else the world average); :func:`pricing_tags` records it
+(``mlops.cost.carbon_intensity`` in g/kWh, ``mlops.cost.carbon_source``).
 
 Series (``system/`` prefix, so MLflow shows them with its system metrics):
 ``system/cpu_percent``, ``system/rss_gb``, ``system/gpu_util_percent``,
@@ -27,6 +32,7 @@ Series (``system/`` prefix, so MLflow shows them with its system metrics):
 from __future__ import annotations
 
 from jupyter_mlops.core import tags as mlops_tags
+from jupyter_mlops.core.cost.carbon import CarbonIntensity, intensity_from_env
 from jupyter_mlops.core.cost.catalogue import GIB
 from jupyter_mlops.core.cost.pricing import HOUR, J_PER_KWH, PricingModel
 from jupyter_mlops.core.cost.records import TargetSample
@@ -35,9 +41,12 @@ from jupyter_mlops.core.cost.totals import Totals
 __all__ = ["pricing_tags", "run_cost_metrics", "system_metrics"]
 
 
-def run_cost_metrics(totals: Totals, currency: str = "USD") -> dict[str, float]:
-    """The end-of-run cost metrics of ``totals`` (a run's ledger totals)."""
+def run_cost_metrics(
+    totals: Totals, currency: str = "USD", carbon: CarbonIntensity | None = None
+) -> dict[str, float]:
+    """The end-of-run cost metrics of ``totals`` (a run's ledger totals), gCO2e at ``carbon``."""
     c = currency.lower()
+    carbon = carbon or intensity_from_env()
     return {
         f"cost_{c}": totals.cost_allocated,
         f"idle_cost_{c}": totals.cost_waste,
@@ -45,6 +54,7 @@ def run_cost_metrics(totals: Totals, currency: str = "USD") -> dict[str, float]:
         "gpu_hours": totals.gpu_seconds / HOUR,
         "gpu_mem_gb_hours": totals.gpu_mem_gb_seconds / HOUR,
         "energy_kwh": totals.energy_j / J_PER_KWH,
+        "co2e_g": carbon.grams(totals.energy_j / J_PER_KWH),
     }
 
 
@@ -78,13 +88,16 @@ def system_metrics(
     return out
 
 
-def pricing_tags(pricing: PricingModel) -> dict[str, str]:
-    """Tags naming the pricing a run's cost was computed with."""
+def pricing_tags(pricing: PricingModel, carbon: CarbonIntensity | None = None) -> dict[str, str]:
+    """Tags naming the pricing a run's cost was computed with, and its carbon intensity."""
+    carbon = carbon or intensity_from_env()
     tags = {
         mlops_tags.COST_PRICING: pricing.pricing_id(),
         mlops_tags.COST_CURRENCY: pricing.currency,
         mlops_tags.COST_MODE: pricing.mode,
         mlops_tags.COST_CATALOGUE_AS_OF: pricing.catalogue.as_of or "unknown",
+        mlops_tags.COST_CARBON_INTENSITY: f"{carbon.g_per_kwh:g}",
+        mlops_tags.COST_CARBON_SOURCE: carbon.label(),
     }
     if pricing.instance is not None:
         tags[mlops_tags.COST_INSTANCE] = pricing.instance.key

@@ -13,8 +13,9 @@ or of a run without that tag under ``(none)``.
 (``2026-11-01``, UTC midnight) or datetime, or epoch seconds. Days and weeks
 (from Monday) are UTC. Label groups come most expensive first, time groups in
 order; an empty label shows as ``(none)``. Every row has the allocated cost,
-the used cost, the waste (their difference), and the quantities in hours and
-kWh. The table shows money in the one money format (:func:`~.money.format_money`);
+the used cost, the waste (their difference), the quantities in hours and
+kWh, and ``co2e_g``: the energy times one grid intensity (``carbon``, default
+the world average; :mod:`.carbon`), the same for every row. The table shows money in the one money format (:func:`~.money.format_money`);
 CSV and JSON keep every digit. What the CLI ``jupyter mlops cost report``
 prints is exactly this.
 """
@@ -30,6 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.core.cost.carbon import CarbonIntensity, world_average
 from jupyter_mlops.core.cost.ledger_groups import ALIASES, NAMES, parse_groups
 from jupyter_mlops.core.cost.money import format_money
 from jupyter_mlops.core.cost.pricing import HOUR, J_PER_KWH
@@ -65,6 +67,7 @@ COLUMNS = (
     "gpu_hours",
     "gpu_mem_gb_hours",
     "energy_kwh",
+    "co2e_g",
     "hours",
 )
 
@@ -93,10 +96,11 @@ def parse_time(value: str | float | int | None, *, now: float | None = None) -> 
 
 @dataclass(frozen=True)
 class ReportRow:
-    """One group (``keys``: its value for each grouping, in order) and its totals."""
+    """One group (``keys``: its value for each grouping, in order), its totals, gCO2e per kWh."""
 
     keys: tuple[str, ...]
     totals: Totals
+    g_per_kwh: float = 0.0
 
     @property
     def key(self) -> str:
@@ -113,6 +117,7 @@ class ReportRow:
             "gpu_hours": t.gpu_seconds / HOUR,
             "gpu_mem_gb_hours": t.gpu_mem_gb_seconds / HOUR,
             "energy_kwh": t.energy_j / J_PER_KWH,
+            "co2e_g": t.energy_j / J_PER_KWH * self.g_per_kwh,
             "hours": t.wall_seconds / HOUR,
         }
 
@@ -126,13 +131,19 @@ class Report:
     until: float | None
     currency: str
     rows: tuple[ReportRow, ...]
+    carbon: CarbonIntensity | None = None
 
     @property
     def total(self) -> ReportRow:
         out = Totals()
         for row in self.rows:
             out.merge(row.totals)
-        return ReportRow(("total",), out)
+        return ReportRow(("total",), out, self.intensity.g_per_kwh)
+
+    @property
+    def intensity(self) -> CarbonIntensity:
+        """``carbon``, or the world average when none was given."""
+        return self.carbon or world_average()
 
     @property
     def by(self) -> str:
@@ -149,6 +160,7 @@ class Report:
                 {**dict(zip(self.groups, r.keys, strict=True)), **r.values()} for r in self.rows
             ],
             "total": self.total.values(),
+            "carbon": self.intensity.to_dict(),
         }
 
 
@@ -174,9 +186,14 @@ def build_report(
     *,
     now: float | None = None,
     currency: str | None = None,
+    carbon: CarbonIntensity | None = None,
     **labels: str,
 ) -> Report:
-    """Ledger totals grouped ``by`` (see the module doc) over ``[since, until)``, filtered by ``labels``."""
+    """Ledger totals grouped ``by`` (see the module doc) over ``[since, until)``, filtered by ``labels``.
+
+    ``carbon``: the grid intensity of ``co2e_g`` (default: the world average).
+    """
+    carbon = carbon or world_average()
     columns = parse_by(by)
     groups = tuple(NAMES.get(c, c) for c in columns)
     start = parse_time(since, now=now)
@@ -189,13 +206,15 @@ def build_report(
             _bucket_name(g, int(k)) if g in _TIME else str(k)
             for g, k in zip(groups, keys, strict=True)
         )
-        rows.append(ReportRow(names, totals))
+        rows.append(ReportRow(names, totals, carbon.g_per_kwh))
     if not any(g in _TIME for g in groups):
         rows.sort(key=lambda r: (-r.totals.cost_allocated, r.keys))
     if currency is None:
         seen = ledger.currencies()
         currency = seen.pop() if len(seen) == 1 else ("mixed" if seen else "USD")
-    return Report(groups=groups, since=start, until=end, currency=currency, rows=tuple(rows))
+    return Report(
+        groups=groups, since=start, until=end, currency=currency, rows=tuple(rows), carbon=carbon
+    )
 
 
 def parse_by(by: str) -> tuple[str, ...]:
@@ -227,7 +246,7 @@ def render_report(report: Report, fmt: str = "table") -> str:
     for row in (*report.rows, total):
         values = row.values()
         money = [format_money(values[c], report.currency) for c in ("cost", "used_cost", "waste")]
-        rest = [f"{values[c]:.3f}" for c in COLUMNS[3:]]
+        rest = [f"{values[c]:.1f}" if c == "co2e_g" else f"{values[c]:.3f}" for c in COLUMNS[3:]]
         keys = [*row.keys, *[""] * (width - len(row.keys))]
         lines.append([*keys, *money, *rest])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -240,5 +259,8 @@ def render_report(report: Report, fmt: str = "table") -> str:
             out.append("  ".join("-" * w for w in widths))
         out.append("  ".join(cells).rstrip())
     since = _iso(report.since) or "the beginning"
-    out.append(f"({report.currency}; since {since}; days and weeks in UTC)")
+    out.append(
+        f"({report.currency}; since {since}; days and weeks in UTC; "
+        f"co2e_g: energy x {report.intensity.label()})"
+    )
     return "\n".join(out)

@@ -236,6 +236,7 @@ def test_run_metrics_and_system_series() -> None:
         "gpu_hours": 1.0,
         "gpu_mem_gb_hours": 10.0,
         "energy_kwh": 1.0,
+        "co2e_g": 475.0,  # 1 kWh at CodeCarbon's world average (no region set)
     }
     assert set(run_cost_metrics(totals, "EUR")) >= {"cost_eur", "idle_cost_eur"}
     series = system_metrics(sample(cpu=1800.0, rss_gb=2, gpus=(h100(40),)), cost_per_hour=5.1)
