@@ -91,11 +91,21 @@ def event_key(event: Mapping[str, Any]) -> str:
     return "|".join((kind, *values))
 
 
+def _execution_error(executions: Any) -> str:
+    """The first failed execution's error, with its step when there is one."""
+    for execution in executions if isinstance(executions, list) else []:
+        if isinstance(execution, Mapping) and execution.get("error"):
+            step = _text(execution.get("step"))
+            return f"{step}: {execution['error']}" if step else _text(execution["error"])
+    return ""
+
+
 def pipeline_event(launch: Mapping[str, Any]) -> dict[str, Any]:
     """The ``pipeline`` event of an ended launch (``Launch.to_dict()``)."""
     status = _text(launch.get("status"))
     name = _text(launch.get("name") or launch.get("path"))
-    error = scrub_error(_text(launch.get("error"))) if launch.get("error") else ""
+    error = _text(launch.get("error")) or _execution_error(launch.get("executions"))
+    error = scrub_error(error) if error else ""
     message = f"Pipeline {name} ended {status}" + (f": {error}" if error else ".")
     return {
         "kind": "pipeline",

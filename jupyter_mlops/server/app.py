@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     import logging
 
     from jupyter_mlops.core.pipeline.launches import LaunchRegistry
+    from jupyter_mlops.server.events import EventFeed
     from jupyter_mlops.server.schedule_handlers import ServerSchedules
 
 __all__ = [
@@ -178,6 +179,7 @@ class MlopsExtensionApp(ExtensionApp):
     service: MlopsService | None = None
     launches: LaunchRegistry | None = None
     schedules: ServerSchedules | None = None
+    events: EventFeed | None = None
     _schedule_stop: threading.Event | None = None
     _schedule_thread: threading.Thread | None = None
     _recover_timer: Any = None
@@ -214,6 +216,14 @@ class MlopsExtensionApp(ExtensionApp):
             log=self.log,
         )
         self.settings[LAUNCHES_SETTING] = self.launches
+        from jupyter_mlops.core.notify import Notifier
+        from jupyter_mlops.server.events import EVENTS_SETTING, EventFeed
+
+        self.events = EventFeed(  # toasts and outgoing notifications (docs/notifications.md)
+            Notifier(config.notify_urls, log=self.log), notify_finished=config.notify_finished
+        )
+        self.launches.listeners.append(self.events.on_launch_ended)
+        self.settings[EVENTS_SETTING] = self.events
         from jupyter_mlops.core.pipeline.schedules import schedule_url
         from jupyter_mlops.server.schedule_handlers import SCHEDULES_SETTING, ServerSchedules
 
@@ -256,6 +266,8 @@ class MlopsExtensionApp(ExtensionApp):
             self._recover_timer = PeriodicCallback(sweep, self.recover_interval * 1000)
             self._recover_timer.start()
         self._start_schedules()
+        if self.events is not None:
+            self.events.start()
         await self._start_cost(serverapp)
 
     def _start_schedules(self) -> None:
@@ -286,6 +298,8 @@ class MlopsExtensionApp(ExtensionApp):
             return
         if engine is None:
             return
+        if self.events is not None:
+            engine.listeners.append(self.events.publish)
         from tornado.ioloop import PeriodicCallback
 
         from jupyter_mlops.server.cost import KernelCostTracker, RunLabels, running_runs_by_kernel
@@ -321,6 +335,8 @@ class MlopsExtensionApp(ExtensionApp):
             await loop.run_in_executor(None, self._schedule_thread.join, 90.0)
         if self.launches is not None:  # cancel pipeline runs; off the loop: joins their threads
             await asyncio.get_running_loop().run_in_executor(None, self.launches.shutdown)
+        if self.events is not None:  # sends what is queued; off the loop
+            await loop.run_in_executor(None, self.events.close)
         if self.service is not None and self.service.cost is not None:
             try:  # off the event loop: joins the sampler thread, writes the ledger
                 await self.service.run(self.service.stop_cost)

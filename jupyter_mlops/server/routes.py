@@ -28,6 +28,7 @@ from jupyter_mlops.server.env_handlers import (
     EnvironmentDiffHandler,
     RunEnvironmentHandler,
 )
+from jupyter_mlops.server.events import EventsHandler
 from jupyter_mlops.server.pipeline_handlers import (
     LaunchCancelHandler,
     LaunchesHandler,
@@ -87,6 +88,8 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (f"{API_PREFIX}/cost/history", CostHistoryHandler),
     (f"{API_PREFIX}/cost/budgets", CostBudgetsHandler),
     (f"{API_PREFIX}/cost/advice", CostAdviceHandler),
+    # notification events (idle policy, budgets, ended pipeline runs)
+    (f"{API_PREFIX}/events", EventsHandler),
     # pipelines
     (f"{API_PREFIX}/pipelines", PipelinesHandler),
     (f"{API_PREFIX}/pipelines/parameters", PipelineParametersHandler),

@@ -120,6 +120,15 @@ def test_pipeline_event_follows_the_contract_and_scrubs_the_error() -> None:
     }
 
 
+def test_pipeline_event_error_of_the_failed_execution() -> None:
+    executions = [
+        {"step": "prep", "status": "FINISHED", "error": None},
+        {"step": "train", "status": "FAILED", "error": "ValueError: boom\n  File ..."},
+    ]
+    event = pipeline_event({**LAUNCH, "error": None, "executions": executions})
+    assert event["error"] == "train: ValueError: boom"
+
+
 def test_event_key_same_event_again_and_new_stretch() -> None:
     again = {**WARNING, "seq": 9, "time": 1005.0}  # re-published or re-fired by the engine
     assert event_key(again) == event_key(WARNING)
