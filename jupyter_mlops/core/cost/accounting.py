@@ -14,6 +14,10 @@ transaction (on the sampler thread; a failed write keeps the rows pending and
 logs one warning per outage). A kernel's ``so_far`` includes what the ledger
 already held for its ``kernel_id`` when the accountant first saw it, so a
 server restart does not reset the figure.
+
+``accountant.flushed`` listeners get each batch of rows once the ledger holds it
+(the metrics endpoint advances its in-memory totals so); :meth:`CostAccountant.quiet`
+runs a read with no flush in between, so such totals are loaded exactly once.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from jupyter_mlops.core.cost.ledger import Ledger, LedgerKey, Totals
 from jupyter_mlops.core.cost.pricing import Cost, PricingModel
@@ -32,6 +36,7 @@ from jupyter_mlops.core.cost.records import LABELS, Snapshot
 __all__ = ["CostAccountant", "LiveCost"]
 
 _log = logging.getLogger("jupyter_mlops.cost")
+T = TypeVar("T")
 
 
 @dataclass
@@ -95,6 +100,8 @@ class CostAccountant:
         self._last_flush: float | None = None
         self._last_purge: float | None = None
         self._failing = False
+        #: called with each batch of rows the ledger now holds (on the flushing thread)
+        self.flushed: list[Callable[[Mapping[LedgerKey, Totals]], None]] = []
 
     @property
     def currency(self) -> str:
@@ -181,6 +188,11 @@ class CostAccountant:
                 return False
             with self._lock:
                 self._inflight = {}
+            for listener in list(self.flushed):
+                try:
+                    listener(rows)
+                except Exception:
+                    _log.exception("cost: a flush listener failed")
             if self._failing:
                 self._failing = False
                 _log.warning("cost ledger writable again")
@@ -189,6 +201,12 @@ class CostAccountant:
     def close(self) -> None:
         """Write what is pending (call after the sampler stopped)."""
         self.flush()
+
+    def quiet(self, read: Callable[[], T]) -> T:
+        """``read()`` with no flush during it (a flush waits), e.g. loading totals that
+        :attr:`flushed` listeners then advance: nothing is missed or counted twice."""
+        with self._io:
+            return read()
 
     # -- reading ------------------------------------------------------------------
 
