@@ -152,6 +152,8 @@ class PipelineRuns:
             run_tags: dict[str, str] = {}
             if result.status != FINISHED:
                 run_tags[tags.STATUS_REASON] = result.reason or "error"
+                if result.reason == "budget":  # as an idle kernel's run says idle-gpu
+                    run_tags[tags.KILLED_REASON] = "budget"
                 if result.error:
                     run_tags[tags.ERROR] = scrub_credentials(result.error)[:1000]
             elif cache is not None:

@@ -15,6 +15,11 @@ the attempt's run keeps its end and the next attempt is a new child run,
 submitted after an exponential backoff (the loop keeps polling meanwhile).
 While executions run, their progress files are read at most once a second each
 and reported as ``progress`` events.
+
+**Spend cap** (``cap``): spend so far is the cost of every ended attempt plus
+the live cost of the running ones (from their progress files); once it reaches
+the cap, :class:`BudgetReached` stops the run: nothing more starts, and the
+runner kills what runs and ends every unfinished execution KILLED ``budget``.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from jupyter_mlops.core.pipeline.plan import RunPlan
 from jupyter_mlops.core.pipeline.progress import ProgressWatcher
 from jupyter_mlops.exceptions import UsageError
 
-__all__ = ["RETRIED_KILLS", "Cancelled", "DagRun", "RetryPolicy"]
+__all__ = ["RETRIED_KILLS", "BudgetReached", "Cancelled", "DagRun", "RetryPolicy"]
 
 EventCallback = Callable[[ProgressEvent], None]
 POLL_SECONDS = 0.25
@@ -56,6 +61,19 @@ POLL_SECONDS = 0.25
 
 class Cancelled(Exception):
     """Raised by :meth:`DagRun.schedule` when its ``cancel`` event is set."""
+
+
+class BudgetReached(Cancelled):
+    """Raised by :meth:`DagRun.schedule` when the spend so far reached the run's cap."""
+
+    def __init__(self, spent: float, cap: float, currency: str = "USD") -> None:
+        from jupyter_mlops.core.cost.money import format_money
+
+        self.spent, self.cap = spent, cap
+        super().__init__(
+            f"the spend cap was reached: {format_money(spent, currency)} spent of the "
+            f"{format_money(cap, currency)} cap (max_cost)"
+        )
 
 
 RETRIED_KILLS = ("timeout", "worker_lost", "kernel_died")
@@ -124,6 +142,11 @@ class DagRun:
         self.progress_dir: str | None = None
         self.watcher = ProgressWatcher()
         self._env_hash: str | None = None
+        self.cap: float | None = None
+        self.currency = "USD"
+        """The executions' pricing currency: their cost metric is ``cost_<currency>``."""
+        self.spent_ended = 0.0
+        self.live_cost: dict[int, float] = {}
 
     @property
     def parent(self) -> str:
@@ -168,6 +191,8 @@ class DagRun:
         execution = self.executions[index]
         result.attempt = execution.attempt
         self.watcher.forget(execution.progress_file)
+        live = self.live_cost.pop(index, 0.0)
+        self.spent_ended += result.cost.get(self.cost_key, live)
         if not self.policy.wants(result, execution.attempt) or execution.run_id is None:
             self.finish(result)
             return
@@ -269,13 +294,24 @@ class DagRun:
             execution = self.executions[index]
             snapshot = self.watcher.poll(execution.progress_file)
             if snapshot is not None:
+                self.live_cost[index] = float(snapshot.pop("cost", 0.0) or 0.0)  # not shown
                 self.emit(ProgressEvent("progress", execution=execution, progress=snapshot))
+
+    @property
+    def cost_key(self) -> str:
+        return f"cost_{self.currency.lower()}"
+
+    def spent(self) -> float:
+        """Spend so far: every ended attempt's cost, and the running ones' cost until now."""
+        return self.spent_ended + sum(self.live_cost.get(i, 0.0) for i in self.running.values())
 
     def schedule(self, workers: int, cancel: threading.Event | None) -> None:
         self.pending = [e.index for e in self.executions]
         while self.pending or self.running:
             if cancel is not None and cancel.is_set():
                 raise Cancelled
+            if self.cap is not None and self.spent() >= self.cap:
+                raise BudgetReached(self.spent(), self.cap, self.currency)
             self.pending = [i for i in self.pending if not self._skip_or_submit(i, workers)]
             if not self.running:
                 if self.pending:
@@ -286,19 +322,24 @@ class DagRun:
                 self._ended(index, self.executor.outcome(handle, self.executions[index]))
             self._poll_progress()
 
-    def cancel_rest(self, why: str) -> None:
-        """Every execution without a result: KILLED ``cancelled`` (best effort on the store)."""
+    def cancel_rest(self, why: str, reason: str = "cancelled") -> None:
+        """Every execution without a result: KILLED ``reason`` (best effort on the store).
+
+        A running one keeps the cost its meter reported last (``cost`` of its result).
+        """
         now = time.time()
         for execution in self.executions:
             if execution.index in self.results or execution.index not in self.scheduled:
                 continue
+            live = self.live_cost.pop(execution.index, None)
             result = ExecutionResult(
                 execution.index,
                 KILLED,
-                reason="cancelled",
+                reason=reason,
                 error=why,
                 ended=now,
                 attempt=execution.attempt,
+                cost={} if live is None else {self.cost_key: live},
             )
             try:
                 self.finish(result)

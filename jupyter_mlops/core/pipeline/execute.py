@@ -169,6 +169,8 @@ def execute(execution: Execution) -> ExecutionResult:
         from jupyter_mlops.core.pipeline.progress import ProgressWriter
 
         with ProgressWriter(execution.progress_file) as progress:
+            if tracking is not None:
+                tracking.on_cost = progress.set_cost  # the live cost a spend cap counts
             papermill.execute_notebook(
                 _brace_safe(execution.notebook),
                 _brace_safe(execution.output),

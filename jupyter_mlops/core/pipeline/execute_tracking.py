@@ -38,9 +38,11 @@ from jupyter_mlops.core.tags import NOTEBOOK, PIPELINE_STEP, PIPELINE_TRIAL
 from jupyter_mlops.core.tracking.store import get_client, redact_uri
 
 if TYPE_CHECKING:
+    from jupyter_mlops.core.cost.accounting import LiveCost
     from jupyter_mlops.core.cost.booking import RunBooking
     from jupyter_mlops.core.cost.meter import ProcessMeter
     from jupyter_mlops.core.cost.pricing import PricingModel
+    from jupyter_mlops.core.cost.records import TargetSample
     from jupyter_mlops.core.cost.totals import Totals
     from jupyter_mlops.core.environment import EnvironmentSnapshot
     from jupyter_mlops.core.pipeline.model import Execution, ExecutionResult
@@ -153,6 +155,8 @@ class ExecutionTracking:
         self._totals: Totals | None = None
         self._tags: dict[str, str] = {}
         self._threads: list[threading.Thread] = []
+        self.on_cost: Callable[[float], None] | None = None
+        """Called with the allocated cost so far, every second while the kernel runs."""
 
     @classmethod
     def begin(cls, execution: Execution) -> ExecutionTracking:
@@ -222,6 +226,7 @@ class ExecutionTracking:
                 meter = ProcessMeter(_process_pricing(), interval=1.0, pid=pid)
                 meter.start(since=since, cpu_at_since=0.0)  # a new process: no CPU before
                 self._meter = meter
+                meter.listeners.append(self._report_cost)
             except Exception as exc:  # cost is a bonus: never fail an execution over it
                 _warn("measuring the cost", self.run_id, exc)
                 return
@@ -231,6 +236,12 @@ class ExecutionTracking:
                 _warn("booking the cost in the ledger", self.run_id, exc)
 
         self._spawn(start_meter, "jupyter-mlops-execution-cost")
+
+    def _report_cost(self, sample: TargetSample, live: LiveCost) -> None:
+        """The allocated cost so far to ``on_cost`` (the progress file: spend caps read it)."""
+        report = self.on_cost
+        if report is not None:
+            report(live.session.cost_allocated)
 
     def _open_booking(self, meter: ProcessMeter) -> None:
         """Book the kernel's cost in the ledger as it grows (unless this process is booked itself)."""

@@ -36,12 +36,17 @@ class Launch:
     started: float = field(default_factory=time.time)
     ended: float | None = None
     error: str | None = None
+    max_cost: float | None = None
+    estimate: dict[str, Any] | None = None
+    """With ``max_cost``: :meth:`~.estimate.CostEstimate.to_dict` of the launch, made before it."""
     cancel: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``Launch`` object of the REST contract."""
-        out = fields_dict(self, "id path name status run_id experiment_id started ended error")
+        out = fields_dict(
+            self, "id path name status run_id experiment_id started ended error max_cost estimate"
+        )
         out["executions"] = [dict(e) for e in self.executions]
         return out
 

@@ -11,6 +11,8 @@ so any long-lived process can hold one.
     launch = registry.start(plan, request)                 # its own thread; returns at once
     registry.get(launch["id"])                             # the Launch, updated from events
     registry.cancel(launch["id"]); registry.shutdown()     # KILLED, kernels stopped
+    registry.guards.append(refuse_if_hard_budget_spent)    # raise to refuse every launch
+    registry.estimate(plan)                                # CostEstimate (blocking: the store)
 
 A launch is planned first (``plan_run``: every parameter checked, paths
 confined to the root; bad input raises and nothing runs), then
@@ -20,7 +22,10 @@ in the extension's small store pool. Its progress events update the
 hit, live progress (cell k of n, the last lines of output) and, once it ended,
 its run's own metrics (``metrics``: not cost, not ``system/*``). Launches live in memory:
 those still running, and the last :data:`KEEP_FINISHED` that ended. ``listeners`` are called
-with each launch's ``to_dict()`` once it ended (notifications). On server stop
+with each launch's ``to_dict()`` once it ended (notifications). ``guards`` are
+called before each launch is planned (REST and schedule firings alike); one that
+raises (a spent hard budget: :class:`RunStateError`) refuses it, and nothing runs.
+A request's ``max_cost`` caps the run's spend (:func:`.runner.run_plan`). On server stop
 (:meth:`LaunchRegistry.shutdown`) every running launch is cancelled and waited for.
 """
 
@@ -50,6 +55,7 @@ from jupyter_mlops.core.pipeline.paths import relative, resolve, strip_root, str
 from jupyter_mlops.exceptions import MlopsError, NotFoundError, ParameterError, RunStateError
 
 if TYPE_CHECKING:
+    from jupyter_mlops.core.pipeline.estimate import CostEstimate
     from jupyter_mlops.core.pipeline.model import Execution, ExecutionResult
     from jupyter_mlops.core.pipeline.runner import PipelineResult, RunPlan
 
@@ -80,6 +86,7 @@ class LaunchRegistry:
         self._launches: dict[str, Launch] = {}
         self._closed = False
         self.listeners: list[Callable[[dict[str, Any]], None]] = []  # each ended launch
+        self.guards: list[Callable[[], None]] = []  # before each launch; raises to refuse it
 
     # -- planning and starting ------------------------------------------------------------
 
@@ -89,6 +96,8 @@ class LaunchRegistry:
 
         with self._lock:
             self._check_capacity()
+        for guard in list(self.guards):
+            guard()
         target = resolve(self.root, request.path, "path", allow_hidden=self.allow_hidden)
         try:
             return plan_run(
@@ -104,12 +113,25 @@ class LaunchRegistry:
                 raise
             raise ParameterError(exc) from exc
 
+    def estimate(self, plan: RunPlan) -> CostEstimate:
+        """What ``plan`` will cost, from its notebooks' last runs (blocking: reads the store)."""
+        from jupyter_mlops.core.cost.run_cost import default_pricing
+        from jupyter_mlops.core.pipeline.estimate import estimate_plan
+        from jupyter_mlops.core.tracking.query import connect
+
+        return estimate_plan(connect(self.tracking_uri), plan, default_pricing().currency)
+
     def start(
-        self, plan: RunPlan, request: LaunchRequest, tags: dict[str, str] | None = None
+        self,
+        plan: RunPlan,
+        request: LaunchRequest,
+        tags: dict[str, str] | None = None,
+        estimate: CostEstimate | None = None,
     ) -> dict[str, Any]:
         """Start ``plan`` on its own thread; the new Launch (``PENDING``).
 
-        ``tags`` go on the pipeline run and its child runs (a schedule's firing, say).
+        ``tags`` go on the pipeline run and its child runs (a schedule's firing, say);
+        ``estimate`` (of :meth:`estimate`) is shown with the launch.
         """
         target = resolve(self.root, request.path, "path", allow_hidden=self.allow_hidden)
         launch = Launch(
@@ -117,6 +139,8 @@ class LaunchRegistry:
             path=relative(self.root, target),
             name=plan.name,
             executions=[execution_entry(e) for e in plan.executions],
+            max_cost=request.max_cost,
+            estimate=estimate.to_dict() if estimate is not None else None,
         )
         with self._lock:
             self._check_capacity()
@@ -172,6 +196,7 @@ class LaunchRegistry:
                     force=request.force,
                     retries=request.retries,
                     retry_on_error=request.retry_on_error,
+                    max_cost=request.max_cost,
                 )
         except MlopsError as exc:
             if launch.cancel.is_set():  # a cancelled run may end in an error: still KILLED

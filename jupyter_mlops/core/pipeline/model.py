@@ -11,17 +11,18 @@ parameter set (a *trial*). It is plain data (picklable, JSON-able), so it
 crosses into a process-pool worker or a Dask worker unchanged, and the
 :class:`ExecutionResult` comes back the same way. Statuses are MLflow's:
 FINISHED, FAILED (a cell raised), KILLED (timeout, the kernel died, the
-run was cancelled or its worker was lost).
+run was cancelled, its worker was lost or its spend cap was reached: ``budget``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from jupyter_mlops.core.serial import fields_dict
-from jupyter_mlops.exceptions import UsageError
+from jupyter_mlops.exceptions import InvalidValueError, UsageError
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.pipeline.params import Parameter
@@ -41,6 +42,7 @@ __all__ = [
     "LaunchRequest",
     "ProgressEvent",
     "Step",
+    "check_max_cost",
     "worst_status",
 ]
 
@@ -55,7 +57,7 @@ MAX_WORKERS = 64
 """Most parallel executions one launch may ask for."""
 
 Reason = Literal[
-    "cell_error", "timeout", "kernel_died", "cancelled", "worker_lost", "error", "cached"
+    "cell_error", "timeout", "kernel_died", "cancelled", "worker_lost", "error", "cached", "budget"
 ]
 
 
@@ -216,12 +218,14 @@ class LaunchRequest:
     force: bool = False
     retries: int = 0
     retry_on_error: bool = False
+    max_cost: float | None = None
+    """Spend cap of the run (pricing currency): no execution starts past it, running ones stop."""
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> LaunchRequest:
         """The request, or :class:`UsageError` saying which field is wrong."""
         known = {"path", "parameters", "grid", "workers", "executor", "timeout"}
-        unknown = sorted(set(body) - known - {"force", "retries", "retry_on_error"})
+        unknown = sorted(set(body) - known - {"force", "retries", "retry_on_error", "max_cost"})
         if unknown:
             raise UsageError(f"unknown fields: {', '.join(unknown)}")
         path, parameters, grid = body.get("path"), body.get("parameters"), body.get("grid")
@@ -248,6 +252,9 @@ class LaunchRequest:
             isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
         ):
             raise UsageError("timeout must be a positive number of seconds, or null.")
+        max_cost = body.get("max_cost")
+        if max_cost is not None:
+            max_cost = check_max_cost(max_cost)
         return cls(
             path=path,
             parameters=dict(parameters or {}),
@@ -258,4 +265,15 @@ class LaunchRequest:
             force=flags["force"],
             retries=retries,
             retry_on_error=flags["retry_on_error"],
+            max_cost=max_cost,
         )
+
+
+def check_max_cost(value: object) -> float:
+    """``value`` as a spend cap (a positive, finite amount), else :class:`InvalidValueError`."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise InvalidValueError(
+            f"max_cost must be a positive amount of money; got {value!r}.",
+            hint="e.g. 5 for a cap of $5 (in the cost currency); leave it out for no cap",
+        )
+    return float(value)

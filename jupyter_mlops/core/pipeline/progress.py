@@ -8,7 +8,8 @@
 
     # in the runner: at most one new snapshot per execution and interval
     watcher = ProgressWatcher(interval=1.0)
-    snapshot = watcher.poll(execution.progress_file)   # {"cell", "cells", "lines", "updated"}
+    snapshot = watcher.poll(execution.progress_file)   # {"cell", "cells", "lines", "updated",
+                                                       #  "cost"}
 
 The worker side uses nbclient's ``on_notebook_start`` / ``on_cell_execute``
 hooks (passed through papermill's engine keyword arguments) for "cell k of n"
@@ -16,7 +17,8 @@ hooks (passed through papermill's engine keyword arguments) for "cell k of n"
 ``stdout_file`` / ``stderr_file`` for the stream output. A thread writes the
 snapshot at most every :data:`WRITE_INTERVAL` seconds, when it changed, as
 small JSON replaced atomically, so the runner reads a whole one or the previous
-one. It works wherever the runner can read the worker's files (the local
+one. ``cost`` is the execution's allocated cost so far (its meter calls
+:meth:`ProgressWriter.set_cost` every second), what a spend cap counts. It works wherever the runner can read the worker's files (the local
 process pool, an embedded Dask cluster); nothing is written without a path.
 """
 
@@ -64,6 +66,7 @@ class ProgressWriter:
         self._code_cells: list[int] = []
         self._lines: deque[str] = deque(maxlen=LINES)
         self._partial = ""
+        self.cost = 0.0
         self._lock = threading.Lock()
         self._dirty = False
         self._stop = threading.Event()
@@ -110,8 +113,14 @@ class ProgressWriter:
                 self._lines.append(line.rstrip("\r")[-_LINE_MAX:])
             self._dirty = True
 
+    def set_cost(self, cost: float) -> None:
+        """The execution's allocated cost so far (its meter's, every second)."""
+        with self._lock:
+            if cost != self.cost:
+                self.cost, self._dirty = float(cost), True
+
     def snapshot(self) -> dict[str, Any]:
-        """What the runner reads: ``{"cell", "cells", "lines", "updated"}``."""
+        """What the runner reads: ``{"cell", "cells", "lines", "updated", "cost"}``."""
         with self._lock:
             lines = list(self._lines) + ([self._partial] if self._partial else [])
             return {
@@ -119,6 +128,7 @@ class ProgressWriter:
                 "cells": self.cells,
                 "lines": lines[-LINES:],
                 "updated": time.time(),
+                "cost": self.cost,
             }
 
     # -- writing --------------------------------------------------------------------------
@@ -172,6 +182,7 @@ def read_progress(path: str) -> dict[str, Any] | None:
             "cells": int(data["cells"]),
             "lines": [str(line) for line in data["lines"]][-LINES:],
             "updated": float(data["updated"]),
+            "cost": float(data.get("cost", 0.0)),
         }
     except (KeyError, TypeError, ValueError):
         return None

@@ -7,6 +7,7 @@
     result.status                                 # FINISHED | FAILED | KILLED
     run_plan(plan, tracking_uri=uri, retries=2, retry_on_error=True)   # attempts as child runs
     run_plan(plan, tracking_uri=uri, resume=result.run_id)             # only what did not finish
+    run_plan(plan, tracking_uri=uri, max_cost=5.0)     # past $5 spent: the rest KILLED (budget)
 
 :func:`run_plan` creates the parent run (``mlops.runType=pipeline``) and one
 child run per execution (``mlflow.parentRunId``, run name ``STEP`` or
@@ -38,7 +39,9 @@ executions get a fresh pool.
 
 No run is left RUNNING: on ``cancel.set()``, Ctrl-C (KeyboardInterrupt, raised
 again afterwards) or an error, the workers and their kernels are killed and
-every unfinished run is marked KILLED (``cancelled``). The file layout is
+every unfinished run is marked KILLED (``cancelled``). With ``max_cost``, once
+the ended executions' cost plus the running ones' live cost reaches it, the same
+happens with reason ``budget`` (and the tag ``mlops.killed_reason=budget``). The file layout is
 described in :mod:`jupyter_mlops.core.pipeline.plan`; the executors in
 :mod:`jupyter_mlops.core.pipeline.executors`.
 """
@@ -56,7 +59,13 @@ from typing import Any
 
 from jupyter_mlops.core.pipeline.cache import CacheIndex
 from jupyter_mlops.core.pipeline.child_runs import PipelineRuns, cache_sources, resume_sources
-from jupyter_mlops.core.pipeline.dag import Cancelled, DagRun, EventCallback, RetryPolicy
+from jupyter_mlops.core.pipeline.dag import (
+    BudgetReached,
+    Cancelled,
+    DagRun,
+    EventCallback,
+    RetryPolicy,
+)
 from jupyter_mlops.core.pipeline.executors import make_executor
 from jupyter_mlops.core.pipeline.mlflow_calls import declared_experiment
 from jupyter_mlops.core.pipeline.model import (
@@ -65,6 +74,7 @@ from jupyter_mlops.core.pipeline.model import (
     Execution,
     ExecutionResult,
     ProgressEvent,
+    check_max_cost,
     worst_status,
 )
 from jupyter_mlops.core.pipeline.plan import RunPlan, plan_run, prepare
@@ -130,6 +140,7 @@ def run_plan(
     retry_on_error: bool = False,
     backoff: float = 1.0,
     resume: str | None = None,
+    max_cost: float | None = None,
 ) -> PipelineResult:
     """Run ``plan``'s executions as MLflow child runs of one pipeline run; see the module doc.
 
@@ -143,12 +154,15 @@ def run_plan(
     ``resume`` is no pipeline run of this pipeline; KeyboardInterrupt is
     raised again after the runs are marked KILLED. ``tags`` are set on the
     pipeline run and on every child run (a schedule's id, for example, so its
-    cost groups by it).
+    cost groups by it). ``max_cost``: the spend cap, in the executions' pricing
+    currency (:class:`UsageError` unless positive); see the module doc.
     """
     from jupyter_mlops.core.tracking.query import _mlflow_errors, connect
 
     policy = RetryPolicy(retries, retry_on_error, backoff)
     policy.check()
+    if max_cost is not None:
+        max_cost = check_max_cost(max_cost)
     emit: EventCallback = on_event or (lambda event: None)
     pool = make_executor(executor, workers, scheduler)
     eager = not _may_reuse(plan, force, resume)
@@ -167,6 +181,10 @@ def run_plan(
         runs = PipelineRuns(client, plan, experiment_id, tracking_uri, tags)
         run = DagRun(plan, runs, pool, emit, policy)
         run.resumed, run.sources, run.pool_started = resumed, sources, eager
+        if max_cost is not None:
+            from jupyter_mlops.core.cost.run_cost import default_pricing
+
+            run.cap, run.currency = max_cost, default_pricing().currency  # the workers' pricing
         if not (resumed or sources):
             run.start_pool()
         if executor == "local" or scheduler is None:  # a remote worker cannot write here
@@ -184,6 +202,8 @@ def run_plan(
         interrupted = isinstance(exc, KeyboardInterrupt)
         pool.kill()
         why = "cancelled" if isinstance(exc, Cancelled | KeyboardInterrupt) else f"error: {exc}"
+        if isinstance(exc, BudgetReached):
+            run.cancel_rest(str(exc), reason="budget")
         run.cancel_rest(why)
         if not isinstance(exc, Cancelled | KeyboardInterrupt):
             _end_parent(run, KILLED)
