@@ -14,7 +14,7 @@ import {
   type JupyterFrontEnd,
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { KernelAPI } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -25,6 +25,7 @@ import { ArtifactsClient } from './api/artifacts';
 import { HttpClient } from './api/client';
 import { CostClient } from './api/cost';
 import { EnvClient } from './api/env';
+import { EventsClient } from './api/events';
 import { PipelinesClient } from './api/pipelines';
 import { RunEditClient } from './api/runEdit';
 import { RunsClient } from './api/runs';
@@ -35,6 +36,7 @@ import { CostStatusWidget } from './cost/StatusItem';
 import type { IKernelActions } from './cost/WasteList';
 import { followCurrentKernel } from './env/kernels';
 import { EnvCompareModel, EnvironmentModel } from './env/model';
+import { EventToasts } from './notifications';
 import { MAIN_AREA_RESTORE_NAME, MainAreaOpener } from './panel/mainArea';
 import { type IMlopsModels, MlopsPanel } from './panel/panel';
 import { PipelinesModel } from './pipelines/model';
@@ -192,6 +194,17 @@ const plugin: JupyterFrontEndPlugin<IMlopsApi> = {
     }
 
     addCommands(app, panel, api.pipelines, palette, mainArea);
+    // Toasts for the server's events (idle policy, budgets, ended pipeline
+    // runs), polled from activation: shown whether or not the panel is open.
+    const toasts = new EventToasts({
+      client: new EventsClient(api.http),
+      notifications: Notification,
+      openRun: runId => {
+        app.shell.activateById(panel.id);
+        panel.showRun(runId);
+      }
+    });
+    void toasts.poll.start();
     labShell?.currentChanged.connect(() =>
       app.commands.notifyCommandChanged(CommandIDs.exportPipeline)
     );
