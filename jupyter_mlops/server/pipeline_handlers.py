@@ -10,13 +10,18 @@
 Resource ``mlops:pipelines``. File work and planning run in the extension's
 thread pool (:mod:`.pipeline_files`); the runs themselves on threads of the
 :class:`~jupyter_mlops.core.pipeline.launches.LaunchRegistry`.
+
+A launch with ``max_cost`` is estimated first (the reply's ``estimate``); while a
+hard budget of the server's project is spent, every launch (and schedule firing)
+is refused with 409 (:func:`hard_budget_guard`, one of the registry's guards).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -28,6 +33,9 @@ from jupyter_mlops.server import pipeline_files
 from jupyter_mlops.server.base import MlopsHandler, authorized_to
 from jupyter_mlops.server.service import LAUNCHES_SETTING
 
+if TYPE_CHECKING:
+    from jupyter_mlops.server.service import MlopsService
+
 __all__ = [
     "LaunchCancelHandler",
     "LaunchHandler",
@@ -35,9 +43,24 @@ __all__ = [
     "PipelineExportHandler",
     "PipelineParametersHandler",
     "PipelinesHandler",
+    "hard_budget_guard",
 ]
 
 _LAUNCH_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def hard_budget_guard(service: MlopsService) -> Callable[[], None]:
+    """A guard of the launch registry: refuses launches while the project's hard budget is
+    spent (the cost engine's spend, pending minutes included; nothing before it started)."""
+    from jupyter_mlops.core.cost.budgets import refuse_if_hard_spent
+
+    def guard() -> None:
+        engine = service.cost
+        monitor = engine.budgets if engine is not None else None
+        if monitor is not None and any(b.hard for b in monitor.budgets):
+            refuse_if_hard_spent(monitor.status(), service.project)
+
+    return guard
 
 
 class PipelineHandler(MlopsHandler):
@@ -118,7 +141,10 @@ class LaunchesHandler(PipelineHandler):
     async def post(self) -> None:
         request = LaunchRequest.from_json(self.json_body())
         plan = await self.service.run(self.launches.plan, request)
-        launch = self.launches.start(plan, request)
+        estimate = None
+        if request.max_cost is not None:
+            estimate = await self.service.run(self.launches.estimate, plan)
+        launch = self.launches.start(plan, request, estimate=estimate)
         self.set_status(202)
         self.reply(launch)
 

@@ -7,6 +7,11 @@ accountant's totals including pending minutes) and reports each threshold
 (80% and 100% by default) once per period and *consumer*: marks are kept in
 the ledger, so a restart does not announce them again, and the server and a
 kernel (different consumers) each say it once.
+
+A ``hard`` budget also refuses new launches (REST, schedule firings, ``jupyter
+mlops run``) while its project's spend is at or past 100% of this period:
+:func:`refuse_if_hard_spent` raises :class:`RunStateError` saying which budget,
+spent against amount, when the period resets and how to raise it.
 """
 
 from __future__ import annotations
@@ -20,12 +25,20 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.core.cost.alerts import format_money
-from jupyter_mlops.exceptions import ConfigError
+from jupyter_mlops.exceptions import ConfigError, RunStateError
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.ledger import Ledger
 
-__all__ = ["PERIODS", "Budget", "BudgetEvent", "BudgetMonitor", "BudgetStatus", "parse_budgets"]
+__all__ = [
+    "PERIODS",
+    "Budget",
+    "BudgetEvent",
+    "BudgetMonitor",
+    "BudgetStatus",
+    "parse_budgets",
+    "refuse_if_hard_spent",
+]
 
 PERIODS = ("day", "week", "month")
 
@@ -38,8 +51,15 @@ class Budget:
     amount: float
     period: str = "month"
     thresholds: tuple[float, ...] = (0.8, 1.0)
+    hard: bool = False
+    """At or past 100% of the period, new launches of the project are refused."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.hard, bool):
+            raise ConfigError(
+                f"budget 'hard' for project {self.project!r} must be true or false, "
+                f"not {self.hard!r}"
+            )
         if self.period not in PERIODS:
             raise ConfigError(f"budget period {self.period!r} is not one of {', '.join(PERIODS)}")
         if not self.amount > 0:
@@ -68,7 +88,11 @@ def _epoch(day: dt.date) -> int:
 
 
 def parse_budgets(items: Iterable[Mapping[str, Any]]) -> list[Budget]:
-    """Budgets from config: ``[{"project": "p", "amount": 100, "period": "week"}, ...]``."""
+    """Budgets from config: ``[{"project": "p", "amount": 100, "period": "week"}, ...]``.
+
+    ``"hard": true`` makes one refuse launches once spent; any other value than a JSON
+    boolean is a :class:`ConfigError`.
+    """
     out = []
     for item in items:
         try:
@@ -79,6 +103,7 @@ def parse_budgets(items: Iterable[Mapping[str, Any]]) -> list[Budget]:
                     amount=float(item["amount"]),
                     period=str(item.get("period", "month")),
                     thresholds=thresholds,
+                    hard=item.get("hard", False),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -120,6 +145,7 @@ class BudgetStatus:
             "period_start": self.period_start,
             "period_end": self.period_end,
             "currency": self.currency,
+            "hard": self.budget.hard,
             "message": self.message(),
         }
 
@@ -218,3 +244,20 @@ class BudgetMonitor:
 
 def _ledger_spend(ledger: Ledger, project: str, since: float) -> float:
     return ledger.totals(project=project, since=since).cost_allocated
+
+
+def refuse_if_hard_spent(statuses: Iterable[BudgetStatus], project: str) -> None:
+    """:class:`RunStateError` when a hard budget of ``project`` is at or past 100% this period."""
+    for status in statuses:
+        budget = status.budget
+        if not budget.hard or budget.project != project or status.fraction < 1.0:
+            continue
+        resets = dt.datetime.fromtimestamp(status.period_end, tz=dt.timezone.utc)
+        raise RunStateError(
+            f"Refused: the hard budget of project {budget.project} is spent: "
+            f"{format_money(status.spent, status.currency)} of "
+            f"{format_money(budget.amount, status.currency)} this {budget.period} "
+            f"({status.fraction:.0%}); it resets on {resets:%Y-%m-%d %H:%M} UTC.",
+            hint=f"raise the amount of project {budget.project!r} in c.MlopsConfig.cost_budgets "
+            "(or $JUPYTER_MLOPS_COST_BUDGETS), make it not hard, or wait until it resets",
+        )
