@@ -19,6 +19,7 @@ from typing import Any
 
 from jupyter_mlops.cli.command import arg, command
 from jupyter_mlops.cli.output import bounded_int, print_json, print_table, tracking_uri
+from jupyter_mlops.cli.run_caps import MAX_COST, before_launch
 from jupyter_mlops.exceptions import PathError, UsageError
 
 __all__ = ["RUN", "cmd_run", "parse_grid"]
@@ -235,7 +236,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     is not run again (a cache hit; --force runs it). On a terminal each running execution shows
     its cell and last output line. Every value is checked before anything runs. Exit status 0
     when all executions finished, 1 when one failed or was killed, 2 on bad input, 130 when
-    interrupted.
+    interrupted. --max-cost caps the run's spend (an estimate is printed first); a hard budget of
+    the project that is spent refuses the run (exit 1).
     """
     from jupyter_mlops.core.pipeline import plan_run, run_plan
 
@@ -254,11 +256,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except PathError as exc:
         raise UsageError(exc.message, hint=exc.hint, notebook=exc.notebook) from exc
+    uri = tracking_uri(args)
+    before_launch(args, plan, uri)  # a spent hard budget refuses; --max-cost: the estimate
     progress = _Progress(live=sys.stderr.isatty() and args.format != "json")
     try:
         result = run_plan(
             plan,
-            tracking_uri=tracking_uri(args),
+            tracking_uri=uri,
             experiment=args.experiment,
             workers=args.workers,
             executor=args.executor,
@@ -268,6 +272,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             retries=args.retries,
             retry_on_error=args.retry_on_error,
             resume=args.resume,
+            max_cost=args.max_cost,
         )
     except KeyboardInterrupt:
         progress.close()
@@ -363,6 +368,7 @@ RUN = command(
         action="store_true",
         help="With --retries: retry executions that FAILED (a cell raised) too.",
     ),
+    MAX_COST,
     arg(
         "--resume",
         metavar="RUN_ID",
