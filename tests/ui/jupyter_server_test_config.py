@@ -10,6 +10,7 @@ removes the token and XSRF protections.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import sys
@@ -63,3 +64,6 @@ c.MlopsConfig.project = "ui-tests"
 c.MlopsConfig.mlflow_ui_url = "http://mlflow.example:5000"
 # The cost ledger of this session only (not ~/.local/share/jupyter-mlops).
 c.MlopsConfig.cost_ledger_url = f"sqlite:///{ROOT / 'cost.db'}"
+# A spec's own idle policy (notifications.spec sets it through fixtures.ts's mlopsServerEnv).
+if os.environ.get("MLOPS_UI_IDLE_POLICY"):
+    c.MlopsConfig.idle_policy = json.loads(os.environ["MLOPS_UI_IDLE_POLICY"])

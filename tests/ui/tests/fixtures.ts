@@ -7,6 +7,10 @@
  * never see each other's runs. A retried test gets a new worker, hence a new
  * server. Specs import `test` and `expect` from here, never from galata.
  *
+ * A spec that needs its server configured otherwise sets `mlopsServerEnv`
+ * (`test.use({ mlopsServerEnv: { MLOPS_UI_IDLE_POLICY: '[...]' } })`, read by
+ * jupyter_server_test_config.py): Playwright gives it workers of its own.
+ *
  * With MLOPS_UI_URL set, the tests use that running server instead (one
  * worker): `MLOPS_UI_URL=http://localhost:8899 npx playwright test ...`.
  */
@@ -46,7 +50,8 @@ function exited(server: ChildProcess, ms: number): Promise<boolean> {
 /** Start a server on `port`; resolves to its URL once /lab answers. */
 async function startServer(
   port: number,
-  log: (line: string) => void
+  log: (line: string) => void,
+  extraEnv: Record<string, string> = {}
 ): Promise<{ url: string; server: ChildProcess }> {
   const url = `http://localhost:${port}`;
   if (await reachable(`${url}/lab`)) {
@@ -65,7 +70,7 @@ async function startServer(
     ],
     {
       cwd: CONFIG_DIR,
-      env: { ...process.env, MLOPS_UI_PORT: String(port) },
+      env: { ...process.env, ...extraEnv, MLOPS_UI_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe']
     }
   );
@@ -94,17 +99,22 @@ async function startServer(
   throw new Error(`jupyter lab on port ${port} did not answer in time`);
 }
 
-export const test = base.extend<object, { mlopsServerURL: string }>({
+export const test = base.extend<
+  object,
+  { mlopsServerURL: string; mlopsServerEnv: Record<string, string> }
+>({
+  mlopsServerEnv: [{}, { scope: 'worker', option: true }],
   mlopsServerURL: [
-    // eslint-disable-next-line no-empty-pattern
-    async ({}, provide, workerInfo) => {
+    async ({ mlopsServerEnv }, provide, workerInfo) => {
       if (process.env.MLOPS_UI_URL) {
         await provide(process.env.MLOPS_UI_URL);
         return;
       }
       const port = BASE_PORT + workerInfo.parallelIndex;
-      const { url, server } = await startServer(port, line =>
-        process.stderr.write(`${line}\n`)
+      const { url, server } = await startServer(
+        port,
+        line => process.stderr.write(`${line}\n`),
+        mlopsServerEnv
       );
       try {
         await provide(url);
