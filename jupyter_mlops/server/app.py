@@ -184,6 +184,8 @@ class MlopsExtensionApp(ExtensionApp):
     _schedule_thread: threading.Thread | None = None
     _recover_timer: Any = None
     _cost_timer: Any = None
+    _idle_timer: Any = None
+    _activity_timer: Any = None
 
     def initialize_settings(self) -> None:
         """Resolve store and project, export them for kernels, build the service for the handlers."""
@@ -216,9 +218,6 @@ class MlopsExtensionApp(ExtensionApp):
             log=self.log,
         )
         self.settings[LAUNCHES_SETTING] = self.launches
-        from jupyter_mlops.server.pipeline_handlers import hard_budget_guard
-
-        self.launches.guards.append(hard_budget_guard(self.service))  # hard budgets refuse
         from jupyter_mlops.core.notify import Notifier
         from jupyter_mlops.server.events import EVENTS_SETTING, EventFeed
 
@@ -269,6 +268,7 @@ class MlopsExtensionApp(ExtensionApp):
             self._recover_timer = PeriodicCallback(sweep, self.recover_interval * 1000)
             self._recover_timer.start()
         self._start_schedules()
+        self._start_activity(serverapp)
         if self.events is not None:
             self.events.start()
         await self._start_cost(serverapp)
@@ -325,13 +325,46 @@ class MlopsExtensionApp(ExtensionApp):
         await tracker.sync()
         self._cost_timer = PeriodicCallback(tracker.sync, max(0.1, self.cost_sync_interval) * 1000)
         self._cost_timer.start()
+        self._start_idle_policy(engine, serverapp)
+
+    def _start_idle_policy(self, engine: Any, serverapp: Any) -> None:
+        """Log each bad idle_policy rule once; apply the policy's decisions to the kernels."""
+        from tornado.ioloop import PeriodicCallback
+
+        from jupyter_mlops.server.idle import IdlePolicyDriver
+
+        for error in engine.policy_errors:
+            self.log.error("jupyter-mlops: %s; this rule only notifies", error)
+        if not engine.policy.rules or self.service is None:
+            return
+        driver = IdlePolicyDriver(engine, serverapp.kernel_manager, self.service, log=self.log)
+        driver.install()
+        self._idle_timer = PeriodicCallback(driver.tick, 1000)
+        self._idle_timer.start()
+
+    def _start_activity(self, serverapp: Any) -> None:
+        """Pipeline runs and scheduled firings count as server activity (for hub cullers)."""
+        from tornado.ioloop import PeriodicCallback
+
+        from jupyter_mlops.server.idle import feed_activity
+
+        launches, settings = self.launches, serverapp.web_app.settings
+        if launches is None:
+            return
+
+        def feed() -> None:
+            feed_activity(settings, launches)
+
+        self._activity_timer = PeriodicCallback(feed, 2000)
+        self._activity_timer.start()
 
     async def stop_extension(self) -> None:
         """Stop the recovery sweeps and release the thread pool when the server stops."""
         if self._recover_timer is not None:
             self._recover_timer.stop()
-        if self._cost_timer is not None:
-            self._cost_timer.stop()
+        for timer in (self._cost_timer, self._idle_timer, self._activity_timer):
+            if timer is not None:
+                timer.stop()
         loop = asyncio.get_running_loop()
         if self._schedule_stop is not None and self._schedule_thread is not None:
             self._schedule_stop.set()  # the loop cancels its firings and waits for them

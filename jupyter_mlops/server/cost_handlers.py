@@ -9,6 +9,9 @@
 * ``GET /cost/budgets``: every budget's spend this period (thread pool).
 * ``GET /cost/advice?kernel_id=``: right-sizing advice from a kernel's live peaks
   (``CostEngine.advice``: memory only, on the loop); 404 for a kernel not priced.
+* ``POST /cost/keep-alive`` ``{"kernel_id", "minutes"}``: the idle policy leaves the
+  kernel alone for that long (0: no longer); written to the ledger in the thread
+  pool; 404 for a kernel this server does not run (resource action ``write``).
 
 Resource ``mlops:cost``.
 """
@@ -20,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from jupyter_mlops.exceptions import NotFoundError, UsageError
-from jupyter_mlops.server.base import MlopsHandler
+from jupyter_mlops.exceptions import InvalidValueError, NotFoundError, UsageError
+from jupyter_mlops.server.base import MlopsHandler, authorized_to
 
 if TYPE_CHECKING:
     from jupyter_mlops.core.cost.engine import CostEngine
@@ -31,6 +34,7 @@ __all__ = [
     "CostAdviceHandler",
     "CostBudgetsHandler",
     "CostHistoryHandler",
+    "CostKeepAliveHandler",
     "CostReportHandler",
     "CostStatusHandler",
 ]
@@ -44,6 +48,10 @@ def _ledger(engine: CostEngine) -> Ledger:
             hint="set cost_ledger_url to a database URL, or leave it empty for the default",
         )
     return engine.ledger
+
+
+KEEP_ALIVE_MAX_MINUTES = 7 * 24 * 60
+"""The longest keep-alive one request may ask for (a week)."""
 
 
 def report_json(engine: CostEngine, by: str, since: str, until: str | None) -> dict[str, Any]:
@@ -154,3 +162,30 @@ class CostAdviceHandler(CostHandler):
                 hint="the kernel is unknown, or started less than a few seconds ago",
             )
         self.reply(advice)
+
+
+class CostKeepAliveHandler(CostHandler):
+    """``POST /cost/keep-alive``: the idle policy leaves a kernel alone for some minutes."""
+
+    @tornado.web.authenticated
+    @authorized_to("write")
+    async def post(self) -> None:
+        body = self.json_body()
+        kernel_id, minutes = body.get("kernel_id"), body.get("minutes", 120)
+        if not isinstance(kernel_id, str) or not 0 < len(kernel_id) <= 128:
+            raise UsageError("kernel_id is required (a string of at most 128 characters).")
+        number = isinstance(minutes, int | float) and not isinstance(minutes, bool)
+        if not number or not 0 <= minutes <= KEEP_ALIVE_MAX_MINUTES:
+            raise InvalidValueError(
+                f"minutes must be a number from 0 to {KEEP_ALIVE_MAX_MINUTES}, got {minutes!r:.40}.",
+                hint="120 keeps the kernel alive for 2 hours; 0 ends a keep-alive",
+            )
+        engine = self.engine
+        if kernel_id not in self.kernel_manager:
+            raise NotFoundError(
+                f"No kernel {kernel_id[:40]!r} runs on this server.",
+                hint="GET /api/kernels lists the running kernels",
+            )
+        user = getattr(self.current_user, "username", "") or ""
+        until = await self.service.run(engine.keep_alive, kernel_id, float(minutes), user)
+        self.reply({"kernel_id": kernel_id, "until": until})

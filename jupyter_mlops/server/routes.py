@@ -20,6 +20,7 @@ from jupyter_mlops.server.cost_handlers import (
     CostAdviceHandler,
     CostBudgetsHandler,
     CostHistoryHandler,
+    CostKeepAliveHandler,
     CostReportHandler,
     CostStatusHandler,
 )
@@ -88,6 +89,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (f"{API_PREFIX}/cost/history", CostHistoryHandler),
     (f"{API_PREFIX}/cost/budgets", CostBudgetsHandler),
     (f"{API_PREFIX}/cost/advice", CostAdviceHandler),
+    (f"{API_PREFIX}/cost/keep-alive", CostKeepAliveHandler),
     # notification events (idle policy, budgets, ended pipeline runs)
     (f"{API_PREFIX}/events", EventsHandler),
     # pipelines

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from jupyter_mlops.core.cost.engine import CostEngine, CostSettings
+    from jupyter_mlops.core.cost.sources import ResourceSource
     from jupyter_mlops.server.cost import KernelCostTracker
 
 __all__ = ["LAUNCHES_SETTING", "SERVICE_SETTING", "MlopsService"]
@@ -67,6 +68,8 @@ class MlopsService:
         self.warming: Future[Any] | None = None
         self.cost_settings: CostSettings | None = None
         self.cost: CostEngine | None = None
+        # the cost engine's sources: None for psutil + NVML (tests give an NVML stand-in)
+        self.cost_sources: list[ResourceSource] | None = None
         self.cost_tracker: KernelCostTracker | None = None
 
     def health(self) -> dict[str, Any]:
@@ -170,7 +173,7 @@ class MlopsService:
 
         if self.cost_settings is None:
             return None
-        engine = CostEngine(self.cost_settings)
+        engine = CostEngine(self.cost_settings, sources=self.cost_sources)
         engine.start()
         self.cost = engine
         return engine

@@ -6,7 +6,9 @@
     engine.start()
     engine.track("k1", Target(pid, kernel_id="k1", notebook="a.ipynb", project="p", user="ana"))
     engine.status()                  # JSON-ready: targets with $/h and $ so far, alerts, budgets
-    engine.events_since(0)           # (last_seq, [event dicts]): idle-GPU fired/cleared, budget
+    engine.events_since(0)           # (last_seq, [event dicts]): idle-GPU fired/cleared, budget,
+                                     # idle-policy warning/acted/would-act/cleared
+    engine.keep_alive("k1", 120)     # the idle policy leaves k1 alone for 2 h (blocking: ledger)
     metrics, tags = engine.run_end_metrics(run_id)
     engine.stop()
 
@@ -14,15 +16,25 @@ The sampler thread does all measuring; :meth:`CostEngine.status` only reads
 what the last tick left (no psutil or NVML work), so a REST handler may call it
 directly. Budgets are checked every ``budget_check_interval`` seconds on the
 sampler thread.
+
+The idle policy (:mod:`.policy`, ``CostSettings.idle_policy``) is fed every
+snapshot on the sampler thread with the kernels exempt now: those the server
+reports busy (:meth:`CostEngine.set_busy`) and those kept alive (the ledger's
+marks, re-read at most every :data:`KEEP_ALIVE_REFRESH_S` seconds, and only while
+some kernel is idle). Warnings, clearings and dry-run decisions become events;
+a decision to act goes to ``policy_actor`` (the server's, which interrupts or
+shuts the kernel down and then calls :meth:`CostEngine.acted`); with no actor it
+is reported as ``would-act``. Actions and dry-run decisions go into the ledger.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jupyter_mlops.core.cost.accounting import CostAccountant
@@ -31,14 +43,21 @@ from jupyter_mlops.core.cost.alerts import AlertEvent, IdleGpuDetector
 from jupyter_mlops.core.cost.budgets import BudgetMonitor, parse_budgets
 from jupyter_mlops.core.cost.catalogue import Catalogue
 from jupyter_mlops.core.cost.ledger import Ledger
+from jupyter_mlops.core.cost.ledger_policy import ACTION_FIELDS
 from jupyter_mlops.core.cost.metrics import pricing_tags, run_cost_metrics
+from jupyter_mlops.core.cost.policy import BUSY, KEPT_ALIVE, IdleDecision, IdlePolicy, load_rules
 from jupyter_mlops.core.cost.pricing import PricingModel, machine_instance
 from jupyter_mlops.core.cost.records import Snapshot, Target
 from jupyter_mlops.core.cost.sampler import Sampler
 from jupyter_mlops.core.cost.sources import ResourceSource
 from jupyter_mlops.exceptions import ConfigError
 
-__all__ = ["CostEngine", "CostSettings", "build_pricing"]
+__all__ = ["KEEP_ALIVE_REFRESH_S", "CostEngine", "CostSettings", "build_pricing"]
+
+_log = logging.getLogger("jupyter_mlops.cost")
+
+KEEP_ALIVE_REFRESH_S = 5.0
+"""Seconds between two reads of the ledger's keep-alive marks (while some kernel is idle)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,8 @@ class CostSettings:
     idle_min_mem_mb: float = 256.0
     budgets: Sequence[Mapping[str, Any]] = ()
     budget_check_interval: float = 60.0
+    idle_policy: Sequence[Mapping[str, Any]] = ()
+    idle_policy_dry_run: bool = False
 
 
 def build_pricing(settings: CostSettings) -> PricingModel:
@@ -136,7 +157,21 @@ class CostEngine:
                 spend=lambda p, s: accountant.totals(project=p, since=s).cost_allocated,
                 clock=clock,
             )
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        rules, self.policy_errors = load_rules(settings.idle_policy)
+        self.policy = IdlePolicy(
+            rules,
+            self.pricing,
+            dry_run=settings.idle_policy_dry_run,
+            min_mem_mb=settings.idle_min_mem_mb,
+        )
+        self.policy_actor: Callable[[IdleDecision], None] | None = None
+        self._busy: frozenset[str] = frozenset()
+        self._kept: dict[str, float] = {}  # kernel id -> until
+        self._kept_read: float | None = None
+        self._actions: deque[dict[str, Any]] = deque(
+            ledger.idle_actions(20) if ledger is not None else (), maxlen=20
+        )
+        self.listeners: list[Callable[[dict[str, Any]], object]] = []
         self._events: deque[tuple[int, dict[str, Any]]] = deque(maxlen=500)
         self._seq = 0
         self._lock = threading.Lock()
@@ -166,17 +201,21 @@ class CostEngine:
 
     # -- events -------------------------------------------------------------------
 
-    def _emit(self, event: dict[str, Any]) -> None:
+    def _emit(self, event: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self._seq += 1
             event = {"seq": self._seq, "time": self.clock(), **event}
             self._events.append((self._seq, event))
         for listener in list(self.listeners):
             listener(event)
+        return event
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         for ev in self.idle.update(snapshot):
             self._emit(_alert_event(ev))
+        if self.policy.rules:
+            for decision in self.policy.update(snapshot, self._exempt(snapshot.time)):
+                self._decided(decision, snapshot.time)
         if self.budgets is None:
             return
         due = self._last_budget_check is None or (
@@ -186,6 +225,78 @@ class CostEngine:
             self._last_budget_check = snapshot.time
             for budget_event in self.budgets.check():
                 self._emit({"state": "fired", **budget_event.to_dict()})
+
+    # -- idle policy ----------------------------------------------------------------
+
+    def set_busy(self, kernel_ids: frozenset[str]) -> None:
+        """The kernels executing a cell now (the server's kernel manager knows)."""
+        self._busy = frozenset(kernel_ids)
+
+    def keep_alive(self, kernel_id: str, minutes: float, set_by: str = "") -> float:
+        """Leave ``kernel_id`` alone for ``minutes`` (0: no longer); the end as epoch seconds.
+
+        Blocking (writes the ledger, where kernels' ``%mlops keep-alive`` writes too).
+        """
+        until = self.clock() + minutes * 60.0 if minutes > 0 else 0.0
+        if self.ledger is not None:
+            self.ledger.keep_alive(kernel_id, until, set_by)
+        with self._lock:
+            if until:
+                self._kept[kernel_id] = until
+            else:
+                self._kept.pop(kernel_id, None)
+        return until
+
+    def kept_alive(self) -> dict[str, float]:
+        """Kernel id -> until, as last read (memory only)."""
+        now = self.clock()
+        with self._lock:
+            return {k: u for k, u in self._kept.items() if u > now}
+
+    def _exempt(self, now: float) -> dict[str, str]:
+        stale = self._kept_read is None or now - self._kept_read >= KEEP_ALIVE_REFRESH_S
+        if self.ledger is not None and self.policy.watching and stale:
+            self._kept_read = now
+            try:
+                kept = self.ledger.keep_alives(now)
+            except Exception:  # a locked or broken ledger: keep the marks known
+                kept = None
+            if kept is not None:
+                with self._lock:
+                    self._kept = kept
+        exempt = dict.fromkeys((k for k, u in self._kept.items() if u > now), KEPT_ALIVE)
+        exempt.update(dict.fromkeys(self._busy, BUSY))
+        return exempt
+
+    def _decided(self, decision: IdleDecision, now: float) -> None:
+        if decision.state == "act":
+            if self.policy_actor is not None:
+                self.policy_actor(decision)
+                return
+            decision = replace(decision, state="would-act")
+        event = self._emit(decision.to_event(now))
+        if decision.state == "would-act":
+            _log.warning("jupyter-mlops: idle policy (dry run): %s", event["message"])
+            self._record(event)
+        else:
+            _log.info("jupyter-mlops: idle policy: %s", event["message"])
+
+    def acted(self, decision: IdleDecision) -> dict[str, Any]:
+        """Report that the server did what ``decision`` said: the ``acted`` event, and the
+        ledger's row (blocking). The event."""
+        event = self._emit(decision.to_event(self.clock(), "acted"))
+        self._record(event)
+        return event
+
+    def _record(self, event: dict[str, Any]) -> None:
+        row = {k: event[k] for k in ACTION_FIELDS}
+        with self._lock:
+            self._actions.appendleft(row)
+        if self.ledger is not None:
+            try:
+                self.ledger.record_idle_action(row)
+            except Exception as exc:  # the event went out; the ledger row is a record
+                _log.warning("jupyter-mlops: recording an idle action failed: %s", exc)
 
     def events_since(self, seq: int) -> tuple[int, list[dict[str, Any]]]:
         """Events after ``seq`` (oldest first) and the newest sequence number."""
@@ -214,7 +325,14 @@ class CostEngine:
             "gpus": [] if snapshot is None else [g.to_dict() for g in snapshot.gpus],
             "targets": targets,
             "alerts": [a.to_dict() for a in self.idle.active()],
+            "actions": self.recent_actions(),
+            "keep_alive": self.kept_alive(),
         }
+
+    def recent_actions(self) -> list[dict[str, Any]]:
+        """The idle policy's last 20 actions and dry-run decisions, newest first (memory only)."""
+        with self._lock:
+            return [dict(a) for a in self._actions]
 
     def advice(self, target_id: str, *, headroom: float = 1.2) -> dict[str, Any] | None:
         """Right-sizing advice for one target from its live totals; ``None`` when not priced yet.

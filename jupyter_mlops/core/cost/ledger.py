@@ -19,6 +19,7 @@ processes on one file) can book the same minute without losing anything.
   ``tag:epic`` (:meth:`Ledger.grouped`, several groupings at once).
 * SQLAlchemy Core only, imported when a ledger is opened; writes are retried
   while the database is locked.
+* Idle policy: keep-alive marks and the actions taken (:mod:`.ledger_policy`).
 * Retention: :meth:`Ledger.purge` deletes rows (minutes and rollups) older than
   ``retention_days``. Budget marks live in their own table so that each
   threshold fires once per period, across restarts.
@@ -34,6 +35,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jupyter_mlops.core.cost.ledger_policy import LedgerPolicy
 from jupyter_mlops.core.cost.ledger_read import LedgerReads
 from jupyter_mlops.core.cost.ledger_schema import (
     ADDITIVE,
@@ -73,7 +75,7 @@ T = TypeVar("T")
 LedgerKey = tuple[int, tuple[str, str, str, str, str]]
 
 
-class Ledger(LedgerReads):
+class Ledger(LedgerReads, LedgerPolicy):
     """Per-minute cost rows in any SQLAlchemy database (SQLite file by default).
 
     ``retention_days``: rows older than this are deleted by :meth:`purge`

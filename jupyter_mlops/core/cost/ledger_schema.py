@@ -11,6 +11,10 @@ Tables (SQLAlchemy Core, created on open):
 * ``cost_run_tags``: a run's user tags (``epic=E``), for ``tag:<key>`` groupings.
 * ``cost_budget_marks``: which budget threshold was announced in which period.
 * ``cost_meta``: markers of one-time migrations (the rollup backfill).
+* ``cost_keep_alive``: kernels the idle policy leaves alone until a time
+  (``%mlops keep-alive``, the toast's button); ``cost_idle_actions``: what the idle
+  policy did (or would have done in a dry run), with the cost avoided per hour.
+  Both arrived after the first ledgers: ``create_all`` adds them to an old file.
 """
 
 from __future__ import annotations
@@ -183,6 +187,8 @@ class Schema(NamedTuple):
     tags: Any
     marks: Any
     migrations: Any
+    keep_alive: Any
+    idle_actions: Any
 
     @classmethod
     def build(cls, sa: Any) -> Schema:
@@ -213,7 +219,31 @@ class Schema(NamedTuple):
             sa.Column("name", sa.String(64), primary_key=True),
             sa.Column("done_at", sa.Float, nullable=False),
         )
-        return cls(meta, minutes, rollups, tags, marks, migrations)
+        keep_alive = sa.Table(
+            "cost_keep_alive",
+            meta,
+            sa.Column("kernel_id", sa.String(255), primary_key=True),
+            sa.Column("until", sa.Float, nullable=False),
+            sa.Column("set_by", sa.String(255), nullable=False),
+            sa.Column("updated", sa.Float, nullable=False),
+        )
+        idle_actions = sa.Table(
+            "cost_idle_actions",
+            meta,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("time", sa.Float, nullable=False, index=True),
+            *(
+                sa.Column(n, sa.String(1024 if n == "notebook" else 255), nullable=False)
+                for n in LABELS
+            ),
+            sa.Column("resource", sa.String(8), nullable=False),
+            sa.Column("action", sa.String(16), nullable=False),
+            sa.Column("state", sa.String(16), nullable=False),
+            sa.Column("burned", sa.Float, nullable=False),
+            sa.Column("avoided_per_hour", sa.Float, nullable=False),
+            sa.Column("currency", sa.String(8), nullable=False),
+        )
+        return cls(meta, minutes, rollups, tags, marks, migrations, keep_alive, idle_actions)
 
 
 def upsert(
