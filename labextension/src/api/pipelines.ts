@@ -171,6 +171,10 @@ export interface ILaunch {
   started: number;
   ended: number | null;
   error: string | null;
+  /** The request's spend cap, if any. */
+  max_cost?: number | null;
+  /** With `max_cost`: the estimate made before it started. */
+  estimate?: ICostEstimate | null;
   executions: IExecution[];
 }
 
@@ -192,6 +196,17 @@ export interface IRunRequest {
   retries?: number;
   /** Retry failures of the notebook's own cells too, not only lost kernels. */
   retry_on_error?: boolean;
+  /** Spend cap of the run (cost currency): past it the rest ends KILLED, reason `budget`. */
+  max_cost?: number;
+}
+
+/** What a run was estimated to cost before it started (with `max_cost`). */
+export interface ICostEstimate {
+  /** Null when a notebook has no history. */
+  total: number | null;
+  currency: string;
+  /** `about $3.40: 20 executions x median $0.17 of the last 10 runs of train.ipynb`. */
+  message: string;
 }
 
 /** An error of a pipeline request, as the views should show it (`isRouteMissing`). */

@@ -1,8 +1,8 @@
 /**
  * The run form of the selected pipeline: one typed input per step parameter
  * (non-literal defaults flagged and left to the notebook), a sweep per
- * parameter, workers, executor and timeout, "force re-run" (the cache skips
- * unchanged steps otherwise) and retries.
+ * parameter, workers, executor, timeout and max cost (a spend cap), "force
+ * re-run" (the cache skips unchanged steps otherwise) and retries.
  *
  * Names and values are rendered as text, never as HTML.
  */
@@ -87,6 +87,21 @@ export function RunForm(props: {
               value={form.timeout}
               onChange={event =>
                 model.setOptions({ timeout: event.target.value })
+              }
+            />
+          </label>
+          <label title="Spend cap of the whole run: an estimate is shown first; once reached, nothing more starts and running executions end KILLED (budget)">
+            {'Max cost '}
+            <input
+              className="jp-mod-styled"
+              type="number"
+              min={0}
+              step="any"
+              placeholder="none"
+              data-testid="mlops-pipeline-max-cost"
+              value={form.maxCost}
+              onChange={event =>
+                model.setOptions({ maxCost: event.target.value })
               }
             />
           </label>

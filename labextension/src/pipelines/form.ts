@@ -52,6 +52,8 @@ export interface IFormState {
   retries: string;
   /** Retry failures of the notebook's own cells too. */
   retryOnError: boolean;
+  /** Spend cap of the whole run (cost currency); empty for none. */
+  maxCost: string;
 }
 
 /** The most retries the server accepts. */
@@ -153,7 +155,8 @@ export function initialForm(fields: readonly IFormField[]): IFormState {
     timeout: '',
     force: false,
     retries: '0',
-    retryOnError: false
+    retryOnError: false,
+    maxCost: ''
   };
 }
 

@@ -7,7 +7,7 @@
 import React from 'react';
 
 import type { ApiError } from '../api/client';
-import { formatTime } from '../common/format';
+import { formatMoney, formatTime } from '../common/format';
 import { type IExecution, type ILaunch, isTerminal } from '../api/pipelines';
 import { ExecutionTable, LaunchBadge } from './executions';
 import {
@@ -89,6 +89,11 @@ export function LaunchView(props: {
             </button>
           )}
         </div>
+        {launch.estimate ? (
+          <div className="jp-mlops-muted" data-testid="mlops-launch-estimate">
+            {`Estimate: ${launch.estimate.message}; cap ${formatMoney(launch.max_cost ?? 0, launch.estimate.currency)}`}
+          </div>
+        ) : null}
         {launch.error ? (
           <div className="jp-mlops-error" data-testid="mlops-launch-error">
             {launch.error}

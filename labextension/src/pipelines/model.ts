@@ -183,7 +183,7 @@ export class PipelinesModel extends Model {
     this.emit();
   }
 
-  /** Set workers, executor, timeout, force, retries or retry on error. */
+  /** Set workers, executor, timeout, force, retries, retry on error or max cost. */
   setOptions(
     change: Partial<
       Pick<
@@ -194,6 +194,7 @@ export class PipelinesModel extends Model {
         | 'force'
         | 'retries'
         | 'retryOnError'
+        | 'maxCost'
       >
     >
   ): void {

@@ -2,7 +2,7 @@
  * The requests of the Pipelines view's forms, from what was typed: the
  * parameters that differ from their defaults and the sweeps (shared with the
  * "Add schedule" form), and the `POST pipelines/runs` body with its options
- * (workers, executor, timeout, force, retries).
+ * (workers, executor, timeout, force, retries, max cost).
  */
 import type { IRunRequest } from '../api/pipelines';
 import {
@@ -14,6 +14,16 @@ import {
   parseValue,
   parseWhole
 } from './form';
+
+/** A spend cap typed in `text`: null when empty, undefined when not an amount above 0. */
+export function parseMaxCost(text: string): number | null | undefined {
+  const trimmed = text.trim();
+  if (!trimmed) {
+    return null;
+  }
+  const value = Number(trimmed);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
 
 function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
@@ -62,8 +72,8 @@ export function buildParameters(
 /**
  * The run request for `path` from the form, or every problem with it. Only
  * values that differ from the defaults are sent; a swept parameter goes to
- * `grid` instead of `parameters`; `force`, `retries` and `retry_on_error`
- * only when set.
+ * `grid` instead of `parameters`; `force`, `retries`, `retry_on_error` and
+ * `max_cost` only when set.
  */
 export function buildRunRequest(
   path: string,
@@ -88,6 +98,10 @@ export function buildRunRequest(
       errors.push(`timeout: "${form.timeout}" is not a number of seconds`);
     }
   }
+  const maxCost = parseMaxCost(form.maxCost);
+  if (maxCost === undefined) {
+    errors.push(`max cost: "${form.maxCost}" is not an amount above 0`);
+  }
   const retries = parseWhole(form.retries, 0, MAX_RETRIES);
   if (retries === null) {
     errors.push(
@@ -107,6 +121,9 @@ export function buildRunRequest(
   };
   if (form.force) {
     request.force = true;
+  }
+  if (maxCost !== null && maxCost !== undefined) {
+    request.max_cost = maxCost;
   }
   if (retries > 0) {
     request.retries = retries;
