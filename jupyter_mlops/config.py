@@ -191,7 +191,9 @@ class MlopsConfig(Configurable):
         Dict(),
         help="Budgets per project, announced at 80% and 100% once per period: "
         '[{"project": "churn", "amount": 100, "period": "month"}, ...] '
-        "(period day, week or month, UTC; amount in the cost currency). Defaults to "
+        "(period day, week or month, UTC; amount in the cost currency). With "
+        '"hard": true, new pipeline launches of the project are refused once it is spent. '
+        "Defaults to "
         "$JUPYTER_MLOPS_COST_BUDGETS (the same list as JSON), which the server sets for its "
         "kernels so that %mlops warns in them too.",
     ).tag(config=True)
