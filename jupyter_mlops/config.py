@@ -303,6 +303,8 @@ def cost_settings(config: MlopsConfig) -> CostSettings:
         idle_util_pct=config.cost_idle_gpu_util_pct,
         idle_minutes=config.cost_idle_gpu_minutes,
         budgets=[dict(b) for b in config.cost_budgets],
+        carbon_region=config.carbon_region,
+        carbon_intensity=config.carbon_intensity,
         idle_policy=list(config.idle_policy),
         idle_policy_dry_run=config.idle_policy_dry_run,
     )

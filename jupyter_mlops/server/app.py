@@ -104,7 +104,9 @@ def export_cost_environment(config: MlopsConfig, ledger_url: str) -> None:
     them, and ``jupyter mlops cost report`` in a terminal of this server, at the ledger.
     """
     from jupyter_mlops.core.cost.booking import booker_env
+    from jupyter_mlops.core.cost.carbon import carbon_env
 
+    os.environ.update(carbon_env(config.carbon_region, config.carbon_intensity))
     if ledger_url != "memory":
         os.environ[ENV_COST_LEDGER] = ledger_url
         os.environ.update(booker_env())
@@ -208,6 +210,9 @@ class MlopsExtensionApp(ExtensionApp):
             self.service.cost_settings = settings
             export_cost_environment(config, settings.ledger_url)
         self.settings[SERVICE_SETTING] = self.service
+        from jupyter_mlops.server.metrics_handler import METRICS_SETTING, ServerMetrics
+
+        self.settings[METRICS_SETTING] = ServerMetrics(self.service)
         from jupyter_mlops.core.pipeline.launches import LaunchRegistry
 
         contents = self.serverapp.contents_manager

@@ -58,7 +58,8 @@ def report_json(engine: CostEngine, by: str, since: str, until: str | None) -> d
     """The ``CostReport`` of the engine's ledger (blocking)."""
     from jupyter_mlops.core.cost.report import build_report
 
-    return build_report(_ledger(engine), by=by, since=since, until=until).to_dict()
+    report = build_report(_ledger(engine), by=by, since=since, until=until, carbon=engine.carbon)
+    return report.to_dict()
 
 
 def history_json(engine: CostEngine, range_: str, by: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from jupyter_mlops.server.env_handlers import (
     RunEnvironmentHandler,
 )
 from jupyter_mlops.server.events import EventsHandler
+from jupyter_mlops.server.metrics_handler import METRICS_PATH, MetricsHandler
 from jupyter_mlops.server.pipeline_handlers import (
     LaunchCancelHandler,
     LaunchesHandler,
@@ -109,5 +110,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (f"{API_PREFIX}/runs/([^/]+)/artifacts/preview", ArtifactPreviewHandler),
     (f"{API_PREFIX}/runs/([^/]+)/artifacts/raw", ArtifactRawHandler),
     (f"{API_PREFIX}/mlflow-ui", MlflowUiHandler),
+    # Prometheus scrapes (beside the API, not under it; see metrics_handler)
+    (METRICS_PATH, MetricsHandler),
 ]
 """``(pattern, handler)`` pairs, in the order tornado tries them; ``base_url`` is prepended."""

@@ -41,12 +41,13 @@ from jupyter_mlops.core.cost.accounting import CostAccountant
 from jupyter_mlops.core.cost.advice import Machine, Peaks, right_size
 from jupyter_mlops.core.cost.alerts import AlertEvent, IdleGpuDetector
 from jupyter_mlops.core.cost.budgets import BudgetMonitor, parse_budgets
+from jupyter_mlops.core.cost.carbon import resolve_intensity
 from jupyter_mlops.core.cost.catalogue import Catalogue
 from jupyter_mlops.core.cost.ledger import Ledger
 from jupyter_mlops.core.cost.ledger_policy import ACTION_FIELDS
 from jupyter_mlops.core.cost.metrics import pricing_tags, run_cost_metrics
 from jupyter_mlops.core.cost.policy import BUSY, KEPT_ALIVE, IdleDecision, IdlePolicy, load_rules
-from jupyter_mlops.core.cost.pricing import PricingModel, machine_instance
+from jupyter_mlops.core.cost.pricing import J_PER_KWH, PricingModel, machine_instance
 from jupyter_mlops.core.cost.records import Snapshot, Target
 from jupyter_mlops.core.cost.sampler import Sampler
 from jupyter_mlops.core.cost.sources import ResourceSource
@@ -68,6 +69,8 @@ class CostSettings:
     ``pricing_mode``: ``"per-resource"`` or ``"instance"`` (``instance`` a catalogue
     key, or ``instance_hourly`` > 0 to price this machine as a whole).
     ``currency`` / ``currency_factor``: convert the catalogue's prices.
+    ``carbon_region`` / ``carbon_intensity``: the grid of gCO2e (:mod:`.carbon`; a bad
+    one is logged and the world average used).
     """
 
     interval: float = 1.0
@@ -87,6 +90,8 @@ class CostSettings:
     idle_min_mem_mb: float = 256.0
     budgets: Sequence[Mapping[str, Any]] = ()
     budget_check_interval: float = 60.0
+    carbon_region: str = ""
+    carbon_intensity: float = 0.0
     idle_policy: Sequence[Mapping[str, Any]] = ()
     idle_policy_dry_run: bool = False
 
@@ -133,6 +138,7 @@ class CostEngine:
         self.settings = settings = settings or CostSettings()
         self.clock = clock
         self.pricing = build_pricing(settings)
+        self.carbon = resolve_intensity(settings.carbon_region, settings.carbon_intensity)
         if ledger is None and settings.ledger_url != "memory":
             ledger = Ledger(settings.ledger_url or None, retention_days=settings.retention_days)
         self.ledger = ledger
@@ -315,12 +321,14 @@ class CostEngine:
                 entry = sample.to_dict()
                 if tid in live:
                     entry["cost"] = live[tid].to_dict()
+                    entry["co2e_g"] = self.carbon.grams(live[tid].so_far.energy_j / J_PER_KWH)
                 targets[tid] = entry
         return {
             "time": None if snapshot is None else snapshot.time,
             "interval": self.sampler.interval,
             "currency": self.pricing.currency,
             "pricing": self.pricing.describe(),
+            "carbon": self.carbon.to_dict(),
             "gpu_available": bool(snapshot and snapshot.gpu_available),
             "gpus": [] if snapshot is None else [g.to_dict() for g in snapshot.gpus],
             "targets": targets,
@@ -357,7 +365,8 @@ class CostEngine:
         """The end-of-run metrics and pricing tags for ``run_id`` (flushes pending minutes first)."""
         self.accountant.flush()
         totals = self.accountant.totals(run_id=run_id)
-        return run_cost_metrics(totals, self.pricing.currency), pricing_tags(self.pricing)
+        metrics = run_cost_metrics(totals, self.pricing.currency, self.carbon)
+        return metrics, pricing_tags(self.pricing, self.carbon)
 
 
 def _alert_event(event: AlertEvent) -> dict[str, Any]:

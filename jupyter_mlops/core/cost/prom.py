@@ -55,6 +55,8 @@ COUNTERS: dict[str, tuple[str, Callable[[Totals, float], float], bool]] = {
     "co2e_grams": ("gCO2e: energy x the grid's carbon intensity.", lambda t, g: t.energy_j / J_PER_KWH * g, False),
 }  # fmt: skip
 _KERNEL = ("kernel_id", "notebook", "project", "user")
+#: MLflow's run statuses: each is a series of ``jupyter_mlops_runs`` (0 when none)
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 
 GroupKey = tuple[str, str, str]
 
@@ -175,7 +177,7 @@ class CostCollector(Collector):
             family = GaugeMetricFamily(
                 f"{PREFIX}_runs", "Runs in the tracking store by status.", labels=["status"]
             )
-            for status, count in sorted(runs.items()):
+            for status, count in sorted({**dict.fromkeys(RUN_STATUSES, 0), **runs}.items()):
                 family.add_metric([status], count)
             yield family
 

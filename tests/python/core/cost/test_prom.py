@@ -180,6 +180,9 @@ def test_kernel_gauges_budgets_runs_and_intensity(engine: Any, clock: FakeClock)
     assert {lab["status"]: v for lab, v in metrics["jupyter_mlops_runs"]} == {
         "FINISHED": 3.0,
         "RUNNING": 1.0,
+        "SCHEDULED": 0.0,
+        "FAILED": 0.0,
+        "KILLED": 0.0,
     }
     labels, g = one("jupyter_mlops_carbon_intensity_grams_per_kwh")
     assert (labels["region"], g) == ("gcp:europe-west1", 122.0)
