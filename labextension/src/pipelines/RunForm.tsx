@@ -20,6 +20,32 @@ import {
 import { ErrorList } from './launches';
 import type { PipelinesModel } from './model';
 
+/** A number input that may stay empty ("none"): the timeout, the max cost. */
+function OptionalNumber(props: {
+  label: string;
+  title?: string;
+  min: number;
+  testId: string;
+  value: string;
+  onChange: (text: string) => void;
+}): JSX.Element {
+  return (
+    <label title={props.title}>
+      {props.label}
+      <input
+        className="jp-mod-styled"
+        type="number"
+        min={props.min}
+        step="any"
+        placeholder="none"
+        data-testid={props.testId}
+        value={props.value}
+        onChange={event => props.onChange(event.target.value)}
+      />
+    </label>
+  );
+}
+
 /** The run form of the selected pipeline. */
 export function RunForm(props: {
   model: PipelinesModel;
@@ -75,36 +101,21 @@ export function RunForm(props: {
               <option value="dask">dask</option>
             </select>
           </label>
-          <label>
-            {'Timeout (s) '}
-            <input
-              className="jp-mod-styled"
-              type="number"
-              min={1}
-              step="any"
-              placeholder="none"
-              data-testid="mlops-pipeline-timeout"
-              value={form.timeout}
-              onChange={event =>
-                model.setOptions({ timeout: event.target.value })
-              }
-            />
-          </label>
-          <label title="Spend cap of the whole run: an estimate is shown first; once reached, nothing more starts and running executions end KILLED (budget)">
-            {'Max cost '}
-            <input
-              className="jp-mod-styled"
-              type="number"
-              min={0}
-              step="any"
-              placeholder="none"
-              data-testid="mlops-pipeline-max-cost"
-              value={form.maxCost}
-              onChange={event =>
-                model.setOptions({ maxCost: event.target.value })
-              }
-            />
-          </label>
+          <OptionalNumber
+            label="Timeout (s) "
+            min={1}
+            testId="mlops-pipeline-timeout"
+            value={form.timeout}
+            onChange={timeout => model.setOptions({ timeout })}
+          />
+          <OptionalNumber
+            label="Max cost "
+            title="Spend cap of the whole run: an estimate is shown first; once reached, nothing more starts and running executions end KILLED (budget)"
+            min={0}
+            testId="mlops-pipeline-max-cost"
+            value={form.maxCost}
+            onChange={maxCost => model.setOptions({ maxCost })}
+          />
         </div>
         <RunOptions model={model} />
         {model.formErrors.length ? (
