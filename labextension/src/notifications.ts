@@ -28,8 +28,8 @@ import { clockTime } from './common/format';
 
 /** How long the "Keep alive" action keeps a kernel from the idle policy. */
 export const KEEP_ALIVE_MINUTES = 120;
-/** Longest toast text; the rest is cut (the server log has the whole). */
-export const MAX_MESSAGE = 300;
+/** Longest toast text (JupyterLab shows 140 characters of a toast). */
+export const MAX_MESSAGE = 140;
 
 export type ToastType = 'info' | 'success' | 'warning' | 'error';
 export type ToastAction = 'keep-alive' | 'open-run';
@@ -52,6 +52,12 @@ export interface IToast {
 export const ACTION_LABELS: Record<ToastAction, string> = {
   'keep-alive': 'Keep alive 2 h',
   'open-run': 'Open run'
+};
+
+const IDLE_TYPES: Record<string, ToastType> = {
+  warning: 'warning',
+  'would-act': 'info',
+  acted: 'warning'
 };
 
 const PIPELINE_TYPES: Record<string, ToastType> = {
@@ -89,38 +95,35 @@ export function clearsToast(event: IMlopsEvent): boolean {
   return event.kind === 'idle-policy' && event.state === 'cleared';
 }
 
-/** The toast of `event`; null for events that are not toasted (`idle-gpu`, `cleared`). */
+/**
+ * The toast of `event`; null for events that are not toasted (`idle-gpu`,
+ * `cleared`). The notebook's folders are left out of the text (JupyterLab
+ * shows 140 characters of a toast: the end of the sentence matters more).
+ */
 export function toastOf(event: IMlopsEvent): IToast | null {
   const runId = text(event.run_id);
+  const path = text(event.notebook);
+  const notebook = path.split('/').pop() ?? path;
+  const message = text(event.message);
   const base = {
-    message: cut(text(event.message)),
+    message: cut(path ? message.split(path).join(notebook) : message),
     subject: subjectOf(event),
     kernelId: text(event.kernel_id),
     runId,
-    notebook: text(event.notebook)
+    notebook
   };
   const openRun: ToastAction[] = runId ? ['open-run'] : [];
-  if (event.kind === 'idle-policy') {
-    switch (event.state) {
-      case 'warning':
-        return {
-          ...base,
-          type: 'warning',
-          actions: ['keep-alive', ...openRun],
-          autoClose: false
-        };
-      case 'would-act':
-        return {
-          ...base,
-          type: 'info',
-          actions: ['keep-alive', ...openRun],
-          autoClose: false
-        };
-      case 'acted':
-        return { ...base, type: 'warning', actions: openRun, autoClose: false };
-      default:
-        return null;
-    }
+  const type = IDLE_TYPES[event.state];
+  if (event.kind === 'idle-policy' && type) {
+    // Acted: too late to keep it alive.
+    const keepAlive: ToastAction[] =
+      event.state === 'acted' ? [] : ['keep-alive'];
+    return {
+      ...base,
+      type,
+      actions: [...keepAlive, ...openRun],
+      autoClose: false
+    };
   }
   if (event.kind === 'budget' && event.state === 'fired') {
     const reached = typeof event.threshold === 'number' && event.threshold >= 1;

@@ -92,6 +92,16 @@ describe('toastOf', () => {
     expect(toastOf({ ...budget, kind: 'idle-gpu', state: 'fired' })).toBeNull();
   });
 
+  it('leaves the folders of the notebook out of the text', () => {
+    const toast = toastOf({
+      ...WARNING,
+      notebook: 'team/exp/train.ipynb',
+      message: 'Kernel of team/exp/train.ipynb has held GPU 0 idle'
+    });
+    expect(toast?.message).toBe('Kernel of train.ipynb has held GPU 0 idle');
+    expect(toast?.notebook).toBe('train.ipynb');
+  });
+
   it('keeps markup as text and cuts long messages', () => {
     const markup = '<img src=x onerror=alert(1)> train.ipynb';
     expect(toastOf({ ...WARNING, message: markup })?.message).toBe(markup);

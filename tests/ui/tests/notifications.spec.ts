@@ -56,6 +56,7 @@ test.describe('MLOps notifications', () => {
       .filter({ has: page.getByRole('button', { name: 'Keep alive 2 h' }) });
     await expect(warning).toBeVisible({ timeout: 60_000 });
     await expect(warning).toContainText('of a CPU core');
+    await expect(warning).toContainText('shutting down in 30 min');
     await warning.getByRole('button', { name: 'Keep alive 2 h' }).click();
 
     const confirmation = toasts.filter({ hasText: 'Kept alive until' });
