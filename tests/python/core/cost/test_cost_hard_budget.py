@@ -52,3 +52,18 @@ def test_a_spent_hard_budget_refuses_its_project_only(tmp_path: Path) -> None:
 def test_below_100_percent_or_soft_is_not_refused(tmp_path: Path) -> None:
     refuse_if_hard_spent(_monitor(tmp_path / "a", 9.99).status(), "churn")
     refuse_if_hard_spent(_monitor(tmp_path / "b", 50.0, hard=False).status(), "churn")
+
+
+def test_a_launch_registry_guard_refuses_schedule_firings_too(tmp_path: Path) -> None:
+    from jupyter_mlops.core.pipeline.launches import LaunchRegistry
+    from jupyter_mlops.core.pipeline.scheduler import registry_fire
+    from jupyter_mlops.core.pipeline.schedules import Schedule
+
+    monitor = _monitor(tmp_path, 12.0)
+    registry = LaunchRegistry(tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    registry.guards.append(lambda: refuse_if_hard_spent(monitor.status(), "churn"))
+    schedule = Schedule(id="s" * 32, name="nightly", path="a.ipynb", cron="@daily", timezone="UTC")
+    with pytest.raises(RunStateError, match="hard budget of project churn is spent"):
+        registry_fire(registry)(schedule, MONDAY + 7200)
+    assert registry.list() == []  # nothing started
+    assert not (tmp_path / "mlflow.db").exists()

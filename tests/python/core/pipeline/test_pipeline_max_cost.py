@@ -100,3 +100,28 @@ def test_a_bad_cap_is_refused_before_anything_runs(tmp_path: Path, mlflow_store:
     with pytest.raises(UsageError, match="max_cost"):
         run_plan(plan, tracking_uri=mlflow_store.uri, max_cost=-2.0)
     assert mlflow_store.client.search_experiments(filter_string="name != 'Default'") == []
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("dollar_per_cpu_second")
+def test_a_capped_launch_records_reason_budget(tmp_path: Path, mlflow_store: Any) -> None:
+    import time
+
+    root = tmp_path / "work"
+    write_notebook(root / "burn.ipynb", notebook("seconds = 60.0\nn = 0", BURN))
+    registry = LaunchRegistry(root, tracking_uri=mlflow_store.uri)
+    request = LaunchRequest.from_json({"path": "burn.ipynb", "max_cost": 0.3, "timeout": 300})
+    plan = registry.plan(request)
+    launch = registry.start(plan, request, estimate=registry.estimate(plan))
+    assert launch["max_cost"] == 0.3
+    assert launch["estimate"]["message"] == "no history for burn.ipynb: no estimate"
+    deadline = time.monotonic() + 240  # a safety net, not a timing assertion
+    while launch["status"] not in ("FINISHED", "FAILED", "KILLED"):
+        assert time.monotonic() < deadline, launch
+        time.sleep(0.5)
+        launch = registry.get(launch["id"])
+    assert launch["status"] == "KILLED"
+    (entry,) = launch["executions"]
+    assert (entry["status"], entry["reason"]) == ("KILLED", "budget")
+    assert "spend cap was reached" in entry["error"]
+    assert not (root / "done-0.txt").exists()
