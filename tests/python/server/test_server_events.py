@@ -9,14 +9,17 @@ with real kernels and papermill.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from server_helpers import RecordingAuthorizer
+from test_server_cost import _kernel, _poll
 from test_server_pipelines import call, tagged, wait_for, write
 from webhook_receiver import WebhookReceiver
 
@@ -109,8 +112,12 @@ async def events(get_json: Any, check_response: Any, after: int | None = 0) -> A
     return body
 
 
-def titles(hook: WebhookReceiver, count: int) -> list[str]:
-    return [r["body"]["title"] for r in hook.wait_for(count)]
+async def titles(hook: WebhookReceiver, count: int, deadline: float = 60.0) -> list[str]:
+    """The titles of the webhooks once ``count`` arrived (the server's loop runs meanwhile)."""
+    end = time.monotonic() + deadline
+    while len(hook.received) < count and time.monotonic() < end:
+        await asyncio.sleep(0.1)
+    return [r["body"]["title"] for r in hook.received]
 
 
 async def test_feed_starts_at_the_newest_seq(
@@ -143,7 +150,7 @@ async def test_engine_events_go_to_feed_and_webhook_once(
     engine._emit(dict(IDLE))  # the engine fires the same warning again
     engine._emit({**BUDGET, "threshold": float("nan"), "period_start": 1})  # strict JSON
     engine._emit(dict(BUDGET))
-    assert titles(hook, 3) == [
+    assert await titles(hook, 3) == [
         "Idle CPU: train.ipynb",
         "Budget of test-project: threshold reached",
         "Budget of test-project: 80% reached",
@@ -179,7 +186,7 @@ async def test_ended_launches(
         await wait_for(jp_fetch, launch["id"])
     finished = notify.get("notify_finished", False)
     expected = ["Pipeline FINISHED: ok"] if finished else []
-    assert titles(hook, len(expected) + 1) == [*expected, "Pipeline FAILED: fail"]
+    assert await titles(hook, len(expected) + 1) == [*expected, "Pipeline FAILED: fail"]
     failed = hook.received[-1]["body"]
     assert (failed["type"], "boom" in failed["message"]) == ("failure", True)
     body = await events(get_json, check_response)
@@ -204,7 +211,7 @@ async def test_bad_urls_logged_and_the_good_one_still_works(
     log = Captured()
     app = await started(jp_serverapp, log)
     app.events.publish(IDLE)
-    assert titles(hook, 1) == ["Idle CPU: train.ipynb"]
+    assert await titles(hook, 1) == ["Idle CPU: train.ipynb"]
     errors = [r.getMessage() for r in log.records if r.levelno >= logging.ERROR]
     assert len(errors) == 2, errors
     assert "notify_urls[0] (bogus://...)" in errors[0]
@@ -216,6 +223,59 @@ async def test_bad_urls_logged_and_the_good_one_still_works(
         assert secret not in log.text
         assert secret not in caplog.text
         assert secret not in json.dumps(body)
+
+
+@configure(
+    idle_policy=[
+        {
+            "resource": "cpu",
+            "threshold_pct": 50,
+            "after_minutes": 0.02,
+            "grace_minutes": 30,
+            "action": "notify",
+        }
+    ],
+    cost_interval=0.5,
+)
+async def test_idle_kernel_warned_once_then_kept_alive(
+    jp_serverapp: Any,
+    jp_fetch: Any,
+    get_json: Any,
+    check_response: Any,
+    hook: WebhookReceiver,
+) -> None:
+    """A real idle kernel under a CPU rule of 1.2 s: one warning webhook while the
+    sampler goes on seeing it idle; keep-alive clears it (not sent) and no more come."""
+    await started(jp_serverapp)
+    async with _kernel(jp_serverapp, jp_fetch) as kernel_id:
+        assert await titles(hook, 1) == [f"Idle CPU: kernel {kernel_id[:8]}"]
+        response = await jp_fetch(
+            "jupyter-mlops/api",
+            "cost",
+            "keep-alive",
+            method="POST",
+            body=json.dumps({"kernel_id": kernel_id, "minutes": 120}),
+        )
+        assert json.loads(response.body)["kernel_id"] == kernel_id
+
+        async def states() -> list[str]:
+            body = await events(get_json, check_response)
+            return [e["state"] for e in body["events"] if e.get("kernel_id") == kernel_id]
+
+        assert await _poll(states, lambda s: "cleared" in s) == ["warning", "cleared"]
+        cleared = next(
+            e
+            for e in (await events(get_json, check_response))["events"]
+            if e.get("state") == "cleared"
+        )
+
+        async def sampled() -> float:
+            target = (await get_json("cost"))[1]["targets"].get(kernel_id) or {}
+            return float(target.get("time", 0))
+
+        await _poll(sampled, lambda t: t > cleared["time"] + 5 * 1.2)
+        assert await states() == ["warning", "cleared"]
+    assert len(hook.received) == 1
 
 
 @pytest.fixture
