@@ -242,7 +242,8 @@ describe('report table rows', () => {
         used: 1,
         waste: 1.5,
         cpuCoreHours: 0,
-        hours: 3
+        hours: 3,
+        co2eG: 0
       },
       {
         key: '(none)',
@@ -251,7 +252,8 @@ describe('report table rows', () => {
         used: 0,
         waste: 0,
         cpuCoreHours: 0.25,
-        hours: 0
+        hours: 0,
+        co2eG: 0
       }
     ]);
     expect(reportRows(null, BY_NOTEBOOK)).toEqual([]);

@@ -48,6 +48,19 @@ export interface ICostLive extends ICostLabels {
   waste_so_far?: number;
 }
 
+/** The grid intensity gCO2e are computed with (`CarbonIntensity`, docs/carbon.md). */
+export interface ICarbonIntensity {
+  /** gCO2e per kWh. */
+  g_per_kwh: number;
+  /** ISO alpha-3 country, `provider:region`, or empty for the world average. */
+  region: string;
+  /** `Germany`, `world average`, `configured`. */
+  name: string;
+  /** The table and its year (`codecarbon 3.3.2 (2023)`), or `configuration`. */
+  source: string;
+  year?: number | null;
+}
+
 /** One tracked kernel at the last tick (`TargetSample.to_dict` + `cost`). */
 export interface ICostTarget {
   target_id: string;
@@ -67,6 +80,8 @@ export interface ICostTarget {
   num_processes?: number;
   gpus: ICostGpu[];
   cost?: ICostLive;
+  /** gCO2e of the kernel so far (its energy x the server's intensity); with `cost`. */
+  co2e_g?: number;
 }
 
 /** An active waste alert (`IdleGpuAlert.to_dict`). */
@@ -113,6 +128,8 @@ export interface ICostStatus {
   alerts: ICostAlert[];
   /** Present when the server includes the budgets in the status. */
   budgets?: IBudgetStatus[];
+  /** The intensity of the kernels' `co2e_g`. */
+  carbon?: ICarbonIntensity;
 }
 
 /** `GET cost/report` (JSON): one row per group. */
@@ -128,6 +145,8 @@ export interface ICostReport {
   /** One object per group: the label under the key named by `by`, plus the values. */
   rows: Record<string, string | number>[];
   total: Record<string, number>;
+  /** The intensity of the rows' `co2e_g`. */
+  carbon?: ICarbonIntensity;
 }
 
 /** How far back the cost history goes. */

@@ -20,7 +20,13 @@ import {
 } from '../common/format';
 import { useSignal } from '../common/hooks';
 import { CostChart, HistoryControls } from './CostChart';
-import { adviceSentence, costTotals } from './logic';
+import {
+  adviceSentence,
+  carbonLabel,
+  co2eTotal,
+  costTotals,
+  formatGrams
+} from './logic';
 import type { CostModel } from './model';
 import { ReportTable } from './ReportTable';
 import { type IKernelActions, WasteList } from './WasteList';
@@ -125,6 +131,15 @@ export function CostView(props: ICostViewProps): JSX.Element {
         <span className="jp-mlops-cost-money">
           {formatRate(totals.rate, currency)}
         </span>
+        {co2eTotal(rows) !== null ? (
+          <span
+            className="jp-mlops-cost-co2e"
+            data-testid="mlops-cost-co2e"
+            title={carbonLabel(status?.carbon)}
+          >
+            {formatGrams(co2eTotal(rows))}
+          </span>
+        ) : null}
       </div>
 
       {waste.length ? (
@@ -188,6 +203,11 @@ export function CostView(props: ICostViewProps): JSX.Element {
                       <td
                         data-testid="mlops-cost-so-far"
                         data-value={row.soFar ?? ''}
+                        title={
+                          row.co2eG === null
+                            ? undefined
+                            : `${formatGrams(row.co2eG)} so far`
+                        }
                       >
                         {formatMoney(row.soFar, row.currency)}
                       </td>

@@ -7,6 +7,7 @@ import React from 'react';
 
 import type { ICostReport } from '../api/cost';
 import { formatMoney } from '../common/format';
+import { carbonLabel, formatGrams } from './logic';
 import { type ICostGrouping, groupingParam, groupLabels } from './series';
 
 /** One row of the report table. */
@@ -20,6 +21,8 @@ export interface IReportRow {
   waste: number;
   cpuCoreHours: number;
   hours: number;
+  /** gCO2e: the energy x the report's intensity (0 from an older server). */
+  co2eG: number;
 }
 
 function num(value: string | number | undefined): number {
@@ -45,7 +48,8 @@ export function reportRows(
     used: num(row.used_cost),
     waste: num(row.waste),
     cpuCoreHours: num(row.cpu_core_hours),
-    hours: num(row.hours)
+    hours: num(row.hours),
+    co2eG: num(row.co2e_g)
   }));
 }
 
@@ -90,6 +94,7 @@ export function ReportTable(props: {
             <th title="Allocated minus used">Waste</th>
             <th title="CPU core-hours">CPU h</th>
             <th title="Kernel hours">Hours</th>
+            <th title={carbonLabel(report.carbon) || 'gCO2e'}>CO2e</th>
           </tr>
         </thead>
         <tbody>
@@ -107,10 +112,18 @@ export function ReportTable(props: {
               <td>{formatMoney(row.waste, currency)}</td>
               <td>{row.cpuCoreHours.toFixed(2)}</td>
               <td>{row.hours.toFixed(2)}</td>
+              <td data-testid="mlops-cost-report-co2e" data-value={row.co2eG}>
+                {formatGrams(row.co2eG)}
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
+      {report.carbon ? (
+        <div className="jp-mlops-cost-carbon" data-testid="mlops-cost-carbon">
+          {carbonLabel(report.carbon)}
+        </div>
+      ) : null}
     </div>
   );
 }

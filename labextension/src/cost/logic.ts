@@ -7,6 +7,7 @@
  */
 import type {
   IBudgetStatus,
+  ICarbonIntensity,
   ICostAdvice,
   ICostAlert,
   ICostStatus,
@@ -103,6 +104,8 @@ export interface ICostRow {
   currency: string;
   /** The kernel has an active waste alert. */
   wasting: boolean;
+  /** gCO2e so far; null before the first priced tick (or from an older server). */
+  co2eG: number | null;
 }
 
 /** The table row of one target. */
@@ -131,7 +134,8 @@ export function costRow(
     rate: target.cost ? target.cost.rate_per_hour : null,
     soFar: target.cost ? target.cost.cost_so_far : null,
     currency: target.cost?.currency || currency,
-    wasting: alerts.some(a => a.target_id === target.target_id)
+    wasting: alerts.some(a => a.target_id === target.target_id),
+    co2eG: typeof target.co2e_g === 'number' ? target.co2e_g : null
   };
 }
 
@@ -277,4 +281,39 @@ export function budgetBar(budget: IBudgetStatus, warnAt = 0.8): IBudgetBar {
     level,
     label: `${formatMoney(budget.spent, budget.currency)} of ${formatMoney(budget.amount, budget.currency)} this ${budget.period} (${percent})`
   };
+}
+
+/** The rows' gCO2e so far (null when no row has a figure). */
+export function co2eTotal(rows: readonly ICostRow[]): number | null {
+  const known = rows.filter(row => row.co2eG !== null);
+  return known.length
+    ? known.reduce((sum, row) => sum + (row.co2eG ?? 0), 0)
+    : null;
+}
+
+/** `12 gCO2e`, `3.4 kgCO2e`, `1.2 tCO2e`; `—` for null. */
+export function formatGrams(grams: number | null | undefined): string {
+  if (typeof grams !== 'number' || !Number.isFinite(grams)) {
+    return '—';
+  }
+  if (grams < 1000) {
+    return `${grams < 10 ? grams.toFixed(1) : Math.round(grams)} gCO2e`;
+  }
+  if (grams < 1e6) {
+    return `${(grams / 1000).toFixed(grams < 1e4 ? 2 : 1)} kgCO2e`;
+  }
+  return `${(grams / 1e6).toFixed(2)} tCO2e`;
+}
+
+/** `gCO2e at 380.95 g/kWh: Germany (DEU), codecarbon 3.3.2 (2023)`; '' without one. */
+export function carbonLabel(
+  carbon: ICarbonIntensity | null | undefined
+): string {
+  if (!carbon) {
+    return '';
+  }
+  const where = carbon.region
+    ? `${carbon.name} (${carbon.region})`
+    : carbon.name;
+  return `gCO2e at ${carbon.g_per_kwh} g/kWh: ${where}, ${carbon.source}`;
 }
