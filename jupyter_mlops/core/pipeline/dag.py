@@ -311,16 +311,25 @@ class DagRun:
             if cancel is not None and cancel.is_set():
                 raise Cancelled
             if self.cap is not None and self.spent() >= self.cap:
-                raise BudgetReached(self.spent(), self.cap, self.currency)
+                self._collect(0.0)  # what ended meanwhile keeps its own result
+                if self.pending or self.running:
+                    raise BudgetReached(self.spent(), self.cap, self.currency)
+                return
             self.pending = [i for i in self.pending if not self._skip_or_submit(i, workers)]
             if not self.running:
                 if self.pending:
                     self._wait(cancel)
                 continue
-            for handle in self.executor.done(list(self.running), POLL_SECONDS):
-                index = self.running.pop(handle)
-                self._ended(index, self.executor.outcome(handle, self.executions[index]))
+            self._collect(POLL_SECONDS)
             self._poll_progress()
+
+    def _collect(self, timeout: float) -> None:
+        """Record the attempts that ended (waiting up to ``timeout`` s for one)."""
+        if not self.running:
+            return
+        for handle in self.executor.done(list(self.running), timeout):
+            index = self.running.pop(handle)
+            self._ended(index, self.executor.outcome(handle, self.executions[index]))
 
     def cancel_rest(self, why: str, reason: str = "cancelled") -> None:
         """Every execution without a result: KILLED ``reason`` (best effort on the store).
