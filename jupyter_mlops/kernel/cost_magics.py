@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from jupyter_mlops.exceptions import MlopsError, UsageError
+from jupyter_mlops.kernel.keepalive_magics import KEEP_ALIVE
 from jupyter_mlops.kernel.parsing import Invocation, Subcommand
 
 if TYPE_CHECKING:
@@ -215,4 +216,4 @@ TRACK = Subcommand(
     cell=True,
 )
 
-SUBCOMMANDS = (COST, TRACK)
+SUBCOMMANDS = (COST, TRACK, KEEP_ALIVE)

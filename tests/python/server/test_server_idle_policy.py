@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -18,8 +19,13 @@ from typing import Any
 
 import pytest
 
-from jupyter_mlops.core.cost import Ledger
+from jupyter_mlops.core.cost import Ledger, NvmlSource, ProcessTreeSource
+from jupyter_mlops.server.cost import kernel_pid
+from jupyter_mlops.server.idle import ACTIVITY_SETTING
 from jupyter_mlops.server.service import SERVICE_SETTING
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "cost"))
+from fake_pynvml import GIB, FakeNvml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "cost"))
 
@@ -97,6 +103,35 @@ def _states(engine: Any, kernel_id: str) -> list[str]:
     return [e["state"] for e in _events(engine, kernel_id)]
 
 
+async def _execute(serverapp: Any, kernel_id: str, code: str, *, wait: bool = True) -> None:
+    """Run ``code`` in the kernel: until its reply (``wait``), else until the kernel is busy."""
+    kernel = serverapp.kernel_manager.get_kernel(kernel_id)
+    client = kernel.client()  # the async client: waiting never blocks the server's loop
+    client.start_channels()
+    try:
+        msg_id = client.execute(code)
+        if not wait:
+            assert await _until(lambda: kernel.execution_state == "busy")
+            return
+        while True:
+            reply = await client.get_shell_msg(timeout=60)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                assert reply["content"]["status"] == "ok", reply["content"]
+                return
+    finally:
+        client.stop_channels()
+
+
+def _log_records(serverapp: Any) -> list[logging.LogRecord]:
+    """What the extension logs from now on (its logger does not propagate to caplog)."""
+    (app,) = serverapp.extension_manager.extension_apps["jupyter_mlops"]
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    app.log.addHandler(handler)
+    return records
+
+
 async def test_an_idle_kernel_is_warned_then_shut_down_and_its_run_killed(
     jp_serverapp: Any,
     jp_fetch: Any,
@@ -109,7 +144,8 @@ async def test_an_idle_kernel_is_warned_then_shut_down_and_its_run_killed(
     kernel_id = await _new_kernel(jp_fetch)
     run_id = make_run("idle", status="RUNNING", tags={"mlops.kernel_id": kernel_id})
 
-    assert await _until(lambda: kernel_id not in km)
+    assert await _until(lambda: "acted" in _states(engine, kernel_id))
+    assert kernel_id not in km
     assert _states(engine, kernel_id) == ["warning", "acted"]
     warning, acted = _events(engine, kernel_id)
     assert warning["resource"] == "cpu"
@@ -152,7 +188,8 @@ async def test_keep_alive_over_rest_holds_the_policy_off_until_it_expires(
     assert not await _until(lambda: kernel_id not in km, deadline=kept["until"] - time.time() - 1)
     assert "acted" not in _states(engine, kernel_id)
     # once it expired: warned, then shut down
-    assert await _until(lambda: kernel_id not in km)
+    assert await _until(lambda: "acted" in _states(engine, kernel_id))
+    assert kernel_id not in km
     assert _states(engine, kernel_id)[-2:] == ["warning", "acted"]
     assert _events(engine, kernel_id)[-2]["time"] >= kept["until"]
 
@@ -178,3 +215,142 @@ async def test_keep_alive_refuses_bad_requests(
     ledger = _service(jp_serverapp).cost.ledger
     assert ledger.keep_alives() == {}  # nothing stored by a refused request
     await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+
+@pytest.mark.parametrize("idle_policy", [[GPU_RULE]])
+async def test_gpu_idle_kernel_is_shut_down_and_a_kernel_running_a_long_cell_never_touched(
+    jp_serverapp: Any, jp_fetch: Any, make_run: Callable[..., str], mlflow_store: Any
+) -> None:
+    nvml = FakeNvml()
+    gpu = nvml.add_gpu("NVIDIA H100 80GB HBM3", memory_gb=80, util=0)
+    engine = await _start(jp_serverapp, [ProcessTreeSource(), NvmlSource(nvml)])
+    km = jp_serverapp.kernel_manager
+    idle, busy = await _new_kernel(jp_fetch), await _new_kernel(jp_fetch)
+    await _execute(jp_serverapp, busy, "import time; time.sleep(20)", wait=False)
+    pids = {kid: kernel_pid(km.get_kernel(kid)) for kid in (idle, busy)}
+    gpu.processes = {pids[idle]: 2 * GIB, pids[busy]: 2 * GIB}  # both hold 2 GiB at 0%
+    gpu.process_util = {pids[idle]: 0, pids[busy]: 0}
+    run_id = make_run("idle", status="RUNNING", tags={"mlops.kernel_id": idle})
+
+    assert await _until(lambda: "acted" in _states(engine, idle))
+    assert idle not in km
+    warning, acted = _events(engine, idle)
+    assert warning["message"].startswith("Kernel of ")
+    assert "has held GPU 0 idle for" in warning["message"]
+    assert (warning["resource"], acted["state"]) == ("gpu", "acted")
+    assert acted["avoided_per_hour"] > 1  # an H100's price per hour, about to be saved
+    assert await _until(lambda: mlflow_store.client.get_run(run_id).info.status == "KILLED")
+    assert mlflow_store.client.get_run(run_id).data.tags["mlops.killed_reason"] == "idle-gpu"
+    # the same GPU state, but executing a cell: never warned, never touched
+    assert busy in km
+    assert km.get_kernel(busy).execution_state == "busy"
+    assert _events(engine, busy) == []
+    await jp_fetch("api", "kernels", busy, method="DELETE")
+
+
+@pytest.mark.parametrize("dry_run", [True])
+async def test_dry_run_reports_what_it_would_do_and_touches_nothing(
+    jp_serverapp: Any, jp_fetch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = await _start(jp_serverapp)
+    km = jp_serverapp.kernel_manager
+    kernel_id = await _new_kernel(jp_fetch)
+    assert await _until(lambda: "would-act" in _states(engine, kernel_id))
+    await asyncio.sleep(1.0)  # what the server would do next, had it acted
+    assert kernel_id in km
+    assert _states(engine, kernel_id) == ["warning", "would-act"]
+    (action,) = [a for a in engine.status()["actions"] if a["kernel_id"] == kernel_id]
+    assert action["state"] == "would-act"
+    assert any("idle policy (dry run)" in r.getMessage() for r in caplog.records)
+    await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+
+BAD_RULE = {**CPU_RULE, "threshold_pct": -5, "action": "explode"}
+
+
+@pytest.mark.parametrize("idle_policy", [[BAD_RULE]])
+async def test_a_bad_rule_logs_one_error_and_only_notifies(
+    jp_serverapp: Any, jp_fetch: Any
+) -> None:
+    records = _log_records(jp_serverapp)
+    engine = await _start(jp_serverapp)
+    errors = [r.getMessage() for r in records if r.levelname == "ERROR"]
+    (error,) = [e for e in errors if "idle_policy" in e]
+    assert "action must be notify, interrupt or shutdown, got 'explode'" in error
+    assert "threshold_pct must be a number, 0 or more, got -5" in error
+    assert error.endswith("this rule only notifies")
+    kernel_id = await _new_kernel(jp_fetch)
+    assert await _until(lambda: "warning" in _states(engine, kernel_id))
+    (warning,) = _events(engine, kernel_id)
+    assert warning["action"] == "notify"
+    assert "shut it down, or mark it with %mlops keep-alive" in warning["message"]
+    await asyncio.sleep(CPU_RULE["grace_minutes"] * 60 + 1)  # past the grace: nothing acts
+    assert kernel_id in jp_serverapp.kernel_manager
+    assert _states(engine, kernel_id) == ["warning"]
+    await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+
+async def test_keep_alive_magic_in_a_real_kernel_holds_off_the_policy_until_off(
+    jp_serverapp: Any, jp_fetch: Any
+) -> None:
+    engine = await _start(jp_serverapp)
+    km = jp_serverapp.kernel_manager
+    kernel_id = await _new_kernel(jp_fetch)
+    await _execute(jp_serverapp, kernel_id, "%load_ext jupyter_mlops\n%mlops keep-alive --for 2h")
+    assert await _until(lambda: kernel_id in engine.status()["keep_alive"])
+    until = engine.status()["keep_alive"][kernel_id]
+    assert until == pytest.approx(time.time() + 7200, abs=120)
+    await asyncio.sleep(8)  # beyond after + grace (6 s) of idleness: kept alive
+    assert kernel_id in km
+    assert "acted" not in _states(engine, kernel_id)
+    await _execute(jp_serverapp, kernel_id, "%mlops keep-alive --off")
+    assert await _until(lambda: "acted" in _states(engine, kernel_id))
+    assert kernel_id not in km
+
+
+async def test_pipeline_runs_count_as_activity_and_their_kernels_are_never_touched(
+    jp_serverapp: Any, jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    engine = await _start(jp_serverapp)
+    cell = {
+        "cell_type": "code",
+        "metadata": {},
+        "outputs": [],
+        "execution_count": None,
+        "source": "import time\ntime.sleep(12)",
+    }
+    nb = {
+        "cells": [cell],
+        "metadata": {
+            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (Path(jp_root_dir) / "sleepy.ipynb").write_text(json.dumps(nb))
+    settings = jp_serverapp.web_app.settings
+    assert ACTIVITY_SETTING not in settings
+    response = await jp_fetch(
+        API, "pipelines", "runs", method="POST", body=json.dumps({"path": "sleepy.ipynb"})
+    )
+    launch_id = json.loads(response.body)["id"]
+
+    async def launch() -> Any:
+        return json.loads((await jp_fetch(API, "pipelines", "runs", launch_id)).body)
+
+    async def last_activity() -> str:
+        return str(json.loads((await jp_fetch("api", "status")).body)["last_activity"])
+
+    assert await _until(lambda: ACTIVITY_SETTING in settings)
+    first = await last_activity()
+    await asyncio.sleep(4.5)  # two feeds later, while the pipeline's kernel sleeps
+    assert (await launch())["status"] == "RUNNING"
+    assert await last_activity() > first
+    assert settings[ACTIVITY_SETTING].isoformat().replace("+00:00", "Z")[:19] >= first[:19]
+    end = time.monotonic() + 90
+    while (await launch())["status"] == "RUNNING" and time.monotonic() < end:
+        await asyncio.sleep(0.5)
+    # its kernel idled 12 s, twice after + grace of the CPU rule: it is not this server's kernel
+    assert (await launch())["status"] == "FINISHED"
+    _seq, events = engine.events_since(0)
+    assert [e for e in events if e["kind"] == "idle-policy"] == []
