@@ -4,7 +4,8 @@ Before anything runs, :func:`before_launch` refuses the run (:class:`RunStateErr
 exit code 1) while a ``hard`` budget of the project is at or past 100% this period
 (the budgets are ``c.MlopsConfig.cost_budgets``, i.e. ``$JUPYTER_MLOPS_COST_BUDGETS``,
 which a Jupyter server exports to its kernels; spend from the project's cost
-ledger), then, with ``--max-cost``, prints the estimate on stderr::
+ledger; ``jupyter mlops scheduler`` checks the same before each firing), then, with
+``--max-cost``, prints the estimate on stderr::
 
     estimate: about $3.40: 20 executions x median $0.17 of the last 10 runs of train.ipynb
     (cap $5.00)
@@ -22,7 +23,7 @@ from typing import Any
 
 from jupyter_mlops.cli.command import arg
 
-__all__ = ["MAX_COST", "before_launch"]
+__all__ = ["MAX_COST", "before_launch", "refuse_if_hard_budget_spent"]
 
 
 def _amount(text: str) -> float:
@@ -46,7 +47,8 @@ MAX_COST = arg(
 )
 
 
-def _refuse_if_hard_budget_spent(args: argparse.Namespace) -> None:
+def refuse_if_hard_budget_spent(args: argparse.Namespace) -> None:
+    """:class:`RunStateError` while a hard budget of the project is spent (this period)."""
     from jupyter_mlops.config import MlopsConfig, cost_settings
     from jupyter_mlops.core.cost.budgets import parse_budgets
 
@@ -76,7 +78,7 @@ def _refuse_if_hard_budget_spent(args: argparse.Namespace) -> None:
 
 def before_launch(args: argparse.Namespace, plan: Any, tracking_uri: str) -> None:
     """Refuse a run past a hard budget; with ``--max-cost``, print the estimate (stderr)."""
-    _refuse_if_hard_budget_spent(args)
+    refuse_if_hard_budget_spent(args)
     if args.max_cost is None:
         return
     from jupyter_mlops.core.cost.money import format_money

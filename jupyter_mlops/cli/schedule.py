@@ -12,6 +12,7 @@ the commands.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import sys
@@ -161,6 +162,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _scheduler(args: argparse.Namespace, store: ScheduleStore, **options: Any) -> Scheduler:
+    from jupyter_mlops.cli.run_caps import refuse_if_hard_budget_spent
     from jupyter_mlops.core.pipeline.scheduler import Scheduler, headless_fire
 
     root = _root(args)
@@ -168,9 +170,9 @@ def _scheduler(args: argparse.Namespace, store: ScheduleStore, **options: Any) -
     def report(firing: Firing) -> None:
         print(_firing_line(firing), flush=True)
 
-    return Scheduler(
-        store, root, headless_fire(root, tracking_uri(args)), on_firing=report, **options
-    )
+    guard = functools.partial(refuse_if_hard_budget_spent, args)  # a spent hard budget refuses
+    fire = headless_fire(root, tracking_uri(args), guard=guard)
+    return Scheduler(store, root, fire, on_firing=report, **options)
 
 
 def cmd_run_now(args: argparse.Namespace) -> int:

@@ -70,20 +70,23 @@ def test_max_cost_json_and_an_estimate_from_history(root: Path) -> None:
     )
 
 
-def test_a_spent_hard_budget_refuses_the_run(root: Path, tmp_path: Path) -> None:
+def _spent(tmp_path: Path) -> dict[str, str]:
+    """The environment of a project whose hard budget ($25 a month) is spent ($30)."""
     ledger_url = f"sqlite:///{tmp_path / 'spent.db'}"
     ledger = Ledger(ledger_url)
     minute = int(time.time() // 60 * 60) - 60
     ledger.write({(minute, ("k", "", "a.ipynb", "churn", "ana")): Totals(cost_allocated=30.0)})
     ledger.close()
     budgets = [{"project": "churn", "amount": 25, "period": "month", "hard": True}]
-    done = run_cli(
-        root,
-        "burn.ipynb",
-        JUPYTER_MLOPS_COST_BUDGETS=json.dumps(budgets),
-        JUPYTER_MLOPS_COST_LEDGER=ledger_url,
-        JUPYTER_MLOPS_PROJECT="churn",
-    )
+    return {
+        "JUPYTER_MLOPS_COST_BUDGETS": json.dumps(budgets),
+        "JUPYTER_MLOPS_COST_LEDGER": ledger_url,
+        "JUPYTER_MLOPS_PROJECT": "churn",
+    }
+
+
+def test_a_spent_hard_budget_refuses_the_run(root: Path, tmp_path: Path) -> None:
+    done = run_cli(root, "burn.ipynb", **_spent(tmp_path))
     assert done.returncode == 1, done.stderr
     assert "Refused: the hard budget of project churn is spent: $30.00 of $25.00 this month" in (
         done.stderr
@@ -91,3 +94,22 @@ def test_a_spent_hard_budget_refuses_the_run(root: Path, tmp_path: Path) -> None
     assert "c.MlopsConfig.cost_budgets" in done.stderr
     assert not (root / "mlflow.db").exists()  # refused before any run was created
     assert not (root / "outputs").exists()
+
+
+def test_a_spent_hard_budget_refuses_a_headless_schedule_firing(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_mlops.core.pipeline.schedules import ScheduleStore, schedule_url
+
+    env = _spent(tmp_path)
+    monkeypatch.setenv("JUPYTER_MLOPS_COST_LEDGER", env["JUPYTER_MLOPS_COST_LEDGER"])
+    store = ScheduleStore(schedule_url(root, f"sqlite:///{root / 'mlflow.db'}"))
+    schedule = store.add(root, "burn.ipynb", "@daily")
+    environ = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", **env}
+    module = ("-m", "jupyter_mlops.cli.main", "schedule", "run-now", schedule.id)
+    done = python(*module, cwd=root, env=environ, timeout=240)
+    assert done.returncode == 1, done.stderr
+    assert "Refused: the hard budget of project churn is spent" in done.stderr
+    (row,) = store.history(schedule.id, limit=5)
+    assert row["status"] == "error"
+    assert not (root / "mlflow.db").exists()

@@ -289,15 +289,24 @@ class Scheduler:
 
 
 def headless_fire(
-    root: Path | str, tracking_uri: str, *, allow_hidden: bool = False
+    root: Path | str,
+    tracking_uri: str,
+    *,
+    allow_hidden: bool = False,
+    guard: Callable[[], None] | None = None,
 ) -> FireCallback:
-    """A fire callback that plans the schedule's pipeline and runs it on a thread of its own."""
+    """A fire callback that plans the schedule's pipeline and runs it on a thread of its own.
+
+    ``guard`` is called first; when it raises (a spent hard budget), the firing is refused.
+    """
     root_path = Path(root).resolve()
 
     def fire(schedule: Schedule, fire_time: float) -> Started:
         from jupyter_mlops.core.pipeline.paths import resolve
         from jupyter_mlops.core.pipeline.runner import plan_run, run_plan
 
+        if guard is not None:
+            guard()
         target = resolve(root_path, schedule.path, "path", allow_hidden=allow_hidden)
         plan = plan_run(target, root=root_path, overrides=schedule.parameters or None)
         cancel = threading.Event()
