@@ -220,7 +220,8 @@ class CostEngine:
         for ev in self.idle.update(snapshot):
             self._emit(_alert_event(ev))
         if self.policy.rules:
-            for decision in self.policy.update(snapshot, self._exempt(snapshot.time)):
+            rates = {tid: live.rate.allocated for tid, live in self.accountant.live_all().items()}
+            for decision in self.policy.update(snapshot, self._exempt(snapshot.time), rates):
                 self._decided(decision, snapshot.time)
         if self.budgets is None:
             return

@@ -265,15 +265,25 @@ class IdlePolicy:
         return "" if sample.cpu_percent < rule.threshold_pct else None
 
     def update(
-        self, snapshot: Snapshot, exempt: Mapping[str, str] | None = None
+        self,
+        snapshot: Snapshot,
+        exempt: Mapping[str, str] | None = None,
+        rates: Mapping[str, float] | None = None,
     ) -> list[IdleDecision]:
-        """Advance with one snapshot; ``exempt``: target id -> :data:`BUSY` or :data:`KEPT_ALIVE`."""
+        """Advance with one snapshot; ``exempt``: target id -> :data:`BUSY` or :data:`KEPT_ALIVE`.
+
+        ``rates``: each target's allocated cost per hour at this snapshot where the caller
+        has priced it already (the engine's accountant has); else priced here, once per
+        target and only while it is idle.
+        """
         exempt = exempt or {}
+        rates = rates or {}
         now = snapshot.time
         out: list[IdleDecision] = []
         seen: set[tuple[str, int]] = set()
         for tid, sample in snapshot.targets.items():
             why = exempt.get(tid)
+            per_hour: float | None = rates.get(tid)
             for index, rule in enumerate(self.rules):
                 gpu = None if why == BUSY else self._idle(rule, sample)
                 if gpu is None:
@@ -284,7 +294,8 @@ class IdlePolicy:
                 if stretch is None:
                     stretch = _Stretch(since=now - sample.interval)
                     self._stretches[key] = stretch
-                per_hour = self.pricing.hourly(sample).allocated
+                if per_hour is None:
+                    per_hour = self.pricing.hourly(sample).allocated
                 stretch.burned += per_hour * sample.interval / HOUR
                 stretch.per_hour, stretch.gpu = per_hour, gpu
                 stretch.labels = sample.target.labels()
