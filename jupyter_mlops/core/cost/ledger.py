@@ -231,14 +231,16 @@ class Ledger(LedgerReads, LedgerPolicy):
     # -- retention and budget marks -----------------------------------------------
 
     def purge(self, now: float | None = None) -> int:
-        """Delete rows older than ``retention_days`` (rollups too); the number of minute rows deleted.
+        """Delete rows older than ``retention_days`` (rollups and idle actions too) and ended
+        keep-alives; the number of minute rows deleted.
 
         The cut is on a boundary of the largest rollup bucket (4 hours, UTC), so every
         rollup loses exactly the minutes that go.
         """
         if not self.retention_days:
             return 0
-        cutoff = int((self.clock() if now is None else now) - self.retention_days * _DAY)
+        now = self.clock() if now is None else now
+        cutoff = int(now - self.retention_days * _DAY)
         cutoff -= cutoff % max((size for size, _ in self.schema.rollups), default=60)
         minutes, marks, tags = self.minutes, self.marks, self.schema.tags
         sa = self._sa
@@ -251,6 +253,9 @@ class Ledger(LedgerReads, LedgerPolicy):
                 conn.execute(marks.delete().where(marks.c.period_start < cutoff - 31 * _DAY))
                 booked = sa.select(minutes.c.run_id).where(minutes.c.run_id == tags.c.run_id)
                 conn.execute(tags.delete().where((tags.c.updated < cutoff) & ~booked.exists()))
+                actions, kept = self.schema.idle_actions, self.schema.keep_alive
+                conn.execute(actions.delete().where(actions.c.time < cutoff))
+                conn.execute(kept.delete().where(kept.c.until < now))
                 return int(deleted or 0)
 
         return self._retry(run)

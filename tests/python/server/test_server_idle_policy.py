@@ -354,3 +354,20 @@ async def test_pipeline_runs_count_as_activity_and_their_kernels_are_never_touch
     assert (await launch())["status"] == "FINISHED"
     _seq, events = engine.events_since(0)
     assert [e for e in events if e["kind"] == "idle-policy"] == []
+
+
+@pytest.mark.parametrize("idle_policy", [[{**CPU_RULE, "action": "interrupt"}]])
+async def test_interrupt_keeps_the_kernel_and_its_run(
+    jp_serverapp: Any, jp_fetch: Any, make_run: Callable[..., str], mlflow_store: Any
+) -> None:
+    engine = await _start(jp_serverapp)
+    kernel_id = await _new_kernel(jp_fetch)
+    run_id = make_run("idle", status="RUNNING", tags={"mlops.kernel_id": kernel_id})
+    assert await _until(lambda: "acted" in _states(engine, kernel_id))
+    acted = _events(engine, kernel_id)[-1]
+    assert acted["action"] == "interrupt"
+    assert ": interrupted, avoiding " in acted["message"]
+    assert kernel_id in jp_serverapp.kernel_manager
+    assert mlflow_store.client.get_run(run_id).info.status == "RUNNING"
+    await _execute(jp_serverapp, kernel_id, "x = 1")  # it still answers
+    await jp_fetch("api", "kernels", kernel_id, method="DELETE")

@@ -275,3 +275,15 @@ def test_a_keep_alive_written_by_another_process_is_read_from_the_ledger(
     assert [e["state"] for e in _policy_events(gpu_engine)] == ["warning", "cleared"]
     assert gpu_engine.keep_alive("k", 0) == 0.0
     assert gpu_engine.ledger.keep_alives() == {}
+
+
+def test_purge_drops_old_idle_actions_and_ended_keep_alives(tmp_path: Path) -> None:
+    now = 1_800_000_000.0
+    with Ledger(f"sqlite:///{tmp_path / 'cost.db'}", retention_days=30, clock=lambda: now) as led:
+        led.record_idle_action({"time": now - 40 * 86400, "kernel_id": "old", "state": "acted"})
+        led.record_idle_action({"time": now - 3600, "kernel_id": "new", "state": "acted"})
+        led.keep_alive("ended", now + 60)
+        led.keep_alive("kept", now + 7200)
+        led.purge(now + 120)
+        assert [a["kernel_id"] for a in led.idle_actions()] == ["new"]
+        assert set(led.keep_alives(now)) == {"kept"}
