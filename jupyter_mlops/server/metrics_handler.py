@@ -51,19 +51,48 @@ _log = logging.getLogger("jupyter_mlops.server")
 
 
 def run_counts(client: MlflowClient) -> dict[str, int]:
-    """Runs of every active experiment by status (blocking: pages through the store)."""
+    """Runs of every active experiment by status (blocking).
+
+    On MLflow's SQL store one ``GROUP BY status`` (no run is loaded); on another
+    store, pages of MLflow's search.
+    """
     from jupyter_mlops.core.tracking.query import experiment_ids_or_all
 
     ids = experiment_ids_or_all(client, None)
+    if not ids:
+        return {}
+    counted = _sql_counts(client, ids)
+    if counted is not None:
+        return counted
     counts: Counter[str] = Counter()
     token = None
-    while ids:
+    while True:
         page = client.search_runs(ids, max_results=_PAGE, page_token=token)
         counts.update(run.info.status for run in page)
         token = page.token
         if not token:
-            break
-    return dict(counts)
+            return dict(counts)
+
+
+def _sql_counts(client: MlflowClient, ids: list[str]) -> dict[str, int] | None:
+    try:
+        from mlflow.store.tracking.dbmodels import models
+        from sqlalchemy import func, select
+
+        from jupyter_mlops.core.tracking.sql_order import _int_ids, _sql_store
+    except ImportError:
+        return None
+    store, numbers = _sql_store(client), _int_ids(ids)
+    if store is None or numbers is None:
+        return None
+    run = models.SqlRun
+    stmt: Any = (
+        select(run.status, func.count())
+        .where(run.experiment_id.in_(numbers), run.lifecycle_stage == "active")
+        .group_by(run.status)
+    )
+    with store.ManagedSessionMaker() as session:
+        return {str(status): int(n) for status, n in session.execute(stmt)}
 
 
 class ServerMetrics:

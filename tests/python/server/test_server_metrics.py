@@ -111,9 +111,32 @@ async def test_without_credentials_is_refused(jp_serverapp: Any, scrape: Scrape)
     assert code == 403
 
 
-async def test_token_scrape_parses_and_matches_cost_report(
-    jp_serverapp: Any, jp_fetch: Any, jp_auth_header: dict[str, str], scrape: Scrape
+def test_run_counts_group_the_stores_runs_by_status(
+    make_run: Callable[..., str], mlflow_store: Any
 ) -> None:
+    from jupyter_mlops.server.metrics_handler import run_counts
+
+    for status in ("FINISHED", "FINISHED", "FAILED", "KILLED"):
+        make_run("churn", status=status)
+    make_run("vision", status="RUNNING")
+    mlflow_store.client.delete_run(make_run("vision", status="FINISHED"))  # deleted: not counted
+    assert run_counts(mlflow_store.client) == {
+        "FINISHED": 2,
+        "FAILED": 1,
+        "KILLED": 1,
+        "RUNNING": 1,
+    }
+
+
+async def test_token_scrape_parses_and_matches_cost_report(
+    jp_serverapp: Any,
+    jp_fetch: Any,
+    jp_auth_header: dict[str, str],
+    scrape: Scrape,
+    make_run: Callable[..., str],
+) -> None:
+    for status in ("FINISHED", "FINISHED", "FAILED"):
+        make_run("churn", status=status)
     await jp_serverapp._post_start()
     response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
     kernel_id = json.loads(response.body)["id"]
@@ -165,6 +188,8 @@ async def test_token_scrape_parses_and_matches_cost_report(
     ((labels, ratio),) = scraped["jupyter_mlops_budget_usage_ratio"]
     assert labels["project"] == "churn"
     assert ratio >= 0.3  # $3 of history this week, of $10
+    runs = {labels["status"]: value for labels, value in scraped["jupyter_mlops_runs"]}
+    assert runs == {"FINISHED": 2, "FAILED": 1, "RUNNING": 0, "SCHEDULED": 0, "KILLED": 0}
     kernel = [
         lab for lab, _ in scraped["jupyter_mlops_kernel_idle"] if lab["kernel_id"] == kernel_id
     ]
