@@ -99,13 +99,14 @@ class IdlePolicyDriver:
         self.loop = asyncio.get_running_loop()
         self.engine.policy_actor = self.decided
 
-    def uninstall(self) -> None:
-        self.engine.policy_actor = None
-
     def decided(self, decision: IdleDecision) -> None:
         """From the sampler thread: apply ``decision`` on the event loop."""
-        if self.loop is not None and not self.loop.is_closed():
+        if self.loop is None:
+            return
+        try:
             self.loop.call_soon_threadsafe(self._spawn, decision)
+        except RuntimeError:  # the loop closed: the server is stopping
+            self.log.debug("jupyter-mlops: idle policy: loop closed, %s dropped", decision.state)
 
     def _spawn(self, decision: IdleDecision) -> None:
         task = asyncio.ensure_future(self.apply(decision))

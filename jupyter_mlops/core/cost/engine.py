@@ -271,7 +271,8 @@ class CostEngine:
             if kept is not None:
                 with self._lock:
                     self._kept = kept
-        exempt = dict.fromkeys((k for k, u in self._kept.items() if u > now), KEPT_ALIVE)
+        with self._lock:  # the REST handler's keep_alive changes it from another thread
+            exempt = dict.fromkeys((k for k, u in self._kept.items() if u > now), KEPT_ALIVE)
         exempt.update(dict.fromkeys(self._busy, BUSY))
         return exempt
 
