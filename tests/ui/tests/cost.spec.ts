@@ -276,7 +276,7 @@ test.describe('MLOps cost', () => {
       'now, rows = time.time(), {}',
       'for ago in range(50, 0, -5):',
       '    minute = int(now - ago * 60) // 60 * 60',
-      `    rows[(minute, ("ui-a", "", "${a}", "ui-tests", "ana"))] = Totals(wall_seconds=60.0, cost_allocated=0.5)`,
+      `    rows[(minute, ("ui-a", "", "${a}", "ui-tests", "ana"))] = Totals(wall_seconds=60.0, cost_allocated=0.5, energy_j=360000.0)`,
       `    rows[(minute, ("ui-b", "", "${b}", "ui-tests", "ana"))] = Totals(wall_seconds=60.0, cost_allocated=0.25)`,
       'ledger.write(rows)',
       'ledger.close()',
@@ -308,6 +308,14 @@ test.describe('MLOps cost', () => {
       await expect(row(a)).toContainText('$5.00');
       await expect(row(b)).toContainText('b/train.ipynb');
       await expect(row(b)).toContainText('$2.50');
+      // gCO2e next to money: 1 kWh at the world average (no carbon_region set).
+      await expect(row(a).getByTestId('mlops-cost-report-co2e')).toHaveText(
+        '475 gCO2e'
+      );
+      await expect(view.getByTestId('mlops-cost-carbon')).toContainText(
+        'gCO2e at 475 g/kWh: world average, codecarbon 3.3.2'
+      );
+      await expect(view.getByTestId('mlops-cost-co2e')).toContainText('gCO2e');
       return chart;
     };
 
