@@ -13,7 +13,7 @@ A scrape only renders: :class:`CostCounters` holds the ledger's all-time totals 
 hundred rows for a week of 20 kernels, not a GROUP BY over every minute) and then
 advanced by each batch the accountant writes. So the counters equal
 ``jupyter mlops cost report --since 1970-01-01`` summed the same way, up to the
-last flush (``cost_flush_interval``, 10 s). Counters never go down: a reload
+last flush (every 10 s, ``CostSettings.flush_interval``). Counters never go down: a reload
 after a retention purge keeps the larger figure.
 
 Metric names and labels are listed in :data:`COUNTERS` and docs/metrics.md.
