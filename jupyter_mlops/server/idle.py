@@ -136,6 +136,7 @@ class IdlePolicyDriver:
         kernel = self.kernel_manager.get_kernel(kid)
         if getattr(kernel, "execution_state", "") == "busy":
             self.log.info("jupyter-mlops: idle policy: kernel %s is busy again, left alone", kid)
+            self.engine.left_alone(decision, "busy again")
             return
         try:
             if decision.rule.action == "interrupt":

@@ -296,6 +296,12 @@ class CostEngine:
         self._record(event)
         return event
 
+    def left_alone(self, decision: IdleDecision, reason: str) -> dict[str, Any]:
+        """Report that the server did not act on ``decision`` (the kernel is busy again): the
+        ``cleared`` event, so that the warning shown is withdrawn."""
+        cleared = replace(decision, state="cleared", reason=reason)
+        return self._emit(cleared.to_event(self.clock()))
+
     def _record(self, event: dict[str, Any]) -> None:
         row = {k: event[k] for k in ACTION_FIELDS}
         with self._lock:

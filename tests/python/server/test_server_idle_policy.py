@@ -138,6 +138,7 @@ async def test_an_idle_kernel_is_warned_then_shut_down_and_its_run_killed(
     make_run: Callable[..., str],
     mlflow_store: Any,
     ledger_url: str,
+    get_checked: Any,
 ) -> None:
     engine = await _start(jp_serverapp)
     km = jp_serverapp.kernel_manager
@@ -158,7 +159,8 @@ async def test_an_idle_kernel_is_warned_then_shut_down_and_its_run_killed(
     assert await _until(lambda: mlflow_store.client.get_run(run_id).info.status == "KILLED")
     run = mlflow_store.client.get_run(run_id)
     assert run.data.tags["mlops.killed_reason"] == "idle-cpu"
-    (recent,) = [a for a in engine.status()["actions"] if a["kernel_id"] == kernel_id]
+    status = await get_checked("/cost")  # actions in the documented shape
+    (recent,) = [a for a in status["actions"] if a["kernel_id"] == kernel_id]
     assert recent["state"] == "acted"
     assert recent["action"] == "shutdown"
     ledger = Ledger(ledger_url)
@@ -171,7 +173,7 @@ async def test_an_idle_kernel_is_warned_then_shut_down_and_its_run_killed(
 
 
 async def test_keep_alive_over_rest_holds_the_policy_off_until_it_expires(
-    jp_serverapp: Any, jp_fetch: Any, get_json: Any, check_response: Any
+    jp_serverapp: Any, jp_fetch: Any, get_checked: Any, check_response: Any
 ) -> None:
     engine = await _start(jp_serverapp)
     km = jp_serverapp.kernel_manager
@@ -182,7 +184,7 @@ async def test_keep_alive_over_rest_holds_the_policy_off_until_it_expires(
     check_response("/cost/keep-alive", 200, kept, method="post")
     assert kept["kernel_id"] == kernel_id
     assert kept["until"] > time.time() + 10
-    assert engine.status()["keep_alive"] == {kernel_id: kept["until"]}
+    assert (await get_checked("/cost"))["keep_alive"] == {kernel_id: kept["until"]}
 
     # idle for far longer than after + grace (6 s) while kept alive: untouched
     assert not await _until(lambda: kernel_id not in km, deadline=kept["until"] - time.time() - 1)

@@ -287,3 +287,14 @@ def test_purge_drops_old_idle_actions_and_ended_keep_alives(tmp_path: Path) -> N
         led.purge(now + 120)
         assert [a["kernel_id"] for a in led.idle_actions()] == ["new"]
         assert set(led.keep_alives(now)) == {"kept"}
+
+
+def test_a_decision_the_server_did_not_carry_out_withdraws_its_warning(gpu_engine: Any) -> None:
+    handed: list[IdleDecision] = []
+    gpu_engine.policy_actor = handed.append
+    gpu_engine.tick(31)
+    (decision,) = handed
+    event = gpu_engine.left_alone(decision, "busy again")
+    assert event["state"] == "cleared"
+    assert event["message"].endswith("and is busy again: nothing will be done")
+    assert gpu_engine.status()["actions"] == []
