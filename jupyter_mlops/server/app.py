@@ -223,6 +223,9 @@ class MlopsExtensionApp(ExtensionApp):
             log=self.log,
         )
         self.settings[LAUNCHES_SETTING] = self.launches
+        from jupyter_mlops.server.pipeline_handlers import hard_budget_guard
+
+        self.launches.guards.append(hard_budget_guard(self.service))  # hard budgets refuse
         from jupyter_mlops.core.notify import Notifier
         from jupyter_mlops.server.events import EVENTS_SETTING, EventFeed
 
