@@ -60,6 +60,8 @@ ACTIONS = ("notify", "interrupt", "shutdown")
 BUSY = "busy"
 """Exemption reason: the kernel is executing a cell (its idle stretch starts again)."""
 KEPT_ALIVE = "keep-alive"
+FREE_HINT = "del the model and tensors you no longer need, then torch.cuda.empty_cache()"
+"""What an ``interrupt`` action suggests: interrupting stops a cell; GPU memory stays held."""
 """Exemption reason: ``%mlops keep-alive`` (no warning or action until it expires)."""
 
 _KEYS = ("resource", "threshold_pct", "after_minutes", "grace_minutes", "action")
@@ -173,9 +175,10 @@ class IdleDecision:
 
     def message(self, now: float) -> str:
         """One plain sentence for people (toasts, logs, notifications)."""
-        minutes = max(0, round((now - self.since) / 60))
+        minutes = round((now - self.since) / 60)
         money = format_money(self.burned, self.currency)
-        head = f"{self._what()} for {minutes} min ({money} so far)"
+        span = f"{minutes} min" if minutes >= 1 else "under a minute"
+        head = f"{self._what()} for {span} ({money} so far)"
         if self.state == "cleared":
             return f"{head}, and is {self.reason}: nothing will be done"
         verb = {"interrupt": "interrupting it", "shutdown": "shutting down"}.get(self.rule.action)
@@ -187,7 +190,10 @@ class IdleDecision:
         done = {"interrupt": "interrupted", "shutdown": "shut down"}.get(self.rule.action, "")
         if self.state == "would-act":
             return f"{head}: dry run, it would have been {done} now"
-        return f"{head}: {done}, avoiding {format_money(self.per_hour, self.currency)}/h"
+        avoiding = f"avoiding {format_money(self.per_hour, self.currency)}/h"
+        if self.rule.action == "interrupt":  # an interrupt stops a cell; memory stays held
+            return f"{head}: interrupted, {avoiding} once it frees what it holds ({FREE_HINT})"
+        return f"{head}: {done}, {avoiding}"
 
     def to_event(self, now: float, state: str | None = None) -> dict[str, Any]:
         """The ``idle-policy`` event of the contract (``seq`` and ``time`` added by the publisher)."""

@@ -369,6 +369,7 @@ async def test_interrupt_keeps_the_kernel_and_its_run(
     acted = _events(engine, kernel_id)[-1]
     assert acted["action"] == "interrupt"
     assert ": interrupted, avoiding " in acted["message"]
+    assert "torch.cuda.empty_cache()" in acted["message"]  # what to free: memory stays held
     assert kernel_id in jp_serverapp.kernel_manager
     assert mlflow_store.client.get_run(run_id).info.status == "RUNNING"
     await _execute(jp_serverapp, kernel_id, "x = 1")  # it still answers

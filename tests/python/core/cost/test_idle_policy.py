@@ -157,6 +157,9 @@ def test_notify_rules_only_warn_and_dead_or_gone_targets_clear_nothing() -> None
     decisions = _minutes(policy, start, 30, gpu=False)
     assert [d.state for _, d in decisions] == ["warning"]
     assert "mark it with %mlops keep-alive" in decisions[0][1].message(start)
+    since = decisions[0][1].since
+    assert " for under a minute (" in decisions[0][1].message(since + 20)  # not "0 min"
+    assert " for 5 min (" in decisions[0][1].message(since + 300)
     assert _minutes(policy, start + 1800, 1, gpu=False, alive=False) == []
     assert policy.update(Snapshot(start + 2000, {})) == []
 
