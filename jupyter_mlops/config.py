@@ -232,7 +232,8 @@ class MlopsConfig(Configurable):
     carbon_region = Unicode(
         "",
         help="Where this server's electricity comes from, for gCO2e: an ISO 3166 alpha-3 country "
-        "code (DEU, USA, FRA) or a cloud region (aws:us-east-1, gcp:europe-west1). Empty: the "
+        "code (DEU, USA, FRA) or a Google Cloud region (gcp:europe-west1; for AWS and Azure use the "
+        "country of the region, e.g. USA for aws:us-east-1). Empty: the "
         "world average. See docs/carbon.md for the source and date of the intensities.",
     ).tag(config=True)
 
