@@ -24,6 +24,7 @@ ROUTES = [
     ("pipelines/parameters?path=missing.ipynb", "mlops:pipelines"),
     ("pipelines/runs", "mlops:pipelines"),
     ("pipelines/runs/0123456789abcdef0123456789abcdef", "mlops:pipelines"),
+    ("events?after=0", "mlops:events"),
 ]
 
 
