@@ -99,7 +99,9 @@ class ProcessMeter:
         minus ``cpu_at_since``: the same measure on both sides (the tree's figure also
         holds the whole past of live children), and nothing between the two samples
         lost or counted twice; plus all the CPU of the children started since ``since``
-        (Linux). A meter of another process books the gap without CPU.
+        (Linux). A meter of another process (a pipeline's kernel, new since ``since``:
+        ``cpu_at_since`` 0) books its tree's CPU as the first tick read it: its start-up
+        and whatever it did before the meter was up.
         The gap makes a CPU rate (a peak) only when it is a window long enough
         (:data:`~.merge.MIN_RATE_WINDOW`).
         """
@@ -108,7 +110,10 @@ class ProcessMeter:
         snapshot = self.sampler.tick()
         first = snapshot.targets.get(_ID)
         if first is not None and since is not None and cpu_at_since is not None:
-            cpu, lag = self._root_cpu(since) or before
+            root = self._root_cpu(since)
+            if first.target.pid != os.getpid():  # another process: only what its tree read
+                root = root or (cpu_at_since, 0.0)
+            cpu, lag = root or before
             self._book_gap(snapshot, first, since, cpu - cpu_at_since, lag)
         if thread:
             self.sampler.start()
@@ -131,7 +136,7 @@ class ProcessMeter:
         gap = first.time - since
         if gap <= 0:
             return
-        cpu = max(0.0, cpu) if first.target.pid == os.getpid() else 0.0
+        cpu = max(0.0, cpu)
         rate = cpu_rate(cpu, gap + lag, self.sampler.cores) or 0.0
         early = replace(first, interval=gap, cpu_delta=cpu, cpu_percent=rate, gpus=())
         self.accountant.on_snapshot(replace(snapshot, targets={_ID: early}))
