@@ -52,7 +52,8 @@ describe('what a metric is', () => {
       'cpu_core_hours',
       'gpu_hours',
       'gpu_mem_gb_hours',
-      'energy_kwh'
+      'energy_kwh',
+      'co2e_g'
     ]) {
       expect(isCostMetric(key)).toBe(true);
       expect(isOurMetric(key)).toBe(true);

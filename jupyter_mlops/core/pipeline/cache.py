@@ -54,7 +54,7 @@ __all__ = [
 _VERSION = "1"
 _TAG_MAX = 5000  # MLflow's tag value limit (older stores)
 _CHUNK = 1 << 20
-_COST_METRICS = ("cpu_core_hours", "gpu_hours", "gpu_mem_gb_hours", "energy_kwh")
+_COST_METRICS = ("cpu_core_hours", "gpu_hours", "gpu_mem_gb_hours", "energy_kwh", "co2e_g")
 _NOTEBOOK = ":notebook"  # the output notebook's entry in a digest (not a relative path)
 _memo: dict[tuple[str, int, int, int], str] = {}
 

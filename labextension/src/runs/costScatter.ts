@@ -6,6 +6,7 @@
  * Nothing here touches the DOM, so it is unit-tested directly.
  */
 import type { IRunSummary } from '../api/types';
+import { COST_METRICS as RUN_COST_METRICS } from './metricsView';
 
 /** The metric a run's compute cost is logged under (US dollars), at run end. */
 export const COST_METRIC = 'cost_usd';
@@ -14,10 +15,7 @@ export const COST_METRIC = 'cost_usd';
 export const COST_METRICS: ReadonlySet<string> = new Set([
   COST_METRIC,
   'idle_cost_usd',
-  'cpu_core_hours',
-  'gpu_hours',
-  'gpu_mem_gb_hours',
-  'energy_kwh'
+  ...RUN_COST_METRICS
 ]);
 
 /** Metrics preferred as the default axis, in order (quality measures). */

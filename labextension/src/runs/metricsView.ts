@@ -25,7 +25,8 @@ export const COST_METRICS: readonly string[] = [
   'cpu_core_hours',
   'gpu_hours',
   'gpu_mem_gb_hours',
-  'energy_kwh'
+  'energy_kwh',
+  'co2e_g'
 ];
 
 /** `cost_usd`, `idle_cost_eur`: a cost in a currency (ISO 4217 code, lower case). */

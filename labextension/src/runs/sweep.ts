@@ -9,6 +9,7 @@
  */
 import type { IExecution } from '../api/pipelines';
 import type { IRunSummary } from '../api/types';
+import { isOurMetric } from './metricsView';
 
 /** One run of a sweep: its parameters (typed where known) and latest metrics. */
 export interface ISweepRun {
@@ -18,22 +19,9 @@ export interface ISweepRun {
   metrics: Readonly<Record<string, number | null>>;
 }
 
-/** The end-of-run cost metrics jupyter-mlops logs (`run_cost_metrics`). */
-const COST_METRICS = [
-  'cpu_core_hours',
-  'gpu_hours',
-  'gpu_mem_gb_hours',
-  'energy_kwh'
-];
-const COST_MONEY = /^(idle_)?cost_[a-z]{3}$/;
-
 /** A metric the user logged: not a `system/...` series, not a cost metric. */
 export function isUserMetric(key: string): boolean {
-  return (
-    !key.startsWith('system/') &&
-    !COST_METRICS.includes(key) &&
-    !COST_MONEY.test(key)
-  );
+  return !isOurMetric(key);
 }
 
 /** A value as the axes and labels compare it: JSON text (`0.1`, `"adam"`). */

@@ -128,9 +128,14 @@ class ModeAuthorizer(Authorizer):
 
 
 def documented_paths() -> list[str]:
-    """The paths of ``api/openapi.yaml`` (``/runs/{run_id}``, ...)."""
+    """The URL paths ``api/openapi.yaml`` documents (``/jupyter-mlops/api/runs/{run_id}``, ...):
+    under the REST API's base, or a path's own ``servers`` entry (``/jupyter-mlops/metrics``)."""
     spec = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
-    return [str(path) for path in spec["paths"]]
+    out = []
+    for path, item in spec["paths"].items():
+        servers = item.get("servers") or spec["servers"]
+        out.append(str(servers[0]["url"]).rstrip("/") + str(path))
+    return out
 
 
 @pytest.fixture
@@ -139,10 +144,10 @@ def routes(jp_serverapp: Any, jp_base_url: str) -> list[Route]:
     found = extension_routes(jp_serverapp.web_app, jp_base_url)
     documented = documented_paths()
     assert len(found) >= len(documented)
-    api = re.escape(jp_base_url.rstrip("/") + "/jupyter-mlops/api")
+    base = re.escape(jp_base_url.rstrip("/"))
     for path in documented:
         regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path))
-        assert any(re.fullmatch(api + regex, route.url) for route in found), path
+        assert any(re.fullmatch(base + regex, route.url) for route in found), path
     return found
 
 

@@ -275,3 +275,18 @@ def test_a_launch_reports_cache_hits_and_force_runs_again(
     forced = launch({"path": "pipe", "force": True})
     assert [e["cache_hit"] for e in forced["executions"]] == [None, None]
     assert executed(tmp_path) == ["prep", "train"] * 2
+
+
+def test_no_run_end_cost_metric_passes_for_the_notebooks_own() -> None:
+    """Every metric ``run_cost_metrics`` logs (in any currency, with carbon) is ours, not the
+    notebook's: a cache hit does not copy it and a launch does not list it as a result."""
+    from jupyter_mlops.core.cost.carbon import world_average
+    from jupyter_mlops.core.cost.metrics import run_cost_metrics
+    from jupyter_mlops.core.cost.totals import Totals
+    from jupyter_mlops.core.pipeline.cache import reusable_metrics
+
+    carbon = world_average()
+    for currency in ("USD", "EUR"):
+        logged = run_cost_metrics(Totals(), currency, carbon)
+        assert "co2e_g" in logged
+        assert reusable_metrics({**logged, "score": 0.9}) == {"score": 0.9}
