@@ -52,6 +52,8 @@ describe('gCO2e in the Cost view', () => {
     expect(formatGrams(null)).toBe('—');
     expect(formatGrams(Number.NaN)).toBe('—');
     expect(formatGrams(3.25)).toBe('3.3 gCO2e');
+    expect(formatGrams(0.04712)).toBe('0.047 gCO2e');
+    expect(formatGrams(0)).toBe('0.0 gCO2e');
     expect(formatGrams(761.9)).toBe('762 gCO2e');
     expect(formatGrams(2500)).toBe('2.50 kgCO2e');
     expect(formatGrams(45_000)).toBe('45.0 kgCO2e');

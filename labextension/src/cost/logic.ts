@@ -291,10 +291,14 @@ export function co2eTotal(rows: readonly ICostRow[]): number | null {
     : null;
 }
 
-/** `12 gCO2e`, `3.4 kgCO2e`, `1.2 tCO2e`; `—` for null. */
+/** `0.047 gCO2e`, `12 gCO2e`, `3.4 kgCO2e`, `1.2 tCO2e`; `—` for null. */
 export function formatGrams(grams: number | null | undefined): string {
   if (typeof grams !== 'number' || !Number.isFinite(grams)) {
     return '—';
+  }
+  if (grams > 0 && grams < 1) {
+    // two significant digits: a notebook's few CPU seconds are not "0.0"
+    return `${Number(grams.toPrecision(2))} gCO2e`;
   }
   if (grams < 1000) {
     return `${grams < 10 ? grams.toFixed(1) : Math.round(grams)} gCO2e`;
