@@ -169,7 +169,7 @@ test.describe('MLOps run actions', () => {
     const lines = csv.text.trimEnd().split('\r\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(
-      /^run_id,run_name,status,param:label,param:lr,metric:acc(,cost:[a-z_]+)*$/
+      /^run_id,run_name,status,param:label,param:lr,metric:acc(,cost:[a-z0-9_]+)*$/
     );
     expect(lines[0]).not.toContain('system/');
     const alpha = lines.find(line => line.startsWith(`${runId},`)) ?? '';
