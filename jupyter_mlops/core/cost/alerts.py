@@ -23,10 +23,10 @@ from typing import Any
 
 from jupyter_mlops.core.cost.money import format_money  # the one money format, re-exported
 from jupyter_mlops.core.cost.pricing import HOUR, PricingModel
-from jupyter_mlops.core.cost.records import Snapshot
+from jupyter_mlops.core.cost.records import Snapshot, TargetGpu
 from jupyter_mlops.core.serial import fields_dict
 
-__all__ = ["AlertEvent", "IdleGpuAlert", "IdleGpuDetector", "format_money"]
+__all__ = ["AlertEvent", "IdleGpuAlert", "IdleGpuDetector", "format_money", "held_idle"]
 
 
 def _clock_time(epoch: float, tz: dt.tzinfo | None) -> str:
@@ -66,6 +66,16 @@ class IdleGpuAlert:
             "actions": list(self.actions),
             "message": self.message(),
         }
+
+
+def held_idle(gpu: TargetGpu, util_threshold_pct: float, min_mem_bytes: int) -> bool:
+    """A GPU the target holds (at least ``min_mem_bytes``) and uses below the threshold;
+    never one without a utilisation figure (MIG slices)."""
+    return (
+        gpu.util_pct is not None
+        and gpu.util_pct < util_threshold_pct
+        and gpu.mem_bytes >= min_mem_bytes
+    )
 
 
 @dataclass(frozen=True)
@@ -120,11 +130,7 @@ class IdleGpuDetector:
         with self._lock:
             for tid, sample in snapshot.targets.items():
                 for gpu in sample.gpus:
-                    idle = (
-                        gpu.util_pct is not None
-                        and gpu.util_pct < self.util_threshold_pct
-                        and gpu.mem_bytes >= self.min_mem_bytes
-                    )
+                    idle = held_idle(gpu, self.util_threshold_pct, self.min_mem_bytes)
                     key = (tid, gpu.key)
                     if not idle:
                         continue

@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jupyter_mlops.core.cost.alerts import held_idle
 from jupyter_mlops.core.cost.money import format_money
 from jupyter_mlops.core.cost.pricing import HOUR, PricingModel
 from jupyter_mlops.core.cost.records import Snapshot, TargetSample
@@ -254,11 +255,7 @@ class IdlePolicy:
 
     def _idle_gpu(self, rule: IdleRule, sample: TargetSample) -> str | None:
         for gpu in sample.gpus:
-            if (
-                gpu.util_pct is not None
-                and gpu.util_pct < rule.threshold_pct
-                and gpu.mem_bytes >= self.min_mem_bytes
-            ):
+            if held_idle(gpu, rule.threshold_pct, self.min_mem_bytes):
                 return gpu.key
         return None
 
