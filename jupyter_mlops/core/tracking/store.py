@@ -159,11 +159,16 @@ def _import_sqlite_store() -> None:
 def _open_client(tracking_uri: str, embedded: bool) -> MlflowClient:
     from mlflow import MlflowClient
 
-    from jupyter_mlops.core.tracking.store_lock import first_open
+    from jupyter_mlops.core.tracking.store_lock import embedded_store_path, first_open
+    from jupyter_mlops.core.tracking.store_repair import (
+        drop_interrupted_copies,
+        names_interrupted_copy,
+    )
 
     if not embedded:
         return MlflowClient(tracking_uri=tracking_uri)  # a server orders its own schema changes
     with first_open(tracking_uri), _quiet(_SCHEMA_LOGGERS):
+        stuck = 0  # attempts in a row stopped by an interrupted migration's copy
         for attempt in range(CREATE_ATTEMPTS):
             before = _schema_revision(tracking_uri)
             try:
@@ -176,15 +181,24 @@ def _open_client(tracking_uri: str, embedded: bool) -> MlflowClient:
                 elsewhere = _created_elsewhere(exc) or after != before or after != _head()
                 if attempt + 1 == CREATE_ATTEMPTS or not elsewhere:
                     raise
+                stuck = stuck + 1 if names_interrupted_copy(exc) and after == before else 0
+                if stuck >= STUCK_ATTEMPTS and (db := embedded_store_path(tracking_uri)):
+                    drop_interrupted_copies(db)  # nobody is finishing that migration
+                    stuck = 0
+                    continue
                 time.sleep(CREATE_RETRY_S)  # plain MLflow elsewhere is creating it: let it finish
     raise AssertionError("unreachable")
 
 
 CREATE_ATTEMPTS = 20
 CREATE_RETRY_S = 0.5
+STUCK_ATTEMPTS = 3
 """A process that does not take the lock (plain ``mlflow`` in a kernel or script) may be creating
 or migrating a new store at the same time: what that looks like is retried, every
-``CREATE_RETRY_S`` seconds, ``CREATE_ATTEMPTS`` times in all."""
+``CREATE_RETRY_S`` seconds, ``CREATE_ATTEMPTS`` times in all. A migration that stops
+``STUCK_ATTEMPTS`` times in a row on the copy another one left behind, the schema unchanged
+meanwhile, was interrupted for good: the copy is dropped
+(:func:`~jupyter_mlops.core.tracking.store_repair.drop_interrupted_copies`) and it runs again."""
 
 _ELSEWHERE = (  # what a schema half created or half migrated by another process looks like
     "already exists",
