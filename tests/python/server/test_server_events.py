@@ -244,11 +244,16 @@ async def test_idle_kernel_warned_once_then_kept_alive(
     check_response: Any,
     hook: WebhookReceiver,
 ) -> None:
-    """A real idle kernel under a CPU rule of 1.2 s: one warning webhook while the
-    sampler goes on seeing it idle; keep-alive clears it (not sent) and no more come."""
+    """A real idle kernel under a CPU rule of 1.2 s: one warning webhook per idle stretch
+    while the sampler goes on seeing it idle; keep-alive clears it (not sent) and no more come.
+
+    A kernel that starts on a loaded machine may look idle (under half a core) before its
+    start-up gets the CPU, then busy, then idle: two stretches, two warnings, a "cleared"
+    between them (not sent). What must never happen is a second warning within a stretch."""
     await started(jp_serverapp)
     async with _kernel(jp_serverapp, jp_fetch) as kernel_id:
-        assert await titles(hook, 1) == [f"Idle CPU: kernel {kernel_id[:8]}"]
+        title = f"Idle CPU: kernel {kernel_id[:8]}"
+        assert set(await titles(hook, 1)) == {title}
         response = await jp_fetch(
             "jupyter-mlops/api",
             "cost",
@@ -258,24 +263,25 @@ async def test_idle_kernel_warned_once_then_kept_alive(
         )
         assert json.loads(response.body)["kernel_id"] == kernel_id
 
-        async def states() -> list[str]:
+        async def mine() -> list[dict[str, Any]]:
             body = await events(get_json, check_response)
-            return [e["state"] for e in body["events"] if e.get("kernel_id") == kernel_id]
+            return [e for e in body["events"] if e.get("kernel_id") == kernel_id]
 
-        assert await _poll(states, lambda s: "cleared" in s) == ["warning", "cleared"]
-        cleared = next(
-            e
-            for e in (await events(get_json, check_response))["events"]
-            if e.get("state") == "cleared"
-        )
+        def kept(found: list[dict[str, Any]]) -> bool:
+            return any("kept alive" in e["message"] for e in found if e["state"] == "cleared")
+
+        found = await _poll(mine, kept)
+        states = [e["state"] for e in found]
+        assert states == ["warning", "cleared"] * (len(states) // 2), states
+        assert "kept alive" in found[-1]["message"], found[-1]
 
         async def sampled() -> float:
             target = (await get_json("cost"))[1]["targets"].get(kernel_id) or {}
             return float(target.get("time", 0))
 
-        await _poll(sampled, lambda t: t > cleared["time"] + 5 * 1.2)
-        assert await states() == ["warning", "cleared"]
-    assert len(hook.received) == 1
+        await _poll(sampled, lambda t: t > found[-1]["time"] + 5 * 1.2)
+        assert await mine() == found  # kept alive: the sampler saw it idle, nothing more
+    assert await titles(hook, states.count("warning")) == [title] * states.count("warning")
 
 
 @pytest.fixture
