@@ -80,6 +80,14 @@ def _load_file(path: str) -> list[dict[str, Any]]:
     )
 
 
+def progress_text(progress: dict[str, Any]) -> str:
+    """An execution's status line: ``cell 7/23  <its last output line>``; ``starting`` until
+    its kernel runs the first cell (a snapshot may come first: it carries the cost so far)."""
+    last = next((line for line in reversed(progress["lines"]) if line.strip()), "")
+    where = f"cell {progress['cell']}/{progress['cells']}" if progress["cells"] else "starting"
+    return f"{where}  {last}".rstrip()
+
+
 class _Progress:
     """tqdm on stderr with FAILED/KILLED counts; one line per execution when not a terminal.
 
@@ -103,9 +111,7 @@ class _Progress:
         elif event.kind == "started" and self.live:
             self._show(event.execution, "starting")
         elif event.kind == "progress" and self.live:
-            progress = event.progress
-            last = next((line for line in reversed(progress["lines"]) if line.strip()), "")
-            self._show(event.execution, f"cell {progress['cell']}/{progress['cells']}  {last}")
+            self._show(event.execution, progress_text(event.progress))
         elif event.kind == "retrying":
             self._end_line(event.execution.index)
             ended = event.result

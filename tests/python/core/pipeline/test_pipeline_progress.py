@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pipeline_helpers import notebook, write_notebook
 
+from jupyter_mlops.cli.run import progress_text
 from jupyter_mlops.core.pipeline import plan_run, run_plan
 from jupyter_mlops.core.pipeline.launches import LaunchRegistry
 from jupyter_mlops.core.pipeline.model import LaunchRequest, ProgressEvent
@@ -41,7 +42,14 @@ def test_progress_events_follow_the_cells(tmp_path: Path, mlflow_store: Any) -> 
     cells = [s["cell"] for s in snapshots]
     assert cells == sorted(cells)
     assert len(set(cells)) >= 2
-    assert {s["cells"] for s in snapshots} == {code_cells(result.results[0].output or "")}
+    # before the kernel runs its first cell a snapshot may carry only the cost so far
+    started = [s for s in snapshots if s["cells"]]
+    assert all(s["cell"] == 0 and not s["lines"] for s in snapshots if not s["cells"])
+    assert {s["cells"] for s in started} == {code_cells(result.results[0].output or "")}
+    assert [progress_text(s) for s in snapshots if not s["cells"]] == ["starting"] * (
+        len(snapshots) - len(started)
+    )
+    assert progress_text(started[-1]).startswith(f"cell {started[-1]['cell']}/")
     for snapshot in snapshots:  # code cell k (the parameters cell is 1) prints "cell k-1"
         said = [int(line.split()[1]) for line in snapshot["lines"]]
         assert said == sorted(said)
