@@ -39,7 +39,7 @@ def test_a_late_meter_of_a_new_process_books_its_cpu_before_the_first_sample() -
         assert child.stdin is not None
         child.stdin.close()
         child.wait(30)
-    assert used >= 0.8
+    assert used >= 0.8 - 0.02  # /proc counts whole clock ticks (10 ms): 0.8 s may read 0.79
     # booked: its CPU as the first sample read it (a little more than `used`, read earlier)
     assert used * 0.98 <= totals.cpu_core_seconds <= used + 0.5
     assert totals.cost_allocated > 0
