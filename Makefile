@@ -59,10 +59,14 @@ chromium: ## Debian's Chromium for the Galata tests (never playwright install)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # two workers (pytest-xdist; tests of one xdist_group on one worker), then the tests marked
-# `serial` alone: load tests and fault injection measure a machine they must not share
+# `serial` alone: load tests and fault injection measure a machine they must not share.
+# A failed test runs once more (pytest-rerunfailures) and is reported as a rerun (R; the
+# summary lists it): real kernels and servers on a loaded 2-core machine, as Jupyter's own
+# CI reruns what failed. A rerun in the log is a bug to find, as a failure would be.
+PYTEST_RERUNS ?= --reruns 1 --reruns-delay 1 -raR
 test-python: install
-	$(BIN)/pytest -n 2 --dist loadgroup -m "not serial" tests/python
-	$(BIN)/pytest -m serial tests/python
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not serial" $(PYTEST_RERUNS) --durations 15 tests/python
+	$(BIN)/pytest -m serial $(PYTEST_RERUNS) tests/python
 
 test-js: install
 	npm run --silent test
