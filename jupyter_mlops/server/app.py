@@ -188,6 +188,7 @@ class MlopsExtensionApp(ExtensionApp):
     _cost_timer: Any = None
     _idle_timer: Any = None
     _activity_timer: Any = None
+    _started = False  # a second start (a test's second _post_start) would run all twice
 
     def initialize_settings(self) -> None:
         """Resolve store and project, export them for kernels, build the service for the handlers."""
@@ -258,8 +259,9 @@ class MlopsExtensionApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Called once the event loop runs: start the background warm-up."""
-        if self.service is None:
+        if self.service is None or self._started:
             return
+        self._started = True
         if self.warm_up:
             warming = self.service.warm_up(self.log)
             if self.freeze_startup_heap:

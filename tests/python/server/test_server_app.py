@@ -232,3 +232,22 @@ def test_the_startup_heap_is_frozen_once_the_store_is_warm() -> None:
         check=True,
     ).stdout.split()
     assert out == ["0", "True"]
+
+
+async def test_a_second_start_starts_nothing_twice(jp_serverapp: Any) -> None:
+    """A second ``_post_start`` (tests have made one) must not start a second cost engine,
+    sampler or scheduler: two engines warned of every idle kernel twice."""
+
+    def threads(name: str) -> int:
+        return sum(1 for t in threading.enumerate() if t.name == name and t.is_alive())
+
+    service = jp_serverapp.web_app.settings[SERVICE_SETTING]
+    before = {name: threads(name) for name in ("mlops-cost-sampler", "jupyter-mlops-scheduler")}
+    await jp_serverapp._post_start()  # what ServerApp.start_ioloop schedules
+    engine = service.cost
+    assert engine is not None
+    started = {name: threads(name) for name in before}
+    assert started == {name: count + 1 for name, count in before.items()}
+    await jp_serverapp._post_start()
+    assert service.cost is engine
+    assert {name: threads(name) for name in before} == started
