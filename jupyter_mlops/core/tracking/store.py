@@ -238,13 +238,9 @@ def _head() -> str:
 
 def _created_elsewhere(exc: BaseException | None) -> bool:
     """Whether ``exc`` (or what caused it) says another process is creating the schema."""
-    seen = 0
-    while exc is not None and seen < 10:
-        text = str(exc).lower()
-        if any(marker in text for marker in _ELSEWHERE):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
+    from jupyter_mlops.core.tracking.store_repair import chain_texts
+
+    return any(marker in text for text in chain_texts(exc) for marker in _ELSEWHERE)
 
 
 _SCHEMA_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")

@@ -21,9 +21,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["BATCH_COPY_PREFIX", "drop_interrupted_copies", "names_interrupted_copy"]
+__all__ = [
+    "BATCH_COPY_PREFIX",
+    "chain_texts",
+    "drop_interrupted_copies",
+    "names_interrupted_copy",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -31,15 +37,18 @@ BATCH_COPY_PREFIX = "_alembic_tmp_"
 """How alembic names the copy of a table that a batch operation rebuilds."""
 
 
-def names_interrupted_copy(exc: BaseException | None) -> bool:
-    """Whether ``exc`` (or what caused it) is alembic's copy already being there."""
+def chain_texts(exc: BaseException | None) -> Iterator[str]:
+    """The lower-case texts of ``exc`` and what caused it (ten at most): MLflow and SQLAlchemy
+    wrap the database's own message."""
     seen = 0
     while exc is not None and seen < 10:
-        text = str(exc).lower()
-        if BATCH_COPY_PREFIX in text and "already exists" in text:
-            return True
+        yield str(exc).lower()
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
+
+
+def names_interrupted_copy(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is alembic's copy already being there."""
+    return any(BATCH_COPY_PREFIX in text and "already exists" in text for text in chain_texts(exc))
 
 
 def drop_interrupted_copies(db: Path, timeout: float = 30.0) -> list[str]:
@@ -53,8 +62,7 @@ def drop_interrupted_copies(db: Path, timeout: float = 30.0) -> list[str]:
                 for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             }
             for name in sorted(tables):
-                base = name[len(BATCH_COPY_PREFIX) :]
-                if name.startswith(BATCH_COPY_PREFIX) and base in tables:
+                if name.startswith(BATCH_COPY_PREFIX) and name[len(BATCH_COPY_PREFIX) :] in tables:
                     quoted = '"' + name.replace('"', '""') + '"'
                     conn.execute(f"DROP TABLE {quoted}")
                     dropped.append(name)
