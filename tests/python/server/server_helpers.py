@@ -34,3 +34,13 @@ def served_methods(handler: type) -> set[str]:
     return {
         m for m in HTTP_METHODS if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)
     }
+
+
+def stretches_then(states: list[str], tail: list[str]) -> bool:
+    """``states`` is ``tail`` after any number of warned stretches that cleared.
+
+    A kernel that starts on a loaded machine may look idle (under half a core) before its
+    start-up gets the CPU, then busy, then idle: each stretch is warned once and clears
+    (a "cleared" event) when the kernel works. Never two warnings within one stretch."""
+    head = states[: len(states) - len(tail)]
+    return states[len(head) :] == tail and head == ["warning", "cleared"] * (len(head) // 2)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_helpers import stretches_then
 
 from jupyter_mlops.core.cost import Ledger, NvmlSource, ProcessTreeSource
 from jupyter_mlops.server.cost import kernel_pid
@@ -103,16 +104,6 @@ def _states(engine: Any, kernel_id: str) -> list[str]:
     return [e["state"] for e in _events(engine, kernel_id)]
 
 
-def _stretches_then(states: list[str], tail: list[str]) -> bool:
-    """``states`` is ``tail`` after any number of warned stretches that cleared.
-
-    A kernel that starts on a loaded machine may look idle (under half a core) before its
-    start-up gets the CPU, then busy, then idle: each stretch is warned once and clears
-    (a "cleared" event) when the kernel works. Never two warnings within one stretch."""
-    head = states[: len(states) - len(tail)]
-    return states[len(head) :] == tail and head == ["warning", "cleared"] * (len(head) // 2)
-
-
 async def _ready(kernel: Any, client: Any) -> None:
     """Until the server has seen the kernel answer (its status no longer "starting").
 
@@ -172,7 +163,7 @@ async def test_an_idle_kernel_is_warned_then_shut_down_and_its_run_killed(
 
     assert await _until(lambda: "acted" in _states(engine, kernel_id))
     assert kernel_id not in km
-    assert _stretches_then(_states(engine, kernel_id), ["warning", "acted"])
+    assert stretches_then(_states(engine, kernel_id), ["warning", "acted"])
     *_, warning, acted = _events(engine, kernel_id)
     assert warning["resource"] == "cpu"
     assert warning["action"] == "shutdown"
@@ -261,7 +252,7 @@ async def test_gpu_idle_kernel_is_shut_down_and_a_kernel_running_a_long_cell_nev
 
     assert await _until(lambda: "acted" in _states(engine, idle))
     assert idle not in km
-    assert _stretches_then(_states(engine, idle), ["warning", "acted"])
+    assert stretches_then(_states(engine, idle), ["warning", "acted"])
     *_, warning, acted = _events(engine, idle)
     assert warning["message"].startswith("Kernel of ")
     assert "has held GPU 0 idle for" in warning["message"]
@@ -286,7 +277,7 @@ async def test_dry_run_reports_what_it_would_do_and_touches_nothing(
     assert await _until(lambda: "would-act" in _states(engine, kernel_id))
     await asyncio.sleep(1.0)  # what the server would do next, had it acted
     assert kernel_id in km
-    assert _stretches_then(_states(engine, kernel_id), ["warning", "would-act"])
+    assert stretches_then(_states(engine, kernel_id), ["warning", "would-act"])
     (action,) = [a for a in engine.status()["actions"] if a["kernel_id"] == kernel_id]
     assert action["state"] == "would-act"
     assert any("idle policy (dry run)" in r.getMessage() for r in caplog.records)
@@ -314,7 +305,7 @@ async def test_a_bad_rule_logs_one_error_and_only_notifies(
     assert "shut it down, or mark it with %mlops keep-alive" in warning["message"]
     await asyncio.sleep(CPU_RULE["grace_minutes"] * 60 + 1)  # past the grace: nothing acts
     assert kernel_id in jp_serverapp.kernel_manager
-    assert _stretches_then(_states(engine, kernel_id), ["warning"])
+    assert stretches_then(_states(engine, kernel_id), ["warning"])
     await jp_fetch("api", "kernels", kernel_id, method="DELETE")
 
 
